@@ -1,0 +1,126 @@
+"""Build the registry's models, with real weights or (explicitly) random ones."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from inspector._torch import import_torch
+from inspector.backbones.runtime import Runtime
+from inspector.core.registry import ModelSpec
+from inspector.errors import InspectorError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadedModel:
+    """A model in eval mode on its device and dtype, and how it was made."""
+
+    spec: ModelSpec
+    model: Any
+    runtime: Runtime
+    random_weights: bool
+    tokenizer: Any = None
+
+
+def _finish(model, runtime: Runtime):
+    model = model.to(device=runtime.torch_device, dtype=runtime.torch_dtype)
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+def load_open_clip(spec: ModelSpec, runtime: Runtime, random_weights: bool = False) -> LoadedModel:
+    """Build an open_clip CLIP model and its tokenizer.
+
+    Args:
+        spec: Registry entry with ``backend == "open_clip"``.
+        runtime: Device and dtype.
+        random_weights: Build the architecture without weights (tests, benchmarks only).
+
+    Raises:
+        WeightsMissingError: The weights are not on this station (and random weights were not
+            asked for).
+    """
+    import_torch()
+    import open_clip
+
+    if spec.config is not None:
+        from open_clip.model import CLIP
+
+        if not random_weights:
+            raise InspectorError(f"Model '{spec.id}' is an inline test architecture: it has no weights.")
+        cfg = dict(spec.config)
+        model = CLIP(embed_dim=cfg["embed_dim"], vision_cfg=cfg["vision_cfg"], text_cfg=cfg["text_cfg"])
+    elif random_weights:
+        model = open_clip.create_model(spec.architecture, pretrained=None, **spec.open_clip_kwargs)
+    else:
+        location = spec.weights_location()
+        if location is None:
+            raise spec.missing_weights_error()
+        model = open_clip.create_model(spec.architecture, pretrained=str(location),
+                                       **spec.open_clip_kwargs)
+    tokenizer = open_clip.get_tokenizer(spec.architecture if spec.config is None else "ViT-B-16")
+    return LoadedModel(spec, _finish(model, runtime), runtime, random_weights, tokenizer)
+
+
+def _transformers_classes(spec: ModelSpec):
+    import transformers
+
+    try:
+        model_cls = getattr(transformers, spec.architecture)
+    except AttributeError as exc:
+        raise InspectorError(f"transformers has no class {spec.architecture} (model '{spec.id}').") from exc
+    config_name = spec.architecture.replace("ForConditionalGeneration", "").replace("Model", "") + "Config"
+    config_cls = getattr(transformers, config_name, None)
+    return model_cls, config_cls
+
+
+def load_transformers(spec: ModelSpec, runtime: Runtime, random_weights: bool = False,
+                      config_overrides: dict[str, Any] | None = None) -> LoadedModel:
+    """Build a transformers model from the registry (local folder, hub cache, or random)."""
+    import_torch()
+    model_cls, config_cls = _transformers_classes(spec)
+    if spec.config is not None or random_weights:
+        if not random_weights:
+            raise InspectorError(f"Model '{spec.id}' is an inline test architecture: it has no weights.")
+        config = config_cls(**spec.config) if spec.config is not None else _hub_config(spec, config_cls)
+        for key, value in (config_overrides or {}).items():
+            setattr(config, key, value)
+        model = model_cls(config)
+    else:
+        local = spec.local_weights()
+        source = str(local) if local is not None else (spec.hub_id if spec.cached_hub_weights() else None)
+        if source is None:
+            raise spec.missing_weights_error()
+        model = model_cls.from_pretrained(source, local_files_only=True)
+    return LoadedModel(spec, _finish(model, runtime), runtime, random_weights)
+
+
+# Architecture hyper-parameters of the registered transformers models, for random-weight builds
+# (benchmarks) on a machine without the hub: the same values as the hub's config.json files.
+_HUB_CONFIGS: dict[str, dict[str, Any]] = {
+    "facebook/dinov2-small": dict(hidden_size=384, num_hidden_layers=12, num_attention_heads=6,
+                                  intermediate_size=1536, patch_size=14, image_size=518),
+    "facebook/dinov2-base": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
+                                 intermediate_size=3072, patch_size=14, image_size=518),
+}
+
+
+def _hub_config(spec: ModelSpec, config_cls):
+    if spec.hub_id in _HUB_CONFIGS:
+        return config_cls(**_HUB_CONFIGS[spec.hub_id])
+    return config_cls()
+
+
+def load_model(spec: ModelSpec, runtime: Runtime, random_weights: bool = False) -> LoadedModel:
+    if random_weights:
+        log.warning("Model %s built with RANDOM WEIGHTS: its outputs are meaningless.", spec.id)
+    if spec.backend == "open_clip":
+        return load_open_clip(spec, runtime, random_weights)
+    if spec.backend == "transformers":
+        return load_transformers(spec, runtime, random_weights)
+    raise InspectorError(f"Model '{spec.id}' has unknown backend '{spec.backend}'.")

@@ -1,0 +1,1 @@
+"""Qt-free, torch-free domain code: types, recipes, calibration, metrics, images."""

@@ -1,0 +1,163 @@
+"""Recipes: what a process engineer sets up per product.
+
+A recipe is a versioned JSON file: object name, prompts, defect classes, reference images,
+detector and model, threshold and uncertain band. The ``format_version`` lets an older station
+refuse a recipe written by a newer one with a clear message instead of misreading it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field, replace
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from inspector.errors import RecipeError
+
+RECIPE_FORMAT = "inspector-recipe"
+RECIPE_FORMAT_VERSION = 1
+DETECTORS = ("winclip", "winclip+", "anomalydino")
+DEFAULT_MODELS = {"winclip": "clip-vit-b-16-plus-240", "winclip+": "clip-vit-b-16-plus-240",
+                  "anomalydino": "dinov2-small"}
+
+
+class Verdict(str, Enum):
+    PASS = "pass"
+    FAIL = "fail"
+    UNCERTAIN = "uncertain"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One product's inspection set-up.
+
+    Attributes:
+        name: Recipe name shown to operators.
+        object_name: What the part is called in prompts ("ball screw", "magnetic tile").
+        detector: ``winclip`` (zero-shot), ``winclip+`` or ``anomalydino`` (few-shot).
+        model: Registry id of the backbone; empty means the detector's default.
+        references: Known-good reference images (paths; relative paths are relative to the recipe file).
+        calibration_images: Extra held-out good images used only to calibrate the threshold.
+        extra_normal / extra_anomalous: Prompt state words added to WinCLIP's ensemble.
+        defect_classes: The defect vocabulary of this product (scratch, crack, ...).
+        threshold: Score at or above which a part fails (when no uncertain band is set).
+        uncertain_band: ``(low, high)``: below ``low`` pass, at or above ``high`` fail, between uncertain.
+        detector_params: Extra detector options (e.g. ``{"resolution": 448, "masking": false}``).
+        calibration: Summary of the last calibration (for display and audit).
+    """
+
+    name: str
+    object_name: str = "object"
+    detector: str = "winclip"
+    model: str = ""
+    references: tuple[str, ...] = ()
+    calibration_images: tuple[str, ...] = ()
+    extra_normal: tuple[str, ...] = ()
+    extra_anomalous: tuple[str, ...] = ()
+    defect_classes: tuple[str, ...] = ()
+    threshold: float = 0.5
+    uncertain_band: tuple[float, float] | None = None
+    detector_params: dict[str, Any] = field(default_factory=dict)
+    calibration: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.detector not in DETECTORS:
+            raise RecipeError(f"Recipe '{self.name}': unknown detector '{self.detector}' "
+                              f"(choose one of {', '.join(DETECTORS)}).")
+        if self.uncertain_band is not None:
+            low, high = self.uncertain_band
+            if not low <= self.threshold <= high:
+                raise RecipeError(f"Recipe '{self.name}': the uncertain band {low:g}..{high:g} must "
+                                  f"contain the threshold {self.threshold:g}.")
+
+    @property
+    def model_id(self) -> str:
+        return self.model or DEFAULT_MODELS[self.detector]
+
+    @property
+    def few_shot(self) -> bool:
+        return self.detector in ("winclip+", "anomalydino")
+
+    def verdict(self, score: float) -> Verdict:
+        """The model verdict for an image score."""
+        if self.uncertain_band is None:
+            return Verdict.FAIL if score >= self.threshold else Verdict.PASS
+        low, high = self.uncertain_band
+        if score >= high:
+            return Verdict.FAIL
+        return Verdict.PASS if score < low else Verdict.UNCERTAIN
+
+    def to_dict(self) -> dict[str, Any]:
+        body = asdict(self)
+        body["uncertain_band"] = list(self.uncertain_band) if self.uncertain_band else None
+        for key in ("references", "calibration_images", "extra_normal", "extra_anomalous", "defect_classes"):
+            body[key] = list(body[key])
+        return {"format": RECIPE_FORMAT, "format_version": RECIPE_FORMAT_VERSION, **body}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "recipe") -> Recipe:
+        if data.get("format") != RECIPE_FORMAT:
+            raise RecipeError(f"{source} is not an Inspector recipe (no 'format: {RECIPE_FORMAT}').")
+        version = data.get("format_version")
+        if not isinstance(version, int):
+            raise RecipeError(f"{source} has no valid format_version.")
+        if version > RECIPE_FORMAT_VERSION:
+            raise RecipeError(
+                f"{source} was written by a newer Inspector (recipe format {version}); this station "
+                f"reads format {RECIPE_FORMAT_VERSION} and older. Update the station to use this recipe; "
+                "the file was not changed."
+            )
+        body = {k: v for k, v in data.items() if k not in ("format", "format_version")}
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(body) - known)
+        if unknown:
+            raise RecipeError(f"{source} has fields this station does not know: {', '.join(unknown)}.")
+        if "name" not in body:
+            raise RecipeError(f"{source} has no name.")
+        for key in ("references", "calibration_images", "extra_normal", "extra_anomalous", "defect_classes"):
+            if key in body:
+                body[key] = tuple(str(v) for v in body[key])
+        if body.get("uncertain_band") is not None:
+            band = body["uncertain_band"]
+            if len(band) != 2:
+                raise RecipeError(f"{source}: uncertain_band must be [low, high].")
+            body["uncertain_band"] = (float(band[0]), float(band[1]))
+        try:
+            return cls(**body)
+        except TypeError as exc:
+            raise RecipeError(f"{source} is not a valid recipe: {exc}") from exc
+
+    def with_threshold(self, threshold: float, band: tuple[float, float] | None,
+                       calibration: dict[str, Any] | None = None) -> Recipe:
+        return replace(self, threshold=float(threshold), uncertain_band=band,
+                       calibration=dict(calibration or self.calibration))
+
+
+def load_recipe(path: str | os.PathLike[str]) -> Recipe:
+    """Read a recipe file; reference paths become absolute (relative to the file)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise RecipeError(f"Recipe file {path} does not exist.") from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RecipeError(f"Recipe file {path} cannot be read: {exc}") from exc
+    if not isinstance(data, dict):
+        raise RecipeError(f"Recipe file {path} does not hold a recipe.")
+    recipe = Recipe.from_dict(data, source=str(path))
+    base = path.resolve().parent
+    return replace(
+        recipe,
+        references=tuple(str((base / p).resolve()) for p in recipe.references),
+        calibration_images=tuple(str((base / p).resolve()) for p in recipe.calibration_images),
+    )
+
+
+def save_recipe(recipe: Recipe, path: str | os.PathLike[str]) -> None:
+    """Write a recipe atomically (a crash never leaves half a file)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(recipe.to_dict(), indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)

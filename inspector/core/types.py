@@ -1,0 +1,42 @@
+"""Typed results passed between layers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class AnomalyPrediction:
+    """One image's anomaly result.
+
+    Attributes:
+        score: Image-level anomaly score (higher means more anomalous).
+        anomaly_map: float32 array ``(H, W)`` at the input image's resolution.
+        random_weights: True when the model producing it had random weights (tests, benchmarks).
+    """
+
+    score: float
+    anomaly_map: np.ndarray
+    random_weights: bool = False
+
+
+@dataclass(frozen=True)
+class DetectorInfo:
+    """What produced a prediction: shown in tables, reports and the store."""
+
+    detector: str
+    model_id: str
+    device: str
+    dtype: str
+    shots: int = 0
+    random_weights: bool = False
+
+    def describe(self) -> str:
+        text = f"{self.detector} [{self.model_id}] on {self.device}/{self.dtype}"
+        if self.shots:
+            text += f", {self.shots}-shot"
+        if self.random_weights:
+            text += " - RANDOM WEIGHTS (results are meaningless)"
+        return text

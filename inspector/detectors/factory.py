@@ -1,0 +1,72 @@
+"""Build a detector from a recipe (or from command-line choices)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from inspector.backbones.loading import load_model
+from inspector.backbones.runtime import make_runtime, set_cpu_threads
+from inspector.core.recipe import DEFAULT_MODELS, DETECTORS, Recipe
+from inspector.core.registry import ModelSpec, get_spec
+from inspector.detectors.base import Detector
+from inspector.errors import InspectorError
+
+ROLES = {"winclip": "clip", "winclip+": "clip", "anomalydino": "vision"}
+
+
+def create_detector(
+    name: str,
+    *,
+    model: str | ModelSpec = "",
+    object_name: str = "object",
+    device: str = "auto",
+    dtype: str = "auto",
+    random_weights: bool = False,
+    extra_normal: Sequence[str] = (),
+    extra_anomalous: Sequence[str] = (),
+    params: dict[str, Any] | None = None,
+) -> Detector:
+    """Load the backbone and build the named detector.
+
+    Args:
+        name: ``winclip``, ``winclip+`` or ``anomalydino``.
+        model: Registry id or spec; empty means the detector's default backbone.
+        object_name: The part's name, for WinCLIP's prompts.
+        device: ``auto``, ``cpu``, ``cuda``...
+        dtype: ``auto`` (measured per machine), ``float32``, ``bfloat16``, ``float16``.
+        random_weights: Build the architecture with random weights (tests and benchmarks only).
+        params: Detector-specific options.
+
+    Raises:
+        WeightsMissingError: The backbone's weights are not on this station.
+    """
+    if name not in DETECTORS:
+        raise InspectorError(f"Unknown detector '{name}'; choose one of {', '.join(DETECTORS)}.")
+    spec = model if isinstance(model, ModelSpec) else get_spec(model or DEFAULT_MODELS[name])
+    if spec.role != ROLES[name]:
+        raise InspectorError(f"Detector '{name}' needs a '{ROLES[name]}' model; '{spec.id}' is a "
+                             f"'{spec.role}' model.")
+    runtime = make_runtime(device, dtype, spec.dtype)
+    if runtime.device == "cpu":
+        set_cpu_threads()
+    loaded = load_model(spec, runtime, random_weights=random_weights)
+    params = dict(params or {})
+    if name == "anomalydino":
+        from inspector.detectors.anomalydino import AnomalyDinoDetector
+
+        return AnomalyDinoDetector(loaded, **params)
+    from inspector.detectors.winclip import WinClipDetector
+
+    return WinClipDetector(loaded, object_name=object_name, few_shot=name == "winclip+",
+                           extra_normal=tuple(extra_normal), extra_anomalous=tuple(extra_anomalous), **params)
+
+
+def detector_for_recipe(recipe: Recipe, *, device: str = "auto", dtype: str = "auto",
+                        random_weights: bool = False) -> Detector:
+    """Build (but do not fit) the recipe's detector."""
+    return create_detector(
+        recipe.detector, model=recipe.model_id, object_name=recipe.object_name, device=device,
+        dtype=dtype, random_weights=random_weights, extra_normal=recipe.extra_normal,
+        extra_anomalous=recipe.extra_anomalous, params=recipe.detector_params,
+    )

@@ -1,0 +1,77 @@
+"""The command line as a user meets it."""
+
+import json
+import os
+import subprocess
+import sys
+
+from inspector.cli import main
+
+
+def run_cli(*args, env=None):
+    full_env = dict(os.environ, **(env or {}))
+    return subprocess.run([sys.executable, "-m", "inspector", *args], capture_output=True, text=True,
+                          env=full_env, timeout=600)
+
+
+def test_help_lists_the_commands():
+    out = run_cli("--help")
+    assert out.returncode == 0
+    for command in ("models", "eval", "bench", "recipe"):
+        assert command in out.stdout
+
+
+def test_models_list_shows_each_model_and_missing_weights(capsys):
+    assert main(["models", "list", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    ids = {r["id"]: r for r in rows}
+    assert {"clip-vit-b-16-plus-240", "dinov2-small", "blip2-opt-2.7b"} <= set(ids)
+    assert all(r["weights"] == "missing" for r in rows)
+    assert main(["models", "list"]) == 0
+    text = capsys.readouterr().out
+    assert "dinov2-small" in text and "missing" in text and "inspector models import" in text
+
+
+def test_models_import_then_list_shows_present(tmp_path, capsys):
+    weights = tmp_path / "open_clip_model.safetensors"
+    weights.write_bytes(b"\0" * 8)
+    assert main(["models", "import", str(weights), "--model", "clip-vit-b-16"]) == 0
+    main(["models", "list", "--json"])
+    rows = {r["id"]: r for r in json.loads(capsys.readouterr().out.split("\n", 1)[1])}
+    assert rows["clip-vit-b-16"]["weights"] == "present"
+    assert rows["clip-vit-b-16-plus-240"]["weights"] == "missing"
+
+
+def make_tiny_dataset(root, size=(64, 48)):
+    """A valid MVTec-layout category with 2 good train images, 2 good and 2 defective test images."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for sub in ("train/good", "test/good", "test/scratch", "ground_truth/scratch"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    for i in range(2):
+        for sub in ("train/good", "test/good"):
+            Image.fromarray(rng.integers(100, 140, (size[1], size[0], 3), dtype=np.uint8)).save(
+                root / sub / f"{i:03d}.png")
+        img = rng.integers(100, 140, (size[1], size[0], 3), dtype=np.uint8)
+        img[10:20, 10:20] = 255
+        Image.fromarray(img).save(root / "test/scratch" / f"{i:03d}.png")
+        mask = np.zeros((size[1], size[0]), dtype=np.uint8)
+        mask[10:20, 10:20] = 255
+        Image.fromarray(mask).save(root / "ground_truth/scratch" / f"{i:03d}_mask.png")
+    return root
+
+
+def test_eval_without_weights_gives_one_clear_message_and_no_traceback(tmp_path):
+    dataset = make_tiny_dataset(tmp_path / "cat")
+    out = run_cli("eval", str(dataset), "--detector", "anomalydino",
+                  env={"INSPECTOR_DATA_DIR": str(tmp_path / "data")})
+    assert out.returncode == 3, out.stderr
+    assert "Traceback" not in out.stderr
+    assert "dinov2-small" in out.stderr and "inspector models import" in out.stderr
+
+
+def test_unknown_model_is_a_clear_error(capsys):
+    assert main(["models", "import", "x", "--model", "nope"]) == 2
+    assert "Unknown model 'nope'" in capsys.readouterr().err
