@@ -21,3 +21,9 @@ class RecipeError(InspectorError):
 
 class DatasetError(InspectorError):
     """A dataset folder is missing or not in MVTec AD layout."""
+
+
+class SourceError(InspectorError):
+    """A source cannot be opened or stopped working (the message is for the operator)."""
+
+    exit_code = 4

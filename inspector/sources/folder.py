@@ -1,0 +1,199 @@
+"""Still images from disk: a list of files, or a folder scanned once.
+
+Every file is delivered, in order, and nothing is skipped silently: the source waits while inference
+is busy, and a file that cannot be read comes out as an error frame (``image=None``, ``error`` set)
+that the pipeline records. If the folder disappears mid-run (a USB disk pulled, a share unmounted)
+the source waits ``missing_grace`` seconds for it to come back, then reports every file not yet read
+as skipped, with the reason, and finishes normally.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from inspector.core.images import ImageLoadError, is_image_file, load_image
+from inspector.sources.base import Source, SourceError, SourceState, StateCallback
+
+__all__ = ["FolderSource", "ImageListSource", "natural_key", "scan_images"]
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(path: Path | str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key that orders ``part2.png`` before ``part10.png`` (case-insensitive otherwise)."""
+    parts = _DIGITS.split(str(path).replace(os.sep, "/").lower())
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in parts if p)
+
+
+def scan_images(folder: Path, *, recursive: bool = False) -> list[Path]:
+    """The image files in ``folder`` (hidden files and other suffixes left out), in natural order.
+
+    Raises:
+        SourceError: The folder does not exist, is not a folder or cannot be listed.
+    """
+    if not folder.exists():
+        raise SourceError(f"The folder {folder} does not exist. Check the path, or that the disk or share is "
+                          f"connected.")
+    if not folder.is_dir():
+        raise SourceError(f"{folder} is a file, not a folder.")
+    try:
+        found = _walk(folder, recursive)
+    except OSError as exc:
+        raise SourceError(f"The folder {folder} cannot be read ({exc.strerror or exc}).") from exc
+    return sorted(found, key=lambda p: natural_key(p.relative_to(folder)))
+
+
+def _walk(folder: Path, recursive: bool) -> list[Path]:
+    found: list[Path] = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir():
+                if recursive:
+                    found.extend(_walk(Path(entry.path), recursive))
+            elif is_image_file(entry.name):
+                found.append(Path(entry.path))
+    return found
+
+
+class ImageListSource(Source):
+    """Given image files, delivered in the order given; never live, never drops.
+
+    Args:
+        paths: The image files.
+        source_id: Name stored with every frame (default ``images:<first file>``).
+        buffer_size: Images decoded ahead of the consumer.
+        missing_grace: Seconds to wait for a vanished folder to come back before skipping its files.
+        on_state: State-change callback (see :class:`~inspector.sources.base.Source`).
+    """
+
+    def __init__(self, paths: Iterable[str | os.PathLike[str]], *, source_id: str | None = None,
+                 buffer_size: int = 4, missing_grace: float = 5.0, on_state: StateCallback | None = None) -> None:
+        self._paths: list[Path] = [Path(p) for p in paths]
+        if source_id is None:
+            source_id = f"images:{self._paths[0]}" if self._paths else "images:"
+        super().__init__(source_id, live=False, buffer_size=buffer_size, on_state=on_state)
+        self.missing_grace = missing_grace
+        self._lost_folder: Path | None = None
+
+    @property
+    def paths(self) -> Sequence[Path]:
+        """The files this source delivers, in order (known after :meth:`open`)."""
+        return tuple(self._paths)
+
+    @property
+    def total(self) -> int:
+        """How many frames this source delivers (for a progress bar; known after :meth:`open`)."""
+        return len(self._paths)
+
+    def _setup(self) -> None:
+        pass
+
+    def _run_loop(self) -> None:
+        for index, path in enumerate(self._paths):
+            if self._stop_event.is_set():
+                return
+            error: str | None = None
+            image = None
+            try:
+                image = load_image(path)
+            except (ImageLoadError, OSError) as exc:
+                error = _message(path, exc)
+                folder = self._folder_of(path)
+                if not path.exists() and not folder.is_dir():
+                    if not self._wait_for_folder(folder):
+                        self._skip_rest(index, folder)
+                        return
+                    image, error = self._retry(path)
+            if not self._emit(image, path=path, error=error, index=index):
+                return
+
+    def _folder_of(self, path: Path) -> Path:
+        """The folder whose disappearance would explain ``path`` missing."""
+        return path.parent
+
+    def _retry(self, path: Path) -> tuple[np.ndarray | None, str | None]:
+        """Read a file again once its folder is back."""
+        if not path.exists():
+            return None, f"Cannot load image {path}: the file was gone when its folder came back."
+        try:
+            return load_image(path), None
+        except (ImageLoadError, OSError) as exc:
+            return None, _message(path, exc)
+
+    def _wait_for_folder(self, folder: Path) -> bool:
+        """After a file's folder was found missing: True when it came back within ``missing_grace``."""
+        self._set_state(SourceState.LOST, f"The folder {folder} has disappeared (disk removed or share "
+                                          f"unmounted?). Waiting {self.missing_grace:g} s for it to come back.")
+        deadline = time.monotonic() + self.missing_grace
+        while time.monotonic() < deadline:
+            if self._wait(min(0.1, self.missing_grace)):
+                return False
+            if folder.is_dir():
+                self._set_state(SourceState.RUNNING, f"The folder {folder} is back.")
+                return True
+        return False
+
+    def _skip_rest(self, start: int, folder: Path) -> None:
+        """Report the files from ``start`` on as skipped because their folder is gone."""
+        if self._stop_event.is_set():
+            return
+        self._lost_folder = folder
+        rest = self._paths[start:]
+        reason = (f"Not inspected: the folder {folder} disappeared during the run (disk removed or share "
+                  f"unmounted?); {len(rest)} image(s) of this run could not be read.")
+        for index, path in enumerate(rest, start):
+            if not self._emit(None, path=path, error=reason, index=index):
+                return
+
+    def _finished_message(self) -> str:
+        skipped = len(self.skipped)
+        folder = self._lost_folder
+        text = f"Finished: {self.total - skipped} of {self.total} image(s) read"
+        if folder is not None:
+            return f"{text}; the folder {folder} disappeared, {skipped} image(s) skipped"
+        return f"{text}, {skipped} could not be read" if skipped else text
+
+
+def _message(path: Path, exc: BaseException) -> str:
+    if isinstance(exc, ImageLoadError):
+        return str(exc)
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return f"Cannot load image {path}: {reason}."
+
+
+class FolderSource(ImageListSource):
+    """Every image in a folder, scanned once when opened, in natural file-name order.
+
+    Files with other suffixes and hidden files are ignored; files that cannot be read come out as
+    error frames. Never live: it waits for the consumer and skips nothing.
+
+    Args:
+        path: The folder.
+        recursive: Include sub-folders.
+        source_id: Name stored with every frame (default ``folder:<absolute path>``).
+        buffer_size: Images decoded ahead of the consumer.
+        missing_grace: Seconds to wait for the folder to come back if it disappears mid-run.
+        on_state: State-change callback.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, recursive: bool = False, source_id: str | None = None,
+                 buffer_size: int = 4, missing_grace: float = 5.0, on_state: StateCallback | None = None) -> None:
+        self.folder = Path(path).expanduser()
+        self.recursive = recursive
+        super().__init__((), source_id=source_id or f"folder:{self.folder.absolute()}", buffer_size=buffer_size,
+                         missing_grace=missing_grace, on_state=on_state)
+
+    def _setup(self) -> None:
+        self._paths = scan_images(self.folder, recursive=self.recursive)
+
+    def _folder_of(self, path: Path) -> Path:
+        # The scanned folder itself may be what vanished, not just the file's sub-folder.
+        return path.parent if self.folder.is_dir() else self.folder
