@@ -11,7 +11,8 @@ import inspector.core as core
 for mod in pkgutil.walk_packages(core.__path__, "inspector.core."):
     importlib.import_module(mod.name)
 {extra}
-bad = sorted(m for m in sys.modules if m.split(".")[0] in {{"PySide6", "pyqtgraph", "torch", "transformers", "open_clip"}})
+heavy = {{"PySide6", "pyqtgraph", "torch", "transformers", "open_clip"}}
+bad = sorted(m for m in sys.modules if m.split(".")[0] in heavy)
 print(",".join(bad))
 """
 
@@ -24,6 +25,13 @@ def _run(extra: str = "") -> str:
 
 def test_core_imports_neither_qt_nor_torch():
     assert _run() == ""
+
+
+@pytest.mark.parametrize("package", ["inspector.sources", "inspector.store"])
+def test_io_packages_import_neither_qt_nor_torch(package):
+    assert _run(f"""
+for mod in pkgutil.walk_packages(importlib.import_module({package!r}).__path__, {package!r} + "."):
+    importlib.import_module(mod.name)""") == ""
 
 
 @pytest.mark.parametrize("module", ["inspector.cli", "inspector.evaluation", "inspector.detectors.factory",

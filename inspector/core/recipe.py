@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, field, replace
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from inspector.core.types import Verdict
 from inspector.errors import RecipeError
 
 RECIPE_FORMAT = "inspector-recipe"
@@ -21,12 +21,6 @@ RECIPE_FORMAT_VERSION = 1
 DETECTORS = ("winclip", "winclip+", "anomalydino")
 DEFAULT_MODELS = {"winclip": "clip-vit-b-16-plus-240", "winclip+": "clip-vit-b-16-plus-240",
                   "anomalydino": "dinov2-small"}
-
-
-class Verdict(str, Enum):
-    PASS = "pass"
-    FAIL = "fail"
-    UNCERTAIN = "uncertain"
 
 
 @dataclass(frozen=True)

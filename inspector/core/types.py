@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
+
+
+class Verdict(StrEnum):
+    """What the station (or an operator) decided about a part."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    UNCERTAIN = "uncertain"
 
 
 @dataclass(frozen=True)

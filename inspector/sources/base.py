@@ -48,7 +48,7 @@ __all__ = [
 ]
 
 
-class SourceState(str, enum.Enum):
+class SourceState(enum.StrEnum):
     """Where a source stands; shown to the operator next to the live view."""
 
     IDLE = "idle"

@@ -33,7 +33,7 @@ _HINT = ("Give a folder, an image or video file, a camera number (0, 1, ...) or 
          "(rtsp://... or http://...).")
 
 
-class SourceKind(str, enum.Enum):
+class SourceKind(enum.StrEnum):
     """What a source spec names."""
 
     FOLDER = "folder"

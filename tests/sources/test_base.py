@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import timezone
+from datetime import UTC
 
 import pytest
 
@@ -81,7 +81,7 @@ def test_source_delivers_everything_then_finishes():
     with _Counting(5, on_state=log) as src:
         frames = list(src.frames())
     assert [f.index for f in frames] == [0, 1, 2, 3, 4]
-    assert all(f.ok and f.timestamp.tzinfo is timezone.utc for f in frames)
+    assert all(f.ok and f.timestamp.tzinfo is UTC for f in frames)
     assert log.states == [SourceState.RUNNING, SourceState.FINISHED]
     assert src.exhausted and src.stats().delivered == 5
 

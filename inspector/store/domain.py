@@ -1,0 +1,323 @@
+"""What the store hands to the rest of the station: frozen records, never ORM rows.
+
+Inputs (:class:`NewInspection`, :class:`InspectionFilter`) are checked when they are built, so a
+bad value fails in the code that made it rather than deep inside a database transaction.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from inspector.core.types import Verdict
+
+__all__ = ["Verdict"]  # re-exported: the one verdict enum lives in inspector.core.types
+
+if TYPE_CHECKING:
+    from inspector.core.types import AnomalyPrediction, DetectorInfo
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+class CaptionStatus(StrEnum):
+    """Where a flagged part's caption stands; ``None`` on a record means none was asked for."""
+
+    PENDING = "pending"  # queued; captions never delay scoring
+    DONE = "done"
+    MISSING = "missing"  # no captioner, or it failed: see ``caption_reason``
+
+
+class OverrideKind(StrEnum):
+    OVERRIDE = "override"  # an operator's decision (a confirmation keeps the same verdict)
+    UNDO = "undo"  # takes back an earlier override; itself an audit row
+
+
+class Order(StrEnum):
+    """Sort orders for :meth:`InspectionStore.query`."""
+
+    NEWEST = "newest"
+    OLDEST = "oldest"
+    SCORE_DESC = "score_desc"
+    SCORE_ASC = "score_asc"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    """A UUID (version 7 layout: millisecond time first, then 74 random bits) as a string.
+
+    Unique across stations without coordination, and roughly time-ordered, which keeps the primary
+    key index compact when a shared database collects many stations' rows.
+    """
+    ms = int(datetime.now(UTC).timestamp() * 1000) & ((1 << 48) - 1)
+    rand = int.from_bytes(uuid.uuid4().bytes[:10], "big") & ((1 << 74) - 1)
+    value = (ms << 80) | (0x7 << 76) | ((rand >> 62) << 64) | (0b10 << 62) | (rand & ((1 << 62) - 1))
+    return str(uuid.UUID(int=value))
+
+
+def _check_aware(name: str, value: datetime | None) -> None:
+    if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+        raise ValueError(f"{name} must be timezone-aware (use datetime.now(UTC)), got {value!r}")
+
+
+def check_sha256(value: str, what: str = "content_hash") -> str:
+    if not isinstance(value, str) or not _SHA256.fullmatch(value):
+        raise ValueError(f"{what} must be a lowercase hex sha256 digest (64 characters), got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class NewInspection:
+    """One scored part to be logged. ``id`` may be chosen by the caller (e.g. to queue a caption)."""
+
+    content_hash: str
+    recipe_version_id: str
+    score: float
+    threshold: float
+    verdict: Verdict
+    detector: str
+    model_id: str
+    source: str = ""
+    file_path: str | None = None
+    run_id: str | None = None
+    inspected_at: datetime = field(default_factory=utc_now)
+    latency_ms: float | None = None
+    random_weights: bool = False
+    image_artifact: str | None = None
+    heatmap_artifact: str | None = None
+    thumbnail_artifact: str | None = None
+    caption_status: CaptionStatus | None = None
+    station: str | None = None
+    id: str = field(default_factory=new_id)
+
+    def __post_init__(self) -> None:
+        check_sha256(self.content_hash)
+        object.__setattr__(self, "verdict", Verdict(self.verdict))
+        if self.caption_status is not None:
+            object.__setattr__(self, "caption_status", CaptionStatus(self.caption_status))
+        for name in ("score", "threshold"):
+            if not math.isfinite(getattr(self, name)):
+                raise ValueError(f"{name} must be a finite number, got {getattr(self, name)!r}")
+        _check_aware("inspected_at", self.inspected_at)
+
+    @classmethod
+    def from_prediction(
+        cls,
+        prediction: AnomalyPrediction,
+        info: DetectorInfo,
+        *,
+        content_hash: str,
+        recipe_version_id: str,
+        threshold: float,
+        verdict: Verdict,
+        **extra: Any,
+    ) -> NewInspection:
+        """Build from the detector's typed result; random weights are carried over, never lost."""
+        return cls(
+            content_hash=content_hash,
+            recipe_version_id=recipe_version_id,
+            score=float(prediction.score),
+            threshold=float(threshold),
+            verdict=verdict,
+            detector=info.detector,
+            model_id=info.model_id,
+            random_weights=bool(prediction.random_weights or info.random_weights),
+            **extra,
+        )
+
+
+@dataclass(frozen=True)
+class AddResult:
+    """The outcome of :meth:`InspectionStore.add_inspections`, one entry per input, in order.
+
+    For a duplicate (same content hash and recipe version already stored) ``ids[i]`` is the id of
+    the inspection already in the database, and nothing new was written for it.
+    """
+
+    ids: tuple[str, ...]
+    duplicate: tuple[bool, ...]
+
+    @property
+    def inserted_ids(self) -> list[str]:
+        return [i for i, dup in zip(self.ids, self.duplicate, strict=True) if not dup]
+
+    @property
+    def duplicate_ids(self) -> list[str]:
+        return [i for i, dup in zip(self.ids, self.duplicate, strict=True) if dup]
+
+    @property
+    def n_inserted(self) -> int:
+        return self.duplicate.count(False)
+
+    @property
+    def n_duplicates(self) -> int:
+        return self.duplicate.count(True)
+
+
+@dataclass(frozen=True)
+class VerdictCounts:
+    passed: int = 0
+    failed: int = 0
+    uncertain: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.passed + self.failed + self.uncertain
+
+    def of(self, verdict: Verdict) -> int:
+        return {Verdict.PASS: self.passed, Verdict.FAIL: self.failed, Verdict.UNCERTAIN: self.uncertain}[
+            Verdict(verdict)
+        ]
+
+
+@dataclass(frozen=True)
+class OperatorRecord:
+    id: str
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class OverrideRecord:
+    """One row of a part's audit trail. Rows are only ever appended."""
+
+    id: str
+    inspection_id: str
+    seq: int  # 1, 2, 3... per inspection: the order of the trail
+    kind: OverrideKind
+    operator: str
+    created_at: datetime
+    previous_verdict: Verdict
+    new_verdict: Verdict
+    previous_defect_label: str | None
+    defect_label: str | None
+    note: str | None
+    undoes_id: str | None = None  # for an UNDO row: the override it takes back
+
+
+@dataclass(frozen=True)
+class InspectionRecord:
+    """A logged inspection with its derived, effective verdict.
+
+    ``model_verdict`` is what the detector decided and never changes; ``effective_verdict`` is the
+    newest audit row's verdict (or the model's when nobody reviewed the part).
+    """
+
+    id: str
+    run_id: str | None
+    station: str | None
+    source: str
+    file_path: str | None
+    content_hash: str
+    inspected_at: datetime
+    recipe_version_id: str
+    recipe_name: str
+    recipe_version: int
+    detector: str
+    model_id: str
+    score: float
+    threshold: float
+    model_verdict: Verdict
+    effective_verdict: Verdict
+    effective_defect_label: str | None
+    override_count: int
+    last_reviewed_by: str | None
+    last_reviewed_at: datetime | None
+    latency_ms: float | None
+    random_weights: bool
+    image_artifact: str | None
+    heatmap_artifact: str | None
+    thumbnail_artifact: str | None
+    caption: str | None
+    caption_status: CaptionStatus | None
+    caption_reason: str | None
+    defect_type: str | None  # the captioner's guess; the operator's label is effective_defect_label
+    defect_confidence: float | None
+
+    @property
+    def overridden(self) -> bool:
+        """True when an operator's decision differs from the model's."""
+        return self.effective_verdict != self.model_verdict
+
+    @property
+    def reviewed(self) -> bool:
+        return self.override_count > 0
+
+
+@dataclass(frozen=True)
+class RecipeVersionRecord:
+    id: str
+    recipe_id: str
+    recipe_name: str
+    version: int
+    body: Mapping[str, Any]  # the recipe as saved (JSON); the recipe module owns its meaning
+    body_sha256: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A run (a folder pass, a camera session or a shift) with the model's verdict counts."""
+
+    id: str
+    started_at: datetime
+    ended_at: datetime | None  # None: still running, or the station stopped without finishing it
+    operator: str | None
+    recipe_version_id: str | None
+    source: str
+    label: str | None
+    lot: str | None
+    station: str | None
+    counts: VerdictCounts
+    n_duplicates: int
+    n_skipped: int
+
+
+@dataclass(frozen=True)
+class SkipRecord:
+    id: str
+    run_id: str | None
+    path: str
+    reason: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class InspectionFilter:
+    """Which inspections :meth:`InspectionStore.query` and :meth:`InspectionStore.count` select.
+
+    Unset fields do not filter. Verdict fields accept one verdict or several.
+    """
+
+    run_id: str | None = None
+    recipe_version_id: str | None = None
+    recipe_name: str | None = None
+    model_verdict: frozenset[Verdict] | None = None
+    effective_verdict: frozenset[Verdict] | None = None
+    reviewed: bool | None = None
+    since: datetime | None = None  # inclusive
+    until: datetime | None = None  # exclusive
+    content_hash: str | None = None
+    path_contains: str | None = None
+    caption_status: CaptionStatus | None = None
+    random_weights: bool | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("model_verdict", "effective_verdict"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            items = [value] if isinstance(value, str) else list(value)
+            object.__setattr__(self, name, frozenset(Verdict(v) for v in items))
+        if self.caption_status is not None:
+            object.__setattr__(self, "caption_status", CaptionStatus(self.caption_status))
+        _check_aware("since", self.since)
+        _check_aware("until", self.until)

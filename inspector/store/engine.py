@@ -1,0 +1,317 @@
+"""Opening the inspection database: engine set-up, schema version check and migrations.
+
+The station's database is an SQLite file in the data folder (``<data>/inspector.db``, artifacts in
+``<data>/artifacts``). This module is the only place with SQLite-specific SQL (PRAGMAs, triggers);
+a PostgreSQL URL is accepted too, for a plant that shares one database between stations.
+
+Durability: SQLite runs in WAL mode with ``synchronous=NORMAL``. A commit has reached the operating
+system (the WAL file) before it returns, so a crash or ``kill -9`` of the station loses nothing that
+was reported as stored, and the file always opens again (SQLite replays the WAL). A *power cut* may
+lose the last few commits (never corrupt the file); pass ``synchronous="FULL"`` to close that gap at
+the cost of an fsync per commit.
+
+Write transactions start with ``BEGIN IMMEDIATE``, so a writer waits for the database lock up to the
+busy timeout up front instead of failing half-way; readers never wait for writers (WAL).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import tempfile
+import urllib.parse
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, create_engine, event, insert, inspect, select, update
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import URL, make_url
+
+import inspector
+from inspector.core.paths import data_dir
+from inspector.store import migrations
+from inspector.store.domain import utc_now
+from inspector.store.errors import (
+    DatabaseCorruptError,
+    ReadOnlyError,
+    SchemaTooNewError,
+    StoreError,
+    corrupt_message,
+    readonly_message,
+    translate_error,
+)
+from inspector.store.models import SCHEMA_VERSION, Base, SchemaInfo
+
+DB_FILENAME = "inspector.db"
+ARTIFACTS_DIRNAME = "artifacts"
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_WRITE = "inspector_write"
+
+# Append-only audit trail, enforced by the database itself on SQLite.
+_SQLITE_GUARDS = {
+    "overrides_append_only_update": "BEFORE UPDATE ON overrides",
+    "overrides_append_only_delete": "BEFORE DELETE ON overrides",
+}
+
+
+@dataclass
+class Database:
+    """An open inspection database. Thread-safe: each call checks a connection out of a pool."""
+
+    engine: Engine
+    where: str  # the file path, or the URL without its password: for messages
+    path: Path | None  # None for a server database
+    artifacts_dir: Path
+    busy_timeout_s: float
+    schema_version: int = SCHEMA_VERSION
+    migrated_from: int | None = None  # the version found on disk when this open migrated it
+    backup_path: Path | None = None  # copy taken before migrating (SQLite)
+    _writer: Engine = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._writer = self.engine.execution_options(**{_WRITE: True})
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    def translate(self, error: BaseException) -> StoreError:
+        return translate_error(error, self.where, self.busy_timeout_s)
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction (``BEGIN IMMEDIATE`` on SQLite), committed when the block ends."""
+        try:
+            with self._writer.begin() as conn:
+                yield conn
+        except (sa_exc.DBAPIError, sqlite3.Error, OSError) as error:
+            raise self.translate(error) from error
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read transaction: one consistent snapshot for everything done in the block."""
+        try:
+            with self.engine.connect() as conn, conn.begin():
+                yield conn
+        except (sa_exc.DBAPIError, sqlite3.Error, OSError) as error:
+            raise self.translate(error) from error
+
+    def check_integrity(self) -> list[str]:
+        """SQLite's ``PRAGMA integrity_check`` (``["ok"]`` when sound); ``["ok"]`` on a server."""
+        if not self.is_sqlite:
+            return ["ok"]
+        with self.read() as conn:
+            return [str(row[0]) for row in conn.exec_driver_sql("PRAGMA integrity_check")]
+
+    def close(self) -> None:
+        """Close every pooled connection (the last one folds the WAL back into the file)."""
+        self.engine.dispose()
+
+
+def default_database_path() -> Path:
+    return data_dir() / DB_FILENAME
+
+
+def open_database(
+    target: str | os.PathLike[str] | None = None,
+    *,
+    busy_timeout_s: float = 5.0,
+    synchronous: str = "NORMAL",
+    artifacts_dir: str | os.PathLike[str] | None = None,
+) -> Database:
+    """Open (creating or migrating as needed) the inspection database.
+
+    Args:
+        target: an SQLite file path, a SQLAlchemy URL (``postgresql+psycopg://...``), or None for
+            ``<data dir>/inspector.db``.
+        busy_timeout_s: how long to wait for a database that another program holds locked.
+        synchronous: SQLite ``NORMAL`` (safe against crashes) or ``FULL`` (also against power cuts).
+        artifacts_dir: where image copies and heatmaps go; default ``artifacts/`` next to the file.
+
+    Raises:
+        SchemaTooNewError: written by a newer station; the file is not modified.
+        DatabaseCorruptError, ReadOnlyError, DiskFullError, DatabaseLockedError, StoreError.
+    """
+    if synchronous.upper() not in ("NORMAL", "FULL"):
+        raise ValueError(f"synchronous must be NORMAL or FULL, got {synchronous!r}")
+    text = os.fspath(target) if target is not None else None
+    if text is not None and "://" in text:
+        url = make_url(text)
+        if url.get_backend_name() != "sqlite":
+            engine = create_engine(url, pool_pre_ping=True)
+            where = url.render_as_string(hide_password=True)
+            arts = Path(artifacts_dir) if artifacts_dir else data_dir() / ARTIFACTS_DIRNAME
+            db = Database(engine, where, None, arts, busy_timeout_s)
+            return _ensure_schema(db, found=None)
+        text = url.database
+        if not text or text == ":memory:":
+            raise ValueError("the inspection store needs a database file, not an in-memory database")
+    path = Path(text).expanduser().absolute() if text else default_database_path()
+    found = _preflight_sqlite(path, busy_timeout_s)
+    backup = None
+    if found is not None and 0 < found < SCHEMA_VERSION:
+        backup = _backup_sqlite(path, found, busy_timeout_s)
+    engine = _sqlite_engine(path, busy_timeout_s, synchronous.upper())
+    arts = Path(artifacts_dir) if artifacts_dir else path.parent / ARTIFACTS_DIRNAME
+    db = Database(engine, str(path), path, arts, busy_timeout_s, backup_path=backup)
+    try:
+        return _ensure_schema(db, found=found)
+    except BaseException:
+        db.close()
+        raise
+
+
+def _preflight_sqlite(path: Path, busy_timeout_s: float) -> int | None:
+    """Check the file before SQLite touches it; return the schema version found (0: empty file).
+
+    Everything here only reads, so a database that is refused stays byte-for-byte the same.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # SQLite creates ``-wal`` and ``-shm`` files next to the database: the folder must be writable.
+        with tempfile.TemporaryFile(dir=path.parent, prefix=".inspector-probe-"):
+            pass
+    except OSError as error:
+        raise translate_error(error, path.parent, busy_timeout_s) from error
+    if not path.exists():
+        return None
+    if path.is_dir():
+        raise StoreError(f"{path} is a folder; the inspection database must be a file.")
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(len(_SQLITE_HEADER))
+    except OSError as error:
+        raise translate_error(error, path, busy_timeout_s) from error
+    if not header:
+        return 0
+    if header != _SQLITE_HEADER:
+        raise DatabaseCorruptError(corrupt_message(str(path), "it is not an SQLite database file"))
+    if not os.access(path, os.R_OK | os.W_OK):
+        raise ReadOnlyError(readonly_message(str(path)))
+    uri = f"file:{urllib.parse.quote(str(path))}?mode=rw"  # rw: closing tidies -wal/-shm away
+    try:
+        with closing(sqlite3.connect(uri, uri=True, timeout=busy_timeout_s)) as con:
+            tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if not tables:
+                return 0
+            if SchemaInfo.__tablename__ not in tables:
+                raise StoreError(
+                    f"{path} is an SQLite database of another program, not an Inspector database. "
+                    "Nothing was changed; choose another file or data folder."
+                )
+            row = con.execute("SELECT version, app_version FROM schema_info WHERE id = 1").fetchone()
+    except sqlite3.Error as error:
+        raise translate_error(error, path, busy_timeout_s) from error
+    if row is None:
+        raise DatabaseCorruptError(corrupt_message(str(path), "its schema version is missing"))
+    _refuse_newer(path, int(row[0]), str(row[1]))
+    return int(row[0])
+
+
+def _refuse_newer(where: str | Path, version: int, app_version: str) -> None:
+    if version > SCHEMA_VERSION:
+        raise SchemaTooNewError(
+            f"{where} was written by a newer Inspector ({app_version}, database schema version "
+            f"{version}); this station (Inspector {inspector.__version__}) understands schema version "
+            f"{SCHEMA_VERSION} at most. The database was left untouched: update this station, or "
+            "choose another data folder."
+        )
+
+
+def _backup_sqlite(path: Path, version: int, busy_timeout_s: float) -> Path:
+    """Copy the database aside (SQLite's online backup) before migrating it."""
+    backup = path.with_name(f"{path.stem}.schema-v{version}.bak{path.suffix}")
+    if backup.exists():
+        return backup
+    partial = backup.with_name(backup.name + ".partial")
+    try:
+        with (
+            closing(sqlite3.connect(f"file:{urllib.parse.quote(str(path))}?mode=ro", uri=True)) as src,
+            closing(sqlite3.connect(partial)) as dst,
+        ):
+            src.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+            src.backup(dst)
+        os.replace(partial, backup)
+    except (sqlite3.Error, OSError) as error:
+        partial.unlink(missing_ok=True)
+        raise translate_error(error, backup, busy_timeout_s) from error
+    return backup
+
+
+def _sqlite_engine(path: Path, busy_timeout_s: float, synchronous: str) -> Engine:
+    engine = create_engine(URL.create("sqlite", database=str(path)), connect_args={"timeout": busy_timeout_s})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+        dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" hook below emits BEGIN
+        cursor = dbapi_connection.cursor()
+        try:
+            mode = cursor.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreError(
+                    f"{path} cannot use write-ahead logging (journal mode stays {mode!r}); this is "
+                    "typical of network drives. Keep the inspection database on a local disk."
+                )
+            cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.execute(f"PRAGMA synchronous = {synchronous}")
+            cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
+
+    return engine
+
+
+def _ensure_schema(db: Database, *, found: int | None) -> Database:
+    """Create a new schema, or migrate an older one, in a single transaction."""
+    if found == SCHEMA_VERSION and (not db.is_sqlite or _sqlite_guards_present(db)):
+        return db  # the common case: nothing to write, so a busy database still opens
+    with db.write() as conn:
+        tables = set(inspect(conn).get_table_names())
+        now = utc_now()
+        if SchemaInfo.__tablename__ not in tables:
+            if tables:
+                raise StoreError(
+                    f"{db.where} holds tables of another program, not an Inspector database. "
+                    "Nothing was changed; choose another database."
+                )
+            Base.metadata.create_all(conn)
+            conn.execute(
+                insert(SchemaInfo).values(
+                    id=1,
+                    version=SCHEMA_VERSION,
+                    app_version=inspector.__version__,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        else:
+            row = conn.execute(select(SchemaInfo.version, SchemaInfo.app_version)).one()
+            _refuse_newer(db.where, row.version, row.app_version)
+            if row.version < SCHEMA_VERSION:
+                for step in migrations.steps_from(row.version):
+                    step.apply(conn)
+                conn.execute(
+                    update(SchemaInfo)
+                    .where(SchemaInfo.id == 1)
+                    .values(version=SCHEMA_VERSION, app_version=inspector.__version__, updated_at=now)
+                )
+                db.migrated_from = row.version
+        if db.is_sqlite:
+            for name, when in _SQLITE_GUARDS.items():
+                conn.exec_driver_sql(
+                    f"CREATE TRIGGER IF NOT EXISTS {name} {when} BEGIN "
+                    "SELECT RAISE(ABORT, 'the override audit trail is append-only'); END"
+                )
+    return db
+
+
+def _sqlite_guards_present(db: Database) -> bool:
+    with db.read() as conn:
+        names = set(conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'").scalars())
+    return set(_SQLITE_GUARDS) <= names

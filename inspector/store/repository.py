@@ -1,0 +1,531 @@
+"""The inspection store: every read and write of inspection records goes through here.
+
+Returns frozen domain records (``inspector.store.domain``), never ORM rows. Writes are short
+transactions (``BEGIN IMMEDIATE`` on SQLite); the station sends them from one database thread
+(see ``inspector.store.writer``), while any thread may read.
+
+Example::
+
+    store = open_store()  # <data dir>/inspector.db, artifacts/ next to it
+    recipe = store.save_recipe_version("bracket-A", recipe.to_dict())
+    run = store.start_run(source="folder:/parts/lot-17", recipe_version_id=recipe.id, operator="ana")
+    result = store.add_inspections([NewInspection(...), ...])  # duplicates are reported, not stored
+    store.add_override(result.ids[0], "ana", Verdict.FAIL, defect_label="scratch")
+    page = store.query(InspectionFilter(effective_verdict={Verdict.FAIL}), offset=0, limit=50)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from inspector.store import queries
+from inspector.store.artifacts import ArtifactStore
+from inspector.store.domain import (
+    AddResult,
+    CaptionStatus,
+    InspectionFilter,
+    InspectionRecord,
+    NewInspection,
+    OperatorRecord,
+    Order,
+    OverrideKind,
+    OverrideRecord,
+    RecipeVersionRecord,
+    RunRecord,
+    SkipRecord,
+    Verdict,
+    VerdictCounts,
+    check_sha256,
+    new_id,
+    utc_now,
+)
+from inspector.store.engine import Database, open_database
+from inspector.store.errors import NotFoundError, StoreError
+from inspector.store.models import Inspection, Operator, Override, Recipe, RecipeVersion, Run, SkippedItem
+
+_COUNT_COLUMN = {Verdict.PASS: "n_pass", Verdict.FAIL: "n_fail", Verdict.UNCERTAIN: "n_uncertain"}
+
+
+def open_store(
+    target: str | os.PathLike[str] | None = None,
+    *,
+    busy_timeout_s: float = 5.0,
+    synchronous: str = "NORMAL",
+    artifacts_dir: str | os.PathLike[str] | None = None,
+    station: str | None = None,
+) -> InspectionStore:
+    """Open the database (see :func:`~inspector.store.engine.open_database`) and its artifact files."""
+    db = open_database(
+        target, busy_timeout_s=busy_timeout_s, synchronous=synchronous, artifacts_dir=artifacts_dir
+    )
+    store = InspectionStore(db, station=station)
+    store.artifacts.remove_stale_temp_files()
+    return store
+
+
+def _clean_text(value: str, what: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise StoreError(f"Enter a {what}: it cannot be empty.")
+    return value
+
+
+def _canonical_json(body: Mapping[str, Any]) -> str:
+    try:
+        return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"a recipe body must be plain JSON data (no NaN, paths or objects): {error}"
+        ) from error
+
+
+class InspectionStore:
+    """Repository over one :class:`~inspector.store.engine.Database` and its artifact folder."""
+
+    def __init__(self, db: Database, *, artifacts: ArtifactStore | None = None, station: str | None = None):
+        self.db = db
+        self.artifacts = artifacts if artifacts is not None else ArtifactStore(db.artifacts_dir)
+        self.station = station if station is not None else socket.gethostname()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> InspectionStore:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- operators -----------------------------------------------------------------------------
+
+    def upsert_operator(self, name: str) -> OperatorRecord:
+        """The operator called ``name`` (spaces trimmed), added on first use."""
+        with self.db.write() as conn:
+            return self._operator(conn, name)
+
+    def operators(self) -> list[OperatorRecord]:
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(Operator.id, Operator.name, Operator.created_at).order_by(Operator.name)
+            )
+            return [OperatorRecord(r.id, r.name, r.created_at) for r in rows]
+
+    def _operator(self, conn: Connection, name: str) -> OperatorRecord:
+        name = _clean_text(name, "operator name")
+        row = conn.execute(select(Operator.id, Operator.created_at).where(Operator.name == name)).first()
+        if row is not None:
+            return OperatorRecord(row.id, name, row.created_at)
+        record = OperatorRecord(new_id(), name, utc_now())
+        conn.execute(insert(Operator).values(id=record.id, name=name, created_at=record.created_at))
+        return record
+
+    # -- recipes -------------------------------------------------------------------------------
+
+    def save_recipe_version(self, name: str, body: Mapping[str, Any]) -> RecipeVersionRecord:
+        """Store ``body`` as the recipe's next version, unless it equals the latest version."""
+        name = _clean_text(name, "recipe name")
+        canonical = _canonical_json(body)
+        digest = hashlib.sha256(canonical.encode()).hexdigest()
+        with self.db.write() as conn:
+            recipe_id = conn.execute(select(Recipe.id).where(Recipe.name == name)).scalar()
+            if recipe_id is None:
+                recipe_id = new_id()
+                conn.execute(insert(Recipe).values(id=recipe_id, name=name, created_at=utc_now()))
+            latest = conn.execute(
+                queries.recipe_select()
+                .where(RecipeVersion.recipe_id == recipe_id)
+                .order_by(RecipeVersion.version.desc())
+            ).first()
+            if latest is not None and latest.body_sha256 == digest:
+                return queries.recipe_record(latest)
+            values = {
+                "id": new_id(),
+                "recipe_id": recipe_id,
+                "version": latest.version + 1 if latest is not None else 1,
+                "body": json.loads(canonical),
+                "body_sha256": digest,
+                "created_at": utc_now(),
+            }
+            conn.execute(insert(RecipeVersion).values(**values))
+            return RecipeVersionRecord(recipe_name=name, **values)
+
+    def get_recipe_version(self, recipe_version_id: str) -> RecipeVersionRecord:
+        with self.db.read() as conn:
+            row = conn.execute(queries.recipe_select().where(RecipeVersion.id == recipe_version_id)).first()
+        if row is None:
+            raise NotFoundError(f"Recipe version {recipe_version_id} is not in the database {self.db.where}.")
+        return queries.recipe_record(row)
+
+    def recipe_versions(self, name: str) -> list[RecipeVersionRecord]:
+        """Every saved version of the recipe ``name``, oldest first (empty if never saved)."""
+        with self.db.read() as conn:
+            rows = conn.execute(
+                queries.recipe_select().where(Recipe.name == name.strip()).order_by(RecipeVersion.version)
+            )
+            return [queries.recipe_record(r) for r in rows]
+
+    def recipe_names(self) -> list[str]:
+        with self.db.read() as conn:
+            return list(conn.execute(select(Recipe.name).order_by(Recipe.name)).scalars())
+
+    # -- runs and skipped files ----------------------------------------------------------------
+
+    def start_run(
+        self,
+        *,
+        source: str,
+        recipe_version_id: str | None = None,
+        operator: str | None = None,
+        label: str | None = None,
+        lot: str | None = None,
+        started_at: datetime | None = None,
+    ) -> RunRecord:
+        with self.db.write() as conn:
+            operator_id = self._operator(conn, operator).id if operator else None
+            run_id = new_id()
+            conn.execute(
+                insert(Run).values(
+                    id=run_id,
+                    started_at=started_at or utc_now(),
+                    operator_id=operator_id,
+                    recipe_version_id=recipe_version_id,
+                    source=source,
+                    label=label,
+                    lot=lot,
+                    station=self.station,
+                )
+            )
+            return self._run(conn, run_id)
+
+    def finish_run(self, run_id: str, *, ended_at: datetime | None = None) -> RunRecord:
+        with self.db.write() as conn:
+            conn.execute(update(Run).where(Run.id == run_id).values(ended_at=ended_at or utc_now()))
+            return self._run(conn, run_id)
+
+    def get_run(self, run_id: str) -> RunRecord:
+        with self.db.read() as conn:
+            return self._run(conn, run_id)
+
+    def runs(self, *, since: datetime | None = None, offset: int = 0, limit: int = 100) -> list[RunRecord]:
+        """Runs, newest first; ``since`` keeps those started at or after it."""
+        query = (
+            queries.run_select().order_by(Run.started_at.desc(), Run.id.desc()).offset(offset).limit(limit)
+        )
+        if since is not None:
+            query = query.where(Run.started_at >= since)
+        with self.db.read() as conn:
+            return [queries.run_record(r) for r in conn.execute(query)]
+
+    def record_skip(self, path: str, reason: str, *, run_id: str | None = None) -> SkipRecord:
+        """Log a file that could not be inspected, and count it on its run."""
+        record = SkipRecord(new_id(), run_id, str(path), reason, utc_now())
+        with self.db.write() as conn:
+            conn.execute(
+                insert(SkippedItem).values(
+                    id=record.id, run_id=run_id, path=record.path, reason=reason, created_at=record.created_at
+                )
+            )
+            if run_id is not None:
+                conn.execute(update(Run).where(Run.id == run_id).values(n_skipped=Run.n_skipped + 1))
+        return record
+
+    def skips(self, *, run_id: str | None = None, offset: int = 0, limit: int = 1000) -> list[SkipRecord]:
+        query = (
+            select(SkippedItem.__table__)
+            .order_by(SkippedItem.created_at, SkippedItem.id)
+            .offset(offset)
+            .limit(limit)
+        )
+        if run_id is not None:
+            query = query.where(SkippedItem.run_id == run_id)
+        with self.db.read() as conn:
+            return [SkipRecord(r.id, r.run_id, r.path, r.reason, r.created_at) for r in conn.execute(query)]
+
+    def _run(self, conn: Connection, run_id: str) -> RunRecord:
+        row = conn.execute(queries.run_select().where(Run.id == run_id)).first()
+        if row is None:
+            raise NotFoundError(f"Run {run_id} is not in the database {self.db.where}.")
+        return queries.run_record(row)
+
+    # -- inspections ---------------------------------------------------------------------------
+
+    def add_inspections(self, batch: Sequence[NewInspection]) -> AddResult:
+        """Log a batch in one transaction; a part already logged under the same recipe version
+        (same content hash) is not stored again but reported as a duplicate with its existing id.
+
+        When this returns, every inserted row is committed (it survives a crash or ``kill -9``).
+        """
+        if not batch:
+            return AddResult((), ())
+        with self.db.write() as conn:
+            self._check_references(conn, batch)
+            seen = self._existing(conn, batch)
+            ids: list[str] = []
+            duplicate: list[bool] = []
+            rows: list[dict[str, Any]] = []
+            run_deltas: dict[str, Counter[str]] = defaultdict(Counter)
+            for item in batch:
+                key = (item.content_hash, item.recipe_version_id)
+                is_dup = key in seen
+                if not is_dup:
+                    seen[key] = item.id
+                    rows.append(self._row(item))
+                ids.append(seen[key])
+                duplicate.append(is_dup)
+                if item.run_id is not None:
+                    run_deltas[item.run_id]["n_duplicate" if is_dup else _COUNT_COLUMN[item.verdict]] += 1
+            if rows:
+                conn.execute(insert(Inspection), rows)
+            for run_id, delta in run_deltas.items():
+                values = {name: getattr(Run, name) + n for name, n in delta.items()}
+                conn.execute(update(Run).where(Run.id == run_id).values(values))
+        return AddResult(tuple(ids), tuple(duplicate))
+
+    def has_inspection(self, content_hash: str, recipe_version_id: str) -> bool:
+        return bool(self.find_existing([content_hash], recipe_version_id))
+
+    def find_existing(self, content_hashes: Iterable[str], recipe_version_id: str) -> dict[str, str]:
+        """``{content_hash: inspection id}`` for those already logged under ``recipe_version_id``.
+
+        A folder run asks this before scoring, so re-running a folder costs no model time.
+        """
+        hashes = sorted({check_sha256(h) for h in content_hashes})
+        found: dict[str, str] = {}
+        with self.db.read() as conn:
+            for chunk in queries.chunks(hashes):
+                rows = conn.execute(
+                    select(Inspection.content_hash, Inspection.id).where(
+                        Inspection.recipe_version_id == recipe_version_id, Inspection.content_hash.in_(chunk)
+                    )
+                )
+                found.update({r.content_hash: r.id for r in rows})
+        return found
+
+    def set_caption(
+        self,
+        inspection_id: str,
+        *,
+        status: CaptionStatus,
+        caption: str | None = None,
+        reason: str | None = None,
+        defect_type: str | None = None,
+        defect_confidence: float | None = None,
+    ) -> None:
+        """Fill in the captioner's slots (these are machine output, not part of the audit trail)."""
+        values = {
+            "caption_status": CaptionStatus(status),
+            "caption": caption,
+            "caption_reason": reason,
+            "defect_type": defect_type,
+            "defect_confidence": defect_confidence,
+            "captioned_at": utc_now(),
+        }
+        with self.db.write() as conn:
+            result = conn.execute(update(Inspection).where(Inspection.id == inspection_id).values(values))
+            if result.rowcount == 0:
+                raise self._missing(inspection_id)
+
+    def get(self, inspection_id: str) -> InspectionRecord:
+        with self.db.read() as conn:
+            records = queries.load_records(conn, [inspection_id])
+        if not records:
+            raise self._missing(inspection_id)
+        return records[0]
+
+    def query(
+        self,
+        where: InspectionFilter | None = None,
+        *,
+        offset: int = 0,
+        limit: int = 100,
+        order: Order = Order.NEWEST,
+    ) -> list[InspectionRecord]:
+        """One page of inspections for a lazy table (``count`` gives the number of rows)."""
+        stmt = (
+            select(Inspection.id)
+            .where(*queries.conditions(where))
+            .order_by(*queries.ORDER[Order(order)])
+            .offset(offset)
+            .limit(limit)
+        )
+        with self.db.read() as conn:
+            return queries.load_records(conn, list(conn.execute(stmt).scalars()))
+
+    def count(self, where: InspectionFilter | None = None) -> int:
+        stmt = select(func.count()).select_from(Inspection).where(*queries.conditions(where))
+        with self.db.read() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    def count_by_verdict(
+        self, where: InspectionFilter | None = None, *, effective: bool = True
+    ) -> VerdictCounts:
+        """How many pass / fail / uncertain, by effective (reviewed) or by model verdict."""
+        verdict = queries.effective_verdict() if effective else Inspection.verdict
+        stmt = select(verdict, func.count()).where(*queries.conditions(where)).group_by(verdict)
+        with self.db.read() as conn:
+            counts = {Verdict(v): n for v, n in conn.execute(stmt)}
+        return VerdictCounts(
+            counts.get(Verdict.PASS, 0), counts.get(Verdict.FAIL, 0), counts.get(Verdict.UNCERTAIN, 0)
+        )
+
+    # -- overrides: the append-only audit trail ------------------------------------------------
+
+    def add_override(
+        self,
+        inspection_id: str,
+        operator: str,
+        new_verdict: Verdict,
+        defect_label: str | None = None,
+        note: str | None = None,
+    ) -> OverrideRecord:
+        """Record an operator's decision and return the new audit row.
+
+        ``defect_label`` is the part's label after this decision (None clears it); confirming the
+        current verdict is a decision too, and marks the part reviewed.
+        """
+        new_verdict = Verdict(new_verdict)
+        with self.db.write() as conn:
+            model_verdict, trail = self._trail(conn, inspection_id)
+            previous = trail[-1].new_verdict if trail else model_verdict
+            previous_label = trail[-1].defect_label if trail else None
+            return self._append(
+                conn, inspection_id, trail, operator, OverrideKind.OVERRIDE,
+                previous, new_verdict, previous_label, defect_label, note, None,
+            )  # fmt: skip
+
+    def undo_last_override(
+        self, inspection_id: str, operator: str, note: str | None = None
+    ) -> OverrideRecord:
+        """Take back the newest override not yet undone, with a new audit row restoring the verdict
+        and defect label that override replaced. Nothing is deleted."""
+        with self.db.write() as conn:
+            _model, trail = self._trail(conn, inspection_id)
+            active: list[OverrideRecord] = []
+            for row in trail:
+                if row.kind == OverrideKind.OVERRIDE:
+                    active.append(row)
+                else:
+                    active = [a for a in active if a.id != row.undoes_id]
+            if not active:
+                raise StoreError("There is no operator decision to undo for this part.")
+            target, current = active[-1], trail[-1]
+            return self._append(
+                conn, inspection_id, trail, operator, OverrideKind.UNDO,
+                current.new_verdict, target.previous_verdict, current.defect_label,
+                target.previous_defect_label, note, target.id,
+            )  # fmt: skip
+
+    def history(self, inspection_id: str) -> list[OverrideRecord]:
+        """The part's audit trail, oldest first."""
+        with self.db.read() as conn:
+            return self._trail(conn, inspection_id)[1]
+
+    def _trail(self, conn: Connection, inspection_id: str) -> tuple[Verdict, list[OverrideRecord]]:
+        model_verdict = conn.execute(
+            select(Inspection.verdict).where(Inspection.id == inspection_id)
+        ).scalar()
+        if model_verdict is None:
+            raise self._missing(inspection_id)
+        trail = queries.load_trail(conn, inspection_id)
+        return Verdict(model_verdict), trail
+
+    def _append(
+        self,
+        conn: Connection,
+        inspection_id: str,
+        trail: list[OverrideRecord],
+        operator: str,
+        kind: OverrideKind,
+        previous: Verdict,
+        new: Verdict,
+        previous_label: str | None,
+        label: str | None,
+        note: str | None,
+        undoes_id: str | None,
+    ) -> OverrideRecord:
+        label = (label or "").strip() or None
+        who = self._operator(conn, operator)
+        record = OverrideRecord(
+            id=new_id(),
+            inspection_id=inspection_id,
+            seq=trail[-1].seq + 1 if trail else 1,
+            kind=kind,
+            operator=who.name,
+            created_at=utc_now(),
+            previous_verdict=previous,
+            new_verdict=new,
+            previous_defect_label=previous_label,
+            defect_label=label,
+            note=(note or "").strip() or None,
+            undoes_id=undoes_id,
+        )
+        values = {k: v for k, v in vars(record).items() if k != "operator"}
+        values["operator_id"] = who.id
+        conn.execute(insert(Override).values(**values))
+        return record
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _missing(self, inspection_id: str) -> NotFoundError:
+        return NotFoundError(f"Inspection {inspection_id} is not in the database {self.db.where}.")
+
+    def _row(self, item: NewInspection) -> dict[str, Any]:
+        return {
+            "id": item.id,
+            "run_id": item.run_id,
+            "station": item.station if item.station is not None else self.station,
+            "source": item.source,
+            "file_path": item.file_path,
+            "content_hash": item.content_hash,
+            "inspected_at": item.inspected_at,
+            "recipe_version_id": item.recipe_version_id,
+            "detector": item.detector,
+            "model_id": item.model_id,
+            "score": float(item.score),
+            "threshold": float(item.threshold),
+            "verdict": item.verdict,
+            "latency_ms": item.latency_ms,
+            "random_weights": bool(item.random_weights),
+            "image_artifact": item.image_artifact,
+            "heatmap_artifact": item.heatmap_artifact,
+            "thumbnail_artifact": item.thumbnail_artifact,
+            "caption_status": item.caption_status,
+        }
+
+    def _check_references(self, conn: Connection, batch: Sequence[NewInspection]) -> None:
+        for column, wanted, what in (
+            (RecipeVersion.id, {i.recipe_version_id for i in batch}, "Recipe version"),
+            (Run.id, {i.run_id for i in batch if i.run_id is not None}, "Run"),
+        ):
+            if not wanted:
+                continue
+            found = set(conn.execute(select(column).where(column.in_(sorted(wanted)))).scalars())
+            if missing := wanted - found:
+                raise NotFoundError(
+                    f"{what} {sorted(missing)[0]} is not in the database {self.db.where}; nothing was stored."
+                )
+
+    @staticmethod
+    def _existing(conn: Connection, batch: Sequence[NewInspection]) -> dict[tuple[str, str], str]:
+        wanted = {(i.content_hash, i.recipe_version_id) for i in batch}
+        hashes = sorted({h for h, _ in wanted})
+        found: dict[tuple[str, str], str] = {}
+        for chunk in queries.chunks(hashes):
+            rows = conn.execute(
+                select(Inspection.id, Inspection.content_hash, Inspection.recipe_version_id).where(
+                    Inspection.content_hash.in_(chunk)
+                )
+            )
+            for r in rows:
+                if (r.content_hash, r.recipe_version_id) in wanted:
+                    found[(r.content_hash, r.recipe_version_id)] = r.id
+        return found
