@@ -48,7 +48,7 @@ def as_rgb_uint8(image: np.ndarray) -> np.ndarray:
 
 def preprocess(images: Sequence[np.ndarray], size: tuple[int, int], mean: Sequence[float],
                std: Sequence[float], runtime: Runtime):
-    """Resize (bicubic, to ``size`` = (height, width)) and normalise a batch into a tensor.
+    """Resize (to ``size`` = (height, width)) and normalise a batch into a tensor.
 
     Returns a ``(N, 3, H, W)`` tensor on the runtime's device and dtype.
     """
@@ -62,7 +62,9 @@ def preprocess(images: Sequence[np.ndarray], size: tuple[int, int], mean: Sequen
     for i, image in enumerate(images):
         image = as_rgb_uint8(image)
         if image.shape[:2] != (h, w):
-            image = cv2.resize(image, (w, h), interpolation=cv2.INTER_CUBIC)
+            # shrinking: area averaging (antialiased, like torchvision's antialias=True); enlarging: bicubic
+            shrink = image.shape[0] > h and image.shape[1] > w
+            image = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
         batch[i] = image
     x = torch.from_numpy(batch).to(runtime.torch_device).permute(0, 3, 1, 2).float().div_(255.0)
     m = torch.tensor(mean, device=x.device).view(1, 3, 1, 1)
