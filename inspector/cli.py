@@ -155,6 +155,76 @@ def _available_devices() -> list[str]:
     return ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
 
 
+# -- run ------------------------------------------------------------------------------------------
+RUN_EXIT_CODES = """exit codes:
+  0  every inspected part passed
+  1  at least one part failed or is uncertain
+  2  bad arguments or recipe
+  3  model weights missing
+  4  the source could not be opened or was lost
+  5  the database could not be written (full disk, read-only, locked, ...)
+  130 interrupted (everything already scored was stored)"""
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from inspector.console import ProgressBar
+    from inspector.core.progress import ProgressState
+    from inspector.core.recipe import Recipe, load_recipe
+    from inspector.detectors.factory import detector_for_recipe
+    from inspector.pipeline import InspectionPipeline, fit_for_recipe
+    from inspector.sources import make_source
+    from inspector.store import open_store
+
+    if args.recipe:
+        recipe = load_recipe(args.recipe)
+    else:
+        recipe = Recipe(name="default zero-shot", object_name=args.object or "object", detector="winclip")
+    source = make_source(args.source, watch=args.watch, include_existing=args.include_existing,
+                         recursive=args.recursive)
+    store = open_store(args.db) if args.db else open_store()
+    out_lock = threading.Lock()
+
+    def on_result(result) -> None:
+        if args.json:
+            with out_lock:
+                print(json.dumps(result.to_json()), flush=True)
+        elif result.status.value in ("skipped", "error"):
+            with out_lock:
+                print(f"{result.status.value}: {result.path or result.index}: {result.reason}", file=sys.stderr)
+
+    progress = ProgressState(None if args.quiet else ProgressBar("run"))
+    detector = detector_for_recipe(recipe, device=args.device, dtype=args.dtype,
+                                   random_weights=args.random_weights)
+    fit_for_recipe(detector, recipe)
+    pipeline = InspectionPipeline(recipe, detector, store, source, batch_size=args.batch_size,
+                                  operator=args.operator, keep_images=args.keep_images, on_result=on_result,
+                                  progress=progress, lot=args.lot)
+    previous = signal.signal(signal.SIGINT, lambda *_: progress.cancel())
+    try:
+        summary = pipeline.run()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        store.close()
+    if args.json:
+        print(json.dumps(summary.to_json()), flush=True)
+    else:
+        print(f"{summary.inspected} inspected: {summary.passed} pass, {summary.failed} fail, "
+              f"{summary.uncertain} uncertain; {summary.duplicates} already inspected, {summary.skipped} skipped"
+              + (f", {summary.dropped_frames} frames dropped" if summary.dropped_frames else "")
+              + f"; {summary.images_per_s:.1f} images/s over {summary.seconds:.1f} s")
+        if summary.random_weights:
+            print("RANDOM WEIGHTS were used: these verdicts are meaningless (and are marked so in the database).")
+    if summary.error:
+        print(f"inspector: the run stopped: {summary.error}", file=sys.stderr)
+        return 4 if summary.error_kind == "source" else 5
+    if summary.cancelled:
+        return 130
+    return 1 if summary.failed or summary.uncertain else 0
+
+
 # -- recipes --------------------------------------------------------------------------------------
 def cmd_recipe_new(args: argparse.Namespace) -> int:
     from inspector.core.images import IMAGE_SUFFIXES
@@ -263,6 +333,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--random-weights", action="store_true", help=RANDOM_HELP)
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("run", help="inspect a folder, hot folder, camera, video file or stream and log verdicts",
+                       epilog=RUN_EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--source", required=True,
+                   help="folder, image file, camera index (0), video file, rtsp:// or http:// stream; "
+                        "'hot:FOLDER' or --watch for a hot folder")
+    p.add_argument("--recipe", help="recipe file (default: zero-shot WinCLIP with threshold 0.5)")
+    p.add_argument("--object", help="object name for the default recipe")
+    p.add_argument("--watch", action="store_true", help="watch the folder for new files until interrupted")
+    p.add_argument("--include-existing", action="store_true", help="hot folder: also inspect files already there")
+    p.add_argument("--recursive", action="store_true", help="include sub-folders")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--operator", help="operator name kept with the run")
+    p.add_argument("--lot", help="lot / batch label kept with the run")
+    p.add_argument("--keep-images", default="flagged", choices=["all", "flagged", "none"],
+                   help="which parts get an image copy in the data folder (thumbnails and heatmaps always)")
+    p.add_argument("--db", help="database file (default: <data folder>/inspector.db; INSPECTOR_DATA_DIR)")
+    p.add_argument("--json", action="store_true", help="JSON lines on stdout: one per part, then a summary")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_runtime(p)
+    p.set_defaults(func=cmd_run)
 
     recipe = sub.add_parser("recipe", help="create, calibrate and show recipes")
     rsub = recipe.add_subparsers(dest="recipe_command", metavar="ACTION", required=True)

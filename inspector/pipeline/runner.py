@@ -1,0 +1,323 @@
+"""The inspection pipeline.
+
+Threads (none of them the GUI's):
+
+- the source's own thread reads frames into a bounded buffer (a live source drops the oldest frame
+  when scoring falls behind; a folder source waits and skips nothing);
+- the thread calling :meth:`InspectionPipeline.run` scores batches (it owns the accelerator);
+- one post-processing thread writes the artifacts (heatmap, thumbnail, image copy) and queues the
+  record, so scoring never waits for the disk;
+- the :class:`~inspector.store.StoreWriter` thread commits records in batches. A part is reported
+  ``STORED`` only after its transaction committed, so a crash or ``kill -9`` loses nothing that was
+  reported as stored (SQLite WAL).
+
+Re-running the same images with the same recipe version scores nothing twice: content hashes are
+looked up before scoring.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from inspector.core.images import IMAGE_SUFFIXES, load_image
+from inspector.core.progress import ProgressState
+from inspector.core.recipe import Recipe
+from inspector.core.types import AnomalyPrediction, Verdict
+from inspector.detectors.base import Detector
+from inspector.errors import InspectorError, SourceError
+from inspector.pipeline.events import FlaggedPart, PartResult, PartStatus, RunSummary
+from inspector.sources.base import Frame, Source
+from inspector.store import InspectionStore, NewInspection, StoreError, StoreWriter, sha256_bytes, sha256_file
+
+log = logging.getLogger(__name__)
+
+KEEP_IMAGES = ("all", "flagged", "none")
+
+
+def fit_for_recipe(detector: Detector, recipe: Recipe) -> None:
+    """Fit a few-shot detector on the recipe's reference images (no-op for zero-shot)."""
+    if not detector.needs_references:
+        return
+    if not recipe.references:
+        raise InspectorError(f"Recipe '{recipe.name}' uses {recipe.detector}, which needs good reference images; "
+                             "the recipe lists none.")
+    detector.fit([load_image(Path(p)) for p in recipe.references])
+
+
+def _downscale_map(anomaly_map: np.ndarray, max_side: int) -> np.ndarray:
+    import cv2
+
+    h, w = anomaly_map.shape
+    scale = max_side / max(h, w)
+    if scale >= 1.0:
+        return anomaly_map
+    return cv2.resize(anomaly_map, (max(1, round(w * scale)), max(1, round(h * scale))),
+                      interpolation=cv2.INTER_AREA)
+
+
+def _jpeg_bytes(image: np.ndarray, quality: int = 95) -> bytes:
+    import cv2
+
+    ok, data = cv2.imencode(".jpg", image[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise InspectorError("Could not encode a frame as JPEG.")
+    return data.tobytes()
+
+
+class InspectionPipeline:
+    """Score every frame of a source with a recipe's detector and log each verdict.
+
+    Args:
+        recipe: The recipe (threshold, uncertain band, object name, defect classes).
+        detector: A detector, already fitted for few-shot recipes (see :func:`fit_for_recipe`).
+        store: The inspection store.
+        source: A source, not yet opened (the pipeline opens and closes it).
+        batch_size: Frames scored together when the source has them ready.
+        operator: Who runs it (kept on the run).
+        keep_images: ``all``, ``flagged`` (fail/uncertain only; default) or ``none``: which parts get a
+            copy of the image in the artifact store (a thumbnail and the heatmap are always kept).
+        heatmap_max_side: Stored heatmaps are downscaled to at most this many pixels per side.
+        on_result: Called with each :class:`PartResult` (from worker threads; must be thread-safe).
+        on_flagged: Caption hook, called with a :class:`FlaggedPart` after a fail/uncertain verdict is stored.
+        progress: Progress and cancel.
+        with_pixels: Include the image and anomaly map in each result (the window shows them).
+    """
+
+    def __init__(self, recipe: Recipe, detector: Detector, store: InspectionStore, source: Source, *,
+                 batch_size: int = 8, operator: str | None = None, keep_images: str = "flagged",
+                 heatmap_max_side: int = 256, on_result: Callable[[PartResult], None] | None = None,
+                 on_flagged: Callable[[FlaggedPart], None] | None = None, progress: ProgressState | None = None,
+                 with_pixels: bool = False, lot: str | None = None) -> None:
+        if keep_images not in KEEP_IMAGES:
+            raise ValueError(f"keep_images must be one of {KEEP_IMAGES}")
+        self.recipe = recipe
+        self.detector = detector
+        self.store = store
+        self.source = source
+        self.batch_size = max(1, batch_size)
+        self.operator = operator
+        self.keep_images = keep_images
+        self.heatmap_max_side = heatmap_max_side
+        self.on_result = on_result
+        self.on_flagged = on_flagged
+        self.progress = progress or ProgressState()
+        self.with_pixels = with_pixels
+        self.lot = lot
+        self._lock = threading.Lock()
+        self._counts = {Verdict.PASS: 0, Verdict.FAIL: 0, Verdict.UNCERTAIN: 0}
+        self._duplicates = 0
+        self._skipped = 0
+        self._done = 0
+        self._store_error: str | None = None
+        self._predict_seconds = 0.0
+        self._in_flight = threading.BoundedSemaphore(4 * self.batch_size)
+
+    # -- public ---------------------------------------------------------------------------------
+    def run(self) -> RunSummary:
+        """Run until the source ends, cancel is asked for, or the store fails. Blocks; call from a worker."""
+        info = self.detector.info
+        version = self.store.save_recipe_version(self.recipe.name, self.recipe.to_dict())
+        if self.operator:
+            self.store.upsert_operator(self.operator)
+        run = self.store.start_run(source=self.source.source_id, recipe_version_id=version.id,
+                                   operator=self.operator, lot=self.lot)
+        writer = StoreWriter(self.store, on_error=self._on_store_error)
+        post = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inspector-post")
+        start = time.perf_counter()
+        cancelled = False
+        error: str | None = None
+        error_kind: str | None = None
+        try:
+            self.source.open()
+            while True:
+                if self.progress.cancelled:
+                    cancelled = True
+                    break
+                if self._store_error:
+                    break
+                batch = self._next_batch()
+                if batch is None:
+                    break
+                self._process(batch, version.id, run.id, writer, post)
+        except SourceError as exc:
+            error, error_kind = str(exc), "source"
+        finally:
+            self.source.close()
+            post.shutdown(wait=True)  # everything scored is handed to the writer ...
+            writer.flush()  # ... and committed before the run is closed
+            try:
+                writer.call(lambda s: s.finish_run(run.id)).result()
+            except StoreError as exc:
+                if error is None:
+                    error, error_kind = str(exc), "store"
+            writer.close()
+        seconds = time.perf_counter() - start
+        return RunSummary(
+            run_id=run.id, recipe=self.recipe.name, recipe_version=version.version, source=self.source.source_id,
+            detector=info.detector, model_id=info.model_id, passed=self._counts[Verdict.PASS],
+            failed=self._counts[Verdict.FAIL], uncertain=self._counts[Verdict.UNCERTAIN],
+            duplicates=self._duplicates, skipped=self._skipped, dropped_frames=self.source.dropped,
+            seconds=seconds, predict_seconds=self._predict_seconds, random_weights=info.random_weights,
+            cancelled=cancelled, error=error or self._store_error,
+            error_kind=error_kind or ("store" if self._store_error else None),
+        )
+
+    # -- scoring thread ---------------------------------------------------------------------------
+    def _next_batch(self) -> list[Frame] | None:
+        """Up to ``batch_size`` frames: waits for the first, takes the others only if already there."""
+        first = None
+        while first is None:
+            if self.progress.cancelled or self._store_error:
+                return None
+            first = self.source.read(timeout=0.2)
+            if first is None and self.source.exhausted:
+                return None
+        batch = [first]
+        while len(batch) < self.batch_size:
+            frame = self.source.read(timeout=0)
+            if frame is None:
+                break
+            batch.append(frame)
+        return batch
+
+    def _content_hash(self, frame: Frame) -> str:
+        if frame.path is not None and frame.path.suffix.lower() in IMAGE_SUFFIXES:
+            return sha256_file(frame.path)
+        image = np.ascontiguousarray(frame.image)
+        return sha256_bytes(f"{image.shape}".encode() + image.tobytes())
+
+    def _process(self, batch: list[Frame], version_id: str, run_id: str, writer: StoreWriter,
+                 post: ThreadPoolExecutor) -> None:
+        todo: list[tuple[Frame, str]] = []
+        for frame in batch:
+            if not frame.ok:
+                self._skip(frame, frame.error or "unreadable", run_id, writer)
+                continue
+            try:
+                todo.append((frame, self._content_hash(frame)))
+            except OSError as exc:
+                self._skip(frame, f"Cannot read {frame.path}: {exc.strerror or exc}", run_id, writer)
+        if not todo:
+            return
+        existing = self.store.find_existing([h for _, h in todo], version_id)
+        seen: dict[str, bool] = {}
+        fresh: list[tuple[Frame, str]] = []
+        for frame, digest in todo:
+            if digest in existing or digest in seen:
+                self._emit(PartResult(PartStatus.DUPLICATE, frame.index, frame.source_id, _path(frame),
+                                      frame.timestamp, inspection_id=existing.get(digest),
+                                      reason="already inspected with this recipe version"))
+                with self._lock:
+                    self._duplicates += 1
+                    self._done += 1
+                continue
+            seen[digest] = True
+            fresh.append((frame, digest))
+        if not fresh:
+            return
+        t0 = time.perf_counter()
+        predictions = self.detector.predict([f.image for f, _ in fresh])
+        self._predict_seconds += time.perf_counter() - t0
+        for (frame, digest), prediction in zip(fresh, predictions, strict=True):
+            self._in_flight.acquire()  # bounds the memory held by parts waiting for the disk
+            post.submit(self._store_part, frame, digest, prediction, version_id, run_id, writer)
+
+    def _skip(self, frame: Frame, reason: str, run_id: str, writer: StoreWriter) -> None:
+        path = _path(frame) or f"{frame.source_id}#{frame.index}"
+        writer.call(lambda s: s.record_skip(path, reason, run_id=run_id))
+        with self._lock:
+            self._skipped += 1
+            self._done += 1
+        self._emit(PartResult(PartStatus.SKIPPED, frame.index, frame.source_id, _path(frame), frame.timestamp,
+                              reason=reason))
+
+    # -- post-processing thread -------------------------------------------------------------------
+    def _store_part(self, frame: Frame, digest: str, prediction: AnomalyPrediction, version_id: str, run_id: str,
+                    writer: StoreWriter) -> None:
+        try:
+            verdict = self.recipe.verdict(prediction.score)
+            artifacts = self.store.artifacts
+            image = frame.image
+            assert image is not None
+            try:
+                heatmap = artifacts.save_heatmap(_downscale_map(prediction.anomaly_map, self.heatmap_max_side),
+                                                 compact=True)
+                thumbnail = artifacts.save_thumbnail(image)
+                image_key = None
+                if self.keep_images == "all" or (self.keep_images == "flagged" and verdict is not Verdict.PASS):
+                    if frame.path is not None and frame.path.suffix.lower() in IMAGE_SUFFIXES:
+                        image_key = artifacts.save_image_copy(frame.path)
+                    else:
+                        image_key = artifacts.put_bytes(_jpeg_bytes(image), ".jpg")
+            except (OSError, StoreError) as exc:
+                self._on_store_error(exc)
+                return
+            latency = (datetime.now(UTC) - frame.timestamp).total_seconds() * 1000.0
+            item = NewInspection.from_prediction(
+                prediction, self.detector.info, content_hash=digest, recipe_version_id=version_id,
+                threshold=self.recipe.threshold, verdict=verdict, source=frame.source_id,
+                file_path=_path(frame), run_id=run_id, latency_ms=latency, image_artifact=image_key,
+                heatmap_artifact=heatmap, thumbnail_artifact=thumbnail,
+            )
+            future = writer.add(item)
+            future.add_done_callback(lambda f: self._stored(f, frame, prediction, verdict, latency))
+        finally:
+            self._in_flight.release()
+
+    # -- writer thread ------------------------------------------------------------------------------
+    def _stored(self, future: Future, frame: Frame, prediction: AnomalyPrediction, verdict: Verdict,
+                latency: float) -> None:
+        exc = future.exception()
+        if exc is not None:
+            self._on_store_error(exc)
+            self._emit(PartResult(PartStatus.ERROR, frame.index, frame.source_id, _path(frame), frame.timestamp,
+                                  score=prediction.score, threshold=self.recipe.threshold, verdict=verdict,
+                                  reason=str(exc), random_weights=prediction.random_weights))
+            return
+        stored = future.result()
+        with self._lock:
+            if stored.duplicate:
+                self._duplicates += 1
+            else:
+                self._counts[verdict] += 1
+            self._done += 1
+        status = PartStatus.DUPLICATE if stored.duplicate else PartStatus.STORED
+        self._emit(PartResult(
+            status, frame.index, frame.source_id, _path(frame), frame.timestamp, inspection_id=stored.id,
+            score=prediction.score, threshold=self.recipe.threshold, verdict=verdict, latency_ms=latency,
+            random_weights=prediction.random_weights,
+            image=frame.image if self.with_pixels else None,
+            anomaly_map=prediction.anomaly_map if self.with_pixels else None,
+        ))
+        if self.on_flagged is not None and verdict is not Verdict.PASS and not stored.duplicate:
+            try:
+                self.on_flagged(FlaggedPart(stored.id, frame.image, prediction.anomaly_map, prediction.score,
+                                            verdict, self.recipe.object_name, self.recipe.defect_classes))
+            except Exception:  # noqa: BLE001 - a caption problem never touches the verdict
+                log.exception("caption hook failed for inspection %s", stored.id)
+
+    def _on_store_error(self, exc: BaseException) -> None:
+        with self._lock:
+            if self._store_error is None:
+                self._store_error = str(exc)
+                log.error("store error, stopping the run: %s", exc)
+
+    def _emit(self, result: PartResult) -> None:
+        with self._lock:
+            done = self._done
+        total = self.source.total or 0
+        self.progress.report(done, max(total, done), result.status.value)
+        if self.on_result is not None:
+            self.on_result(result)
+
+
+def _path(frame: Frame) -> str | None:
+    return str(frame.path) if frame.path is not None else None
