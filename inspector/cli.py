@@ -355,6 +355,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_runtime(p)
     p.set_defaults(func=cmd_run)
 
+    from inspector.reports.cli import register as register_reports
+
+    register_reports(sub)
+
     recipe = sub.add_parser("recipe", help="create, calibrate and show recipes")
     rsub = recipe.add_subparsers(dest="recipe_command", metavar="ACTION", required=True)
     p = rsub.add_parser("new", help="write a new recipe file")

@@ -27,7 +27,8 @@ def test_core_imports_neither_qt_nor_torch():
     assert _run() == ""
 
 
-@pytest.mark.parametrize("package", ["inspector.sources", "inspector.store"])
+@pytest.mark.parametrize("package", ["inspector.sources", "inspector.store", "inspector.reports",
+                                     "inspector.pipeline"])
 def test_io_packages_import_neither_qt_nor_torch(package):
     assert _run(f"""
 for mod in pkgutil.walk_packages(importlib.import_module({package!r}).__path__, {package!r} + "."):

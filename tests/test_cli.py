@@ -17,7 +17,7 @@ def run_cli(*args, env=None):
 def test_help_lists_the_commands():
     out = run_cli("--help")
     assert out.returncode == 0
-    for command in ("models", "eval", "bench", "recipe"):
+    for command in ("models", "eval", "bench", "recipe", "run", "report", "export-dataset"):
         assert command in out.stdout
 
 
