@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -28,3 +29,15 @@ def shared_dataset(name: str) -> Path:
     if not path.is_dir():
         pytest.skip(f"shared dataset {path} is not present on this machine")
     return path
+
+
+@pytest.fixture
+def tiny_registry(tmp_path, monkeypatch):
+    """A throw-away model registry holding only a tiny DINOv2 (``tiny-dino``; random weights only)."""
+    from tests.helpers import TINY_DINO
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    (folder / "tiny-dino.json").write_text(json.dumps(TINY_DINO))
+    monkeypatch.setenv("INSPECTOR_MODELS_DIR", str(folder))
+    return folder

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 from inspector.cli import main
+from tests.helpers import make_tiny_dataset
 
 
 def run_cli(*args, env=None):
@@ -40,27 +41,6 @@ def test_models_import_then_list_shows_present(tmp_path, capsys):
     rows = {r["id"]: r for r in json.loads(capsys.readouterr().out.split("\n", 1)[1])}
     assert rows["clip-vit-b-16"]["weights"] == "present"
     assert rows["clip-vit-b-16-plus-240"]["weights"] == "missing"
-
-
-def make_tiny_dataset(root, size=(64, 48)):
-    """A valid MVTec-layout category with 2 good train images, 2 good and 2 defective test images."""
-    import numpy as np
-    from PIL import Image
-
-    rng = np.random.default_rng(0)
-    for sub in ("train/good", "test/good", "test/scratch", "ground_truth/scratch"):
-        (root / sub).mkdir(parents=True, exist_ok=True)
-    for i in range(2):
-        for sub in ("train/good", "test/good"):
-            Image.fromarray(rng.integers(100, 140, (size[1], size[0], 3), dtype=np.uint8)).save(
-                root / sub / f"{i:03d}.png")
-        img = rng.integers(100, 140, (size[1], size[0], 3), dtype=np.uint8)
-        img[10:20, 10:20] = 255
-        Image.fromarray(img).save(root / "test/scratch" / f"{i:03d}.png")
-        mask = np.zeros((size[1], size[0]), dtype=np.uint8)
-        mask[10:20, 10:20] = 255
-        Image.fromarray(mask).save(root / "ground_truth/scratch" / f"{i:03d}_mask.png")
-    return root
 
 
 def test_eval_without_weights_gives_one_clear_message_and_no_traceback(tmp_path):

@@ -14,7 +14,7 @@ from inspector.detectors.factory import create_detector
 from inspector.pipeline import InspectionPipeline, PartStatus, fit_for_recipe
 from inspector.sources import make_source
 from inspector.store import DiskFullError, InspectionFilter, open_store
-from tests.pipeline.conftest import write_parts, write_reference
+from tests.helpers import write_parts, write_reference
 
 
 @pytest.fixture

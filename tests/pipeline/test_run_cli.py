@@ -13,7 +13,7 @@ import time
 from inspector.core.recipe import Recipe, save_recipe
 from inspector.store import open_store
 from tests.conftest import shared_dataset
-from tests.pipeline.conftest import write_parts, write_reference
+from tests.helpers import write_parts, write_reference
 
 
 def _recipe(tmp_path, model="tiny-dino", resolution=56, threshold=0.05):

@@ -1,0 +1,60 @@
+"""Test helpers: a tiny DINOv2 spec (real architecture, random weights) and generated part images."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+TINY_DINO = {
+    "schema": 1, "id": "tiny-dino", "title": "tiny DINOv2 for tests", "role": "vision", "backend": "transformers",
+    "architecture": "Dinov2Model", "input_size": 56, "patch_size": 14, "size_mb": 1,
+    "preprocess": {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]},
+    "config": {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
+               "patch_size": 14, "image_size": 56},
+}
+
+
+def texture(h: int, w: int, seed: int = 0) -> np.ndarray:
+    import cv2
+
+    low = np.random.default_rng(seed).integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    return cv2.resize(low, (w, h), interpolation=cv2.INTER_CUBIC)
+
+
+def write_parts(folder, n: int, defect_every: int = 3, size=(96, 80)):
+    """``n`` PNG parts: the same texture, with a bright square on every ``defect_every``-th one."""
+    folder.mkdir(parents=True, exist_ok=True)
+    base = texture(size[1], size[0])
+    paths = []
+    for i in range(n):
+        image = base.copy()
+        image[i % 5, i % 7] = (i * 37) % 256  # every file differs (distinct content hashes)
+        if defect_every and i % defect_every == defect_every - 1:
+            image[20:44, 30:54] = 255
+        path = folder / f"part_{i:03d}.png"
+        Image.fromarray(image).save(path)
+        paths.append(path)
+    return paths
+
+
+def write_reference(path, size=(96, 80)):
+    Image.fromarray(texture(size[1], size[0])).save(path)
+    return path
+
+
+def make_tiny_dataset(root, size=(64, 48)):
+    """A valid MVTec-layout category with 2 good train images, 2 good and 2 defective test images."""
+    rng = np.random.default_rng(0)
+    for sub in ("train/good", "test/good", "test/scratch", "ground_truth/scratch"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    for i in range(2):
+        for sub in ("train/good", "test/good"):
+            Image.fromarray(rng.integers(100, 140, (size[1], size[0], 3), dtype=np.uint8)).save(
+                root / sub / f"{i:03d}.png")
+        img = rng.integers(100, 140, (size[1], size[0], 3), dtype=np.uint8)
+        img[10:20, 10:20] = 255
+        Image.fromarray(img).save(root / "test/scratch" / f"{i:03d}.png")
+        mask = np.zeros((size[1], size[0]), dtype=np.uint8)
+        mask[10:20, 10:20] = 255
+        Image.fromarray(mask).save(root / "ground_truth/scratch" / f"{i:03d}_mask.png")
+    return root

@@ -1,0 +1,87 @@
+"""``inspector eval``, ``inspector bench`` and recipe calibration end to end on tiny real architectures."""
+
+from __future__ import annotations
+
+import json
+
+from inspector.cli import main
+from inspector.core.recipe import load_recipe
+from tests.conftest import shared_dataset
+from tests.helpers import make_tiny_dataset, write_parts, write_reference
+
+
+def test_eval_prints_the_metric_table_and_json_marked_random(tmp_path, tiny_registry, capsys):
+    dataset = make_tiny_dataset(tmp_path / "data" / "widget")
+    make_tiny_dataset(tmp_path / "data" / "gadget", size=(70, 56))
+    out_json = tmp_path / "eval.json"
+    code = main(["eval", str(tmp_path / "data"), "--detector", "anomalydino", "--model", "tiny-dino", "--shots", "1",
+                 "--random-weights", "--device", "cpu", "--json", str(out_json), "-q"])
+    assert code == 0
+    text = capsys.readouterr().out
+    for word in ("I-AUROC", "P-AUROC", "AUPRO@0.3", "F1-max", "widget", "gadget", "mean", "RANDOM WEIGHTS"):
+        assert word in text
+    report = json.loads(out_json.read_text())
+    assert report["random_weights"] is True and report["shots"] == 1
+    assert [c["name"] for c in report["categories"]] == ["gadget", "widget"]
+    for category in report["categories"]:
+        assert category["n_test"] == 4 and category["n_defective"] == 2
+        for value in category["metrics"].values():
+            assert value != value or 0.0 <= value <= 1.0  # NaN or a fraction
+    assert dataset.is_dir()
+
+
+def test_eval_on_the_real_ball_screw_dataset(tmp_path, tiny_registry, capsys):
+    root = shared_dataset("bsdata")
+    code = main(["eval", str(root), "--detector", "anomalydino", "--model", "tiny-dino", "--shots", "2",
+                 "--random-weights", "--device", "cpu", "-q", "--json", str(tmp_path / "e.json")])
+    assert code == 0
+    report = json.loads((tmp_path / "e.json").read_text())
+    (category,) = report["categories"]
+    assert category["name"] == "ball_screw" and category["n_test"] == 100 and category["n_defective"] == 60
+    assert len(category["references"]) == 2
+    assert all(0.0 <= v <= 1.0 for v in category["metrics"].values() if v == v)
+
+
+def test_bench_prints_throughput_memory_and_ratio(tmp_path, tiny_registry, capsys):
+    code = main(["bench", "--detector", "anomalydino", "--model", "tiny-dino", "--device", "cpu", "--dtype", "float32",
+                 "--batches", "1,2", "--repeats", "1", "--random-weights", "--json", str(tmp_path / "b.json")])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "anomalydino" in text and "RANDOM WEIGHTS" in text
+    (result,) = json.loads((tmp_path / "b.json").read_text())
+    assert [t["batch"] for t in result["timings"]] == [1, 2]
+    assert all(t["images_per_s"] > 0 and t["ratio"] > 0 for t in result["timings"])
+    assert result["peak_memory_mb"] > 50 and result["random_weights"] is True
+
+
+def test_bench_without_weights_reports_the_missing_model(tmp_path, capsys):
+    code = main(["bench", "--detector", "anomalydino", "--device", "cpu", "--dtype", "float32", "--batches", "1"])
+    assert code == 1
+    assert "dinov2-small" in capsys.readouterr().out
+
+
+def test_recipe_new_then_calibrate_leave_one_out(tmp_path, tiny_registry, capsys):
+    refs = write_parts(tmp_path / "refs", 4, defect_every=0)
+    path = tmp_path / "r.json"
+    assert main(["recipe", "new", str(path), "--name", "bracket", "--object", "bracket", "--detector", "anomalydino",
+                 "--model", "tiny-dino", "--references", str(tmp_path / "refs"), "--defect", "scratch"]) == 0
+    recipe = load_recipe(path)
+    assert recipe.references == tuple(str(p.resolve()) for p in refs) and recipe.defect_classes == ("scratch",)
+    assert main(["recipe", "calibrate", str(path), "--random-weights", "--device", "cpu", "--dtype", "float32"]) == 0
+    out = capsys.readouterr().out
+    assert "leave-one-out over 4 references" in out and "RANDOM WEIGHTS" in out
+    calibrated = load_recipe(path)
+    scores = calibrated.calibration["good_scores"]
+    assert len(scores) == 4 and calibrated.calibration["random_weights"] is True
+    assert calibrated.threshold >= max(scores) - 1e-9  # quantile 0.99 + 1 std: above nearly every good part
+    low, high = calibrated.uncertain_band
+    assert low <= calibrated.threshold <= high
+
+
+def test_calibration_needs_two_good_images(tmp_path, tiny_registry, capsys):
+    ref = write_reference(tmp_path / "ref.png")
+    path = tmp_path / "r.json"
+    main(["recipe", "new", str(path), "--name", "x", "--detector", "anomalydino", "--model", "tiny-dino",
+          "--references", str(ref)])
+    assert main(["recipe", "calibrate", str(path), "--random-weights", "--device", "cpu"]) == 2
+    assert "at least 2" in capsys.readouterr().err
