@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 
 import numpy as np
 import pytest
@@ -98,9 +99,14 @@ def test_folder_that_comes_back_within_the_grace_time_loses_nothing(tmp_path):
     assert src.read(10).ok
     moved = tmp_path / "share-unmounted"
     os.rename(folder, moved)
+    rest: list = []
+    # keep consuming while the folder is away: frames decoded before the move drain, then the source
+    # reaches a file of the missing folder and reports LOST
+    consumer = threading.Thread(target=lambda: rest.extend(src.frames()))
+    consumer.start()
     log.wait_for(SourceState.LOST)
     os.rename(moved, folder)
-    rest = list(src.frames())
+    consumer.join(30)
     src.close()
     assert [f.index for f in rest] == list(range(1, 6))
     assert all(f.ok for f in rest) and src.skipped == []
