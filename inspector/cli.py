@@ -277,6 +277,23 @@ def cmd_recipe_show(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- gui ------------------------------------------------------------------------------------------
+def run_gui(argv: list[str]) -> int:
+    """Start the station window (its own options: ``inspector gui --help``)."""
+    import os
+
+    has_display = any(os.environ.get(v) for v in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"))
+    wants_help = any(a in ("-h", "--help") for a in argv)
+    if sys.platform.startswith("linux") and not has_display and not wants_help:
+        raise InspectorError(
+            "No display was found (DISPLAY / WAYLAND_DISPLAY are not set): the station window needs a desktop "
+            "session. Without one, inspect with 'inspector run --source ...' and review the results later."
+        )
+    from inspector.ui.app import main as gui_main
+
+    return int(gui_main(argv) or 0)
+
+
 # -- parser ---------------------------------------------------------------------------------------
 def _add_runtime(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto (GPU if present), cpu, cuda, cuda:1 ...")
@@ -355,6 +372,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_runtime(p)
     p.set_defaults(func=cmd_run)
 
+    sub.add_parser("gui", help="the station window: live inspection, recipes, review queue (gui --help)",
+                   add_help=False)
     from inspector.reports.cli import register as register_reports
 
     register_reports(sub)
@@ -386,6 +405,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["gui"]:  # the window parses its own options
+        try:
+            return run_gui(argv[1:])
+        except InspectorError as exc:
+            print(f"inspector: {exc}", file=sys.stderr)
+            return exc.exit_code
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,

@@ -207,19 +207,6 @@ class FolderSource(ImageListSource):
     def _setup(self) -> None:
         self._paths = scan_images(self.folder, recursive=self.recursive)
 
-    def _folder_vanishing(self, folder: Path, settle: float = 0.5) -> bool:
-        """After a file went missing: is its whole folder gone (or going)?
-
-        Removing a folder deletes its files one by one before the folder itself, so a file can vanish
-        while the folder still exists for a moment: watch it for ``settle`` seconds before deciding
-        that only this one file is missing.
-        """
-        deadline = time.monotonic() + settle
-        while folder.is_dir():
-            if time.monotonic() >= deadline or self._wait(0.05):
-                return False
-        return True
-
     def _folder_of(self, path: Path) -> Path:
         # The scanned folder itself may be what vanished, not just the file's sub-folder.
         return path.parent if self.folder.is_dir() else self.folder

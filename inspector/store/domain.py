@@ -307,6 +307,7 @@ class InspectionFilter:
     until: datetime | None = None  # exclusive
     content_hash: str | None = None
     path_contains: str | None = None
+    caption_contains: str | None = None  # in the caption or the suggested defect type (case-insensitive)
     caption_status: CaptionStatus | None = None
     random_weights: bool | None = None
 

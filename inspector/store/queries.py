@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, exists, func, select
+from sqlalchemy import ColumnElement, Connection, Row, exists, func, or_, select
 
 from inspector.store.domain import (
     CaptionStatus,
@@ -146,6 +146,10 @@ def conditions(f: InspectionFilter | None) -> list[ColumnElement[bool]]:
         c.append(Inspection.content_hash == f.content_hash)
     if f.path_contains:
         c.append(Inspection.file_path.contains(f.path_contains, autoescape=True))
+    if f.caption_contains:
+        needle = f.caption_contains.lower()
+        c.append(or_(func.lower(Inspection.caption).contains(needle, autoescape=True),
+                     func.lower(Inspection.defect_type).contains(needle, autoescape=True)))
     if f.caption_status is not None:
         c.append(Inspection.caption_status == f.caption_status)
     if f.random_weights is not None:

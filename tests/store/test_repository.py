@@ -293,6 +293,8 @@ def test_captions_are_filled_in_later(store, recipe):
         "a scratch near the left hole", CaptionStatus.DONE, "scratch", 0.8,
     )  # fmt: skip
     assert store.count(pending) == 0
+    assert [r.id for r in store.query(InspectionFilter(caption_contains="SCRATCH near"))] == [item.id]
+    assert store.count(InspectionFilter(caption_contains="crack")) == 0
     with pytest.raises(NotFoundError):
         store.set_caption("nope", status=CaptionStatus.MISSING, reason="no captioner")
 
