@@ -1,0 +1,5 @@
+import sys
+
+from inspector.ui.app import main
+
+sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,231 @@
+"""The review screen's large view of one part: image and heatmap, verdicts, caption, and its history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QSlider,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from inspector.core.images import IMAGE_SUFFIXES, load_image
+from inspector.errors import InspectorError
+from inspector.store import InspectionRecord, InspectionStore, OverrideKind, OverrideRecord, StoreError
+from inspector.ui.heatmap_overlay import OverlayView, PreparedPart, prepare_part
+from inspector.ui.theme import VERDICT_TEXT
+from inspector.ui.widgets import VerdictBadge, section_title
+
+REVIEW_SHORTCUTS = ("P pass · F fail · U uncertain · J/↓ next · K/↑ previous · D defect label · N note · "
+                    "Ctrl+Z undo · H heatmap · Ctrl+R refresh")
+
+
+@dataclass(frozen=True)
+class DetailData:
+    record: InspectionRecord
+    part: PreparedPart | None
+    history: list[OverrideRecord]
+    defect_classes: tuple[str, ...]
+    image_note: str
+
+
+def load_detail(store: InspectionStore, inspection_id: str, max_side: int = 1600) -> DetailData:
+    """Read a part, its image, heatmap, audit trail and recipe's defect classes (on a reader thread)."""
+    record = store.get(inspection_id)
+    history = store.history(inspection_id)
+    classes: tuple[str, ...] = ()
+    try:
+        body = store.get_recipe_version(record.recipe_version_id).body
+        classes = tuple(str(c) for c in body.get("defect_classes", ()) or ())
+    except StoreError:
+        pass
+    image, note = _part_image(store, record)
+    part = None
+    if image is not None:
+        heat = None
+        if record.heatmap_artifact:
+            try:
+                heat = store.artifacts.load_heatmap(record.heatmap_artifact)
+            except (StoreError, OSError):
+                note += " The heatmap file is missing."
+        part = prepare_part(image, heat, threshold=record.threshold, max_side=max_side, score=record.score,
+                            verdict=record.effective_verdict.value, path=record.file_path,
+                            inspection_id=record.id, random_weights=record.random_weights)
+    return DetailData(record, part, history, classes, note.strip())
+
+
+def _part_image(store: InspectionStore, record: InspectionRecord) -> tuple[np.ndarray | None, str]:
+    """The best image there is: the kept copy, the original file, or the thumbnail."""
+    candidates = []
+    if record.image_artifact:
+        candidates.append((store.artifacts.path(record.image_artifact), ""))
+    if record.file_path and Path(record.file_path).suffix.lower() in IMAGE_SUFFIXES:
+        candidates.append((Path(record.file_path), "Showing the original file."))
+    if record.thumbnail_artifact:
+        candidates.append((store.artifacts.path(record.thumbnail_artifact),
+                           "Only a thumbnail was kept for this part (keep_images)."))
+    for path, note in candidates:
+        try:
+            if path.is_file():
+                return load_image(path), note
+        except (InspectorError, OSError):
+            continue
+    return None, "No image of this part was kept."
+
+
+def _history_text(row: OverrideRecord) -> str:
+    when = row.created_at.astimezone().strftime("%Y-%m-%d %H:%M")
+    if row.kind is OverrideKind.UNDO:
+        text = f"{when}  {row.operator}: undo → {VERDICT_TEXT[row.new_verdict.value]}"
+    elif row.previous_verdict == row.new_verdict:
+        text = f"{when}  {row.operator}: confirmed {VERDICT_TEXT[row.new_verdict.value]}"
+    else:
+        text = (f"{when}  {row.operator}: {VERDICT_TEXT[row.previous_verdict.value]} → "
+                f"{VERDICT_TEXT[row.new_verdict.value]}")
+    if row.defect_label != row.previous_defect_label:
+        text += f" · label “{row.defect_label}”" if row.defect_label else " · label cleared"
+    if row.note:
+        text += f" · note “{row.note}”"
+    return text
+
+
+class DetailView(QWidget):
+    """A large view of the selected part with everything the reviewer needs to decide."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.data: DetailData | None = None
+        self.overlay = OverlayView(placeholder="Select a part")
+        self.show_heat = QCheckBox("Heatmap (H)")
+        self.show_heat.setChecked(True)
+        self.show_outline = QCheckBox("Outline")
+        self.show_outline.setChecked(True)
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(60)
+        self.opacity.setFixedWidth(120)
+        self.image_note = QLabel("")
+        self.image_note.setObjectName("muted")
+        tools = QHBoxLayout()
+        tools.addWidget(self.show_heat)
+        tools.addWidget(self.show_outline)
+        tools.addWidget(QLabel("Opacity"))
+        tools.addWidget(self.opacity)
+        tools.addStretch(1)
+        tools.addWidget(self.image_note)
+        image_box = QWidget()
+        il = QVBoxLayout(image_box)
+        il.setContentsMargins(0, 0, 0, 0)
+        il.addWidget(self.overlay, 1)
+        il.addLayout(tools)
+
+        self.badge = VerdictBadge(size=30)
+        self.model_line = QLabel("")
+        self.model_line.setObjectName("muted")
+        self.model_line.setWordWrap(True)
+        self.fields: dict[str, QLabel] = {}
+        form = QFormLayout()
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        for key in ("Defect label", "Defect type", "Caption", "Recipe", "Model", "Inspected", "File"):
+            label = QLabel("")
+            label.setWordWrap(True)
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.fields[key] = label
+            form.addRow(key, label)
+        self.fields["Defect label"].setObjectName("scoreLine")
+        info = QFrame()
+        info.setObjectName("panel")
+        info.setLayout(form)
+        self.history = QListWidget()
+        self.history.setAlternatingRowColors(True)
+        self.history.setWordWrap(True)
+        self.history.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.history.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        side = QWidget()
+        side.setMinimumWidth(320)
+        sl = QVBoxLayout(side)
+        sl.setContentsMargins(0, 0, 0, 0)
+        sl.addWidget(self.badge)
+        sl.addWidget(self.model_line)
+        sl.addWidget(info)
+        sl.addWidget(section_title("History (audit trail)"))
+        sl.addWidget(self.history, 1)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(image_box)
+        splitter.addWidget(side)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(splitter)
+        self.show_heat.toggled.connect(self.overlay.set_heat_visible)
+        self.show_outline.toggled.connect(self.overlay.set_outline_visible)
+        self.opacity.valueChanged.connect(lambda v: self.overlay.set_opacity(v / 100))
+        self.clear()
+
+    def clear(self, message: str = "Select a part") -> None:
+        self.data = None
+        self.overlay.clear_view(message)
+        self.badge.set_verdict(None)
+        self.model_line.setText("")
+        for label in self.fields.values():
+            label.setText("")
+        self.history.clear()
+        self.image_note.setText("")
+
+    def show_data(self, data: DetailData) -> None:
+        same_part = self.data is not None and self.data.record.id == data.record.id
+        self.data = data
+        r = data.record
+        if data.part is not None:
+            self.overlay.set_part(data.part)
+            if not same_part:
+                self.overlay.reset_zoom()
+        else:
+            self.overlay.clear_view("No image of this part was kept")
+        note = "RANDOM WEIGHTS — meaningless" if r.random_weights else ""
+        self.badge.set_verdict(r.effective_verdict.value, r.score, r.threshold, note=note)
+        if r.overridden:
+            self.model_line.setText(f"The model said {VERDICT_TEXT[r.model_verdict.value]}; "
+                                    f"{r.last_reviewed_by} changed it.")
+        elif r.reviewed:
+            self.model_line.setText(f"Confirmed by {r.last_reviewed_by}.")
+        else:
+            self.model_line.setText("Not reviewed yet.")
+        confidence = f" ({r.defect_confidence:.0%})" if r.defect_confidence is not None else ""
+        caption = r.caption or (r.caption_reason if r.caption_status and r.caption_status.value == "missing" else "")
+        if not caption and r.caption_status is not None and r.caption_status.value == "pending":
+            caption = "Caption pending…"
+        values = {
+            "Defect label": r.effective_defect_label or "—",
+            "Defect type": (r.defect_type + confidence) if r.defect_type else "—",
+            "Caption": caption or "—",
+            "Recipe": f"{r.recipe_name} v{r.recipe_version}",
+            "Model": f"{r.detector} [{r.model_id}]",
+            "Inspected": r.inspected_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
+            "File": Path(r.file_path).name if r.file_path else r.source,
+        }
+        for key, value in values.items():
+            self.fields[key].setText(value)
+        self.fields["File"].setToolTip(r.file_path or r.source)
+        self.history.clear()
+        if not data.history:
+            self.history.addItem(QListWidgetItem("No decisions yet."))
+        for row in reversed(data.history):  # newest first
+            self.history.addItem(QListWidgetItem(_history_text(row)))
+        self.image_note.setText(data.image_note)
+
+    def history_texts(self) -> list[str]:
+        return [self.history.item(i).text() for i in range(self.history.count())]

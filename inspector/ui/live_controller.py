@@ -1,0 +1,295 @@
+"""Drives the live screen: starts and stops sessions, and paints what they produce at screen rate.
+
+A :class:`QTimer` (50 Hz while a session runs) drains the :class:`~inspector.ui.live_worker.LiveFeed`:
+it takes only the newest prepared part and the newest preview frame, and the counters and trend
+points of everything stored since the last tick. However fast results come, the GUI thread does at
+most one paint of each per tick.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from functools import partial
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from inspector.core.recipe import Recipe, load_recipe
+from inspector.core.types import DetectorInfo
+from inspector.errors import InspectorError, WeightsMissingError
+from inspector.pipeline import RunSummary
+from inspector.sources import SourceState
+from inspector.store import CaptionStatus
+from inspector.ui.live_view import LiveView
+from inspector.ui.live_worker import DetectorCache, DisplayPreparer, LiveFeed, SessionConfig, run_session
+from inspector.ui.station import Station
+from inspector.ui.widgets import fmt_score
+from inspector.ui.workers import Job, OpChange, describe_error
+
+log = logging.getLogger(__name__)
+
+TICK_MS = 20
+RATE_WINDOW_S = 5.0
+
+
+class LiveController(QObject):
+    """Glue between the live screen and a running session (one at a time)."""
+
+    running_changed = Signal(bool)
+    detector_ready = Signal(object)  # DetectorInfo
+    source_state = Signal(str)
+    weights_missing = Signal(str)  # the WeightsMissingError message (how to get the weights)
+    run_finished = Signal(object)  # RunSummary or None
+
+    def __init__(self, view: LiveView, station: Station, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.view = view
+        self.station = station
+        self.cache = DetectorCache(station.detector_factory)
+        self.job: Job | None = None
+        self.feed: LiveFeed | None = None
+        self.preparer: DisplayPreparer | None = None
+        self.recipe: Recipe | None = None
+        self.summary: RunSummary | None = None
+        self.counts = {"inspected": 0, "failed": 0, "uncertain": 0, "duplicates": 0, "skipped": 0}
+        self._arrivals: deque[float] = deque()
+        self._overrides_at_start = 0
+        self._current_id: str | None = None
+        self._caption_polls = 0
+        self._stopping = False
+        self._after_stop: list = []
+        self.timer = QTimer(self)
+        self.timer.setInterval(TICK_MS)
+        self.timer.timeout.connect(self.tick)
+        self.caption_timer = QTimer(self)
+        self.caption_timer.setInterval(1000)
+        self.caption_timer.timeout.connect(self._poll_caption)
+        view.start_requested.connect(self.start)
+        view.stop_requested.connect(self.stop)
+        view.colormap.currentTextChanged.connect(self._colormap_changed)
+
+    def _colormap_changed(self, name: str) -> None:
+        if self.feed is not None:
+            self.feed.colormap = self.view.overlay.colormap
+
+    @property
+    def running(self) -> bool:
+        return self.job is not None
+
+    # -- start / stop ------------------------------------------------------------------------------
+    def start(self) -> bool:
+        if self.job is not None:
+            return False
+        station = self.station
+        if not station.ready:
+            self.view.messages.show_message("The database is still opening; try again in a moment.", "warning")
+            return False
+        path = self.view.recipe_path()
+        if not path:
+            self.view.messages.show_message("Choose a recipe first (create one in the Recipes tab).", "warning")
+            return False
+        try:
+            recipe = load_recipe(path)
+            choice = self.view.source_choice()
+            choice.spec()
+        except InspectorError as exc:
+            self.view.messages.show_message(describe_error(exc), "error")
+            return False
+        hook = None
+        try:
+            hook = station.caption_hook_factory(station, recipe)
+        except Exception as exc:  # captions are optional: the run goes on without them
+            self.view.messages.show_message(f"Captions are off for this run: {describe_error(exc)}", "warning")
+        self.recipe = recipe
+        self.summary = None
+        self.counts = dict.fromkeys(self.counts, 0)
+        self._arrivals.clear()
+        self._overrides_at_start = station.session_overrides
+        self._current_id = None
+        self.feed = LiveFeed()
+        self.feed.band = recipe.uncertain_band
+        self.feed.colormap = self.view.overlay.colormap
+        self.preparer = DisplayPreparer(self.feed)
+        config = SessionConfig(recipe=recipe, source=choice, store=station.store, operator=station.operator,
+                               device=station.settings.device, dtype=station.settings.dtype,
+                               random_weights=station.random_weights, caption_hook=hook)
+        self.job = Job(partial(run_session, config, self.feed, self.cache), name="inspector-inference", parent=self)
+        self.job.progress.connect(self._on_progress)
+        self.job.finished.connect(self._on_finished)
+        self.job.failed.connect(self._on_failed)
+        self.job.cancelled.connect(lambda: self._on_finished(None))
+        self.view.reset(recipe.threshold, recipe.uncertain_band)
+        self.view.set_running(True, preview=choice.has_preview)
+        self.view.set_stage(f"Starting {choice.spec()} with recipe '{recipe.name}' …")
+        self._stopping = False
+        self.job.start()
+        self.timer.start()
+        self.running_changed.emit(True)
+        return True
+
+    def stop(self) -> None:
+        if self.job is None or self._stopping:
+            return
+        self._stopping = True
+        self.view.stop.setEnabled(False)
+        self.view.set_stage("Stopping — saving what was already scored …")
+        self.job.cancel()
+
+    def shutdown(self, then=None) -> bool:
+        """Stop any session; ``then()`` runs once it has ended. True when nothing was running."""
+        if self.job is None:
+            self._stop_threads()
+            self.caption_timer.stop()
+            return True
+        if then is not None:
+            self._after_stop.append(then)
+        self.stop()
+        return False
+
+    def _stop_threads(self) -> None:
+        if self.preparer is not None:
+            self.preparer.stop()
+            self.preparer = None
+
+    # -- job signals (GUI thread) ------------------------------------------------------------------
+    def _on_progress(self, done: int, total: int, message: str) -> None:
+        if self._stopping:
+            return
+        if message in ("stored", "duplicate", "skipped", "error"):
+            suffix = f" {done} / {total}" if total else f" {done}"
+            self.view.set_stage(f"Running '{self.recipe.name if self.recipe else ''}' —{suffix} done")
+        elif message:
+            self.view.set_stage(message)
+
+    def _on_failed(self, message: str, exc: object) -> None:
+        if isinstance(exc, WeightsMissingError):
+            self.weights_missing.emit(message)
+            self.view.messages.show_message("The model's weights are not on this station — see above for how "
+                                            "to get them.", "error")
+        else:
+            self.view.messages.show_message(message, "error")
+        self._on_finished(None)
+
+    def _on_finished(self, summary: RunSummary | None) -> None:
+        if self.preparer is not None:
+            self.preparer.stop()  # (finishes the part it is preparing)
+            self.preparer = None
+        self.tick()  # the last results
+        self.view.trend.refresh(force=True)
+        self.timer.stop()
+        self.job = None
+        self.summary = summary
+        self._stop_threads()
+        self.view.set_running(False)
+        if summary is not None:
+            text = (f"Run finished: {summary.inspected} inspected — {summary.passed} pass, {summary.failed} fail, "
+                    f"{summary.uncertain} uncertain")
+            if summary.duplicates:
+                text += f"; {summary.duplicates} already inspected with this recipe version"
+            if summary.skipped:
+                text += f"; {summary.skipped} skipped"
+            if summary.dropped_frames:
+                text += f"; {summary.dropped_frames} frames dropped"
+            self.view.set_stage(text + f" (recipe '{summary.recipe}' v{summary.recipe_version}).")
+            if summary.error:
+                self.view.messages.show_message(f"The run stopped: {summary.error}", "error")
+        else:
+            self.view.set_stage("Stopped.")
+        if self.station.ops is not None:
+            self.station.ops.notify(OpChange("inspections"))
+        self.running_changed.emit(False)
+        self.run_finished.emit(summary)
+        callbacks, self._after_stop = self._after_stop, []
+        for callback in callbacks:
+            callback()
+
+    # -- the screen-rate tick ---------------------------------------------------------------------------
+    def tick(self) -> None:
+        feed = self.feed
+        if feed is None:
+            return
+        view = self.view
+        now = time.monotonic()
+        skipped: list[str] = []
+        for point in feed.points.drain():
+            if point.status == "stored":
+                self.counts["inspected"] += 1
+                if point.verdict in ("fail", "uncertain"):
+                    self.counts["failed" if point.verdict == "fail" else "uncertain"] += 1
+                self._arrivals.append(point.at)
+                if point.score is not None:
+                    view.trend.add(point.score, point.verdict)
+                if point.verdict in ("fail", "uncertain"):
+                    name = (point.path or "").rsplit("/", 1)[-1] or f"frame {point.index}"
+                    view.add_flagged(f"{point.verdict.upper()}  {fmt_score(point.score)}  {name}  ·  "
+                                     f"{time.strftime('%H:%M:%S')}", point.verdict, point.inspection_id)
+            elif point.status == "duplicate":
+                self.counts["duplicates"] += 1
+            elif point.status == "skipped":
+                self.counts["skipped"] += 1
+                skipped.append(f"{point.path or point.index}: {point.reason}")
+            elif point.status == "error":
+                view.messages.show_message(f"Not stored: {point.reason}", "error")
+        if skipped:
+            more = f" (and {len(skipped) - 1} more)" if len(skipped) > 1 else ""
+            view.messages.show_message(f"Skipped {skipped[0]}{more}", "warning")
+        for event in feed.states.drain():
+            self.source_state.emit(f"{event.state.value}: {event.message}")
+            if event.state in (SourceState.LOST, SourceState.RECONNECTING, SourceState.ERROR):
+                view.messages.show_message(event.message, "error" if event.state is SourceState.ERROR else "warning")
+            elif event.state is SourceState.RUNNING and "back" in event.message:
+                view.messages.show_message(event.message, "info")
+        info = feed.detector.take()
+        if info is not None:
+            self._detector_ready(info)
+        part = feed.part.take()
+        if part is not None:
+            view.show_part(part, feed.band, self.station.random_weights)
+            self._current_id = part.inspection_id
+            self._caption_polls = 0
+            if part.verdict in ("fail", "uncertain") and self.station.settings.captioner_enabled:
+                view.set_caption(None, None, pending=True)
+                self.caption_timer.start()
+            else:
+                self.caption_timer.stop()
+                if part.verdict in ("fail", "uncertain"):
+                    view.set_caption(None, None, off=True)
+        frame = feed.frame.take()
+        if frame is not None:
+            view.show_frame(frame)
+        while self._arrivals and now - self._arrivals[0] > RATE_WINDOW_S:
+            self._arrivals.popleft()
+        rate = 0.0
+        if len(self._arrivals) >= 2:
+            span = max(now - self._arrivals[0], 1e-3)
+            rate = (len(self._arrivals) - 1) / span if now - self._arrivals[-1] < 2.0 else 0.0
+        source = feed.source
+        view.set_counters(inspected=self.counts["inspected"], failed=self.counts["failed"],
+                          uncertain=self.counts["uncertain"],
+                          overridden=self.station.session_overrides - self._overrides_at_start, rate=rate,
+                          dropped=source.dropped if source is not None else 0)
+        view.trend.refresh()
+
+    def _detector_ready(self, info: DetectorInfo) -> None:
+        self.detector_ready.emit(info)
+
+    # -- captions ------------------------------------------------------------------------------------------
+    def _poll_caption(self) -> None:
+        """Ask the store (off the GUI thread) whether the displayed part's caption has arrived."""
+        store, part_id = self.station.store, self._current_id
+        self._caption_polls += 1
+        if store is None or part_id is None or self._caption_polls > 120:
+            self.caption_timer.stop()
+            return
+        self.station.tasks.submit(lambda: store.get(part_id), partial(self._caption_arrived, part_id),
+                                  lambda _exc: None)
+
+    def _caption_arrived(self, part_id: str, record) -> None:
+        if part_id != self._current_id:
+            return
+        done = record.caption_status in (CaptionStatus.DONE, CaptionStatus.MISSING)
+        text = record.caption if record.caption_status is CaptionStatus.DONE else record.caption_reason
+        self.view.set_caption(text, record.defect_type, pending=not done)
+        if done:
+            self.caption_timer.stop()

@@ -1,0 +1,342 @@
+"""The live inspection screen: source and recipe, start/stop, the scored part with its heatmap, the
+badge, caption, counters, the trend and (for cameras) the live preview. Widgets only: the
+:class:`~inspector.ui.live_controller.LiveController` drives them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSlider,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from inspector.sources import VIDEO_SUFFIXES
+from inspector.ui.heatmap_overlay import COLORMAPS, OverlayView, PreparedPart
+from inspector.ui.live_worker import SOURCE_KINDS, SourceChoice
+from inspector.ui.theme import VERDICT_COLOURS
+from inspector.ui.trend import TrendPlot
+from inspector.ui.widgets import CounterTile, MessageBar, VerdictBadge, section_title
+
+_PLACEHOLDERS = {
+    "folder": "Folder of part images",
+    "hot": "Folder to watch for new images",
+    "video": "Video file (.mp4, .avi, …)",
+    "camera": "Camera number (0, 1, …) or /dev/video0",
+    "stream": "rtsp://… or http://…",
+}
+SHORTCUTS_TEXT = "F5 start · F6 stop · H heatmap · O outline · [ ] opacity · Z reset zoom"
+
+
+class LiveView(QWidget):
+    """The operator's main screen during a shift."""
+
+    start_requested = Signal()
+    stop_requested = Signal()
+    open_recipe_requested = Signal()
+    open_inspection = Signal(str)  # a flagged part double-clicked: show it in the review screen
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.messages = MessageBar()
+        self.banner_slot = QVBoxLayout()  # the main window puts the first-run panel here
+        self.banner_slot.setContentsMargins(0, 0, 0, 0)
+
+        # -- controls ------------------------------------------------------------------------------
+        self.source_kind = QComboBox()
+        for key, text in SOURCE_KINDS.items():
+            self.source_kind.addItem(text, key)
+        self.source_target = QLineEdit()
+        self.source_target.setMinimumWidth(260)
+        self.browse = QPushButton("Browse…")
+        self.play_live = QCheckBox("real time")
+        self.play_live.setToolTip("Play the video at its own frame rate, like a camera (frames are dropped "
+                                  "when scoring falls behind). Off: every frame is scored.")
+        self.play_live.setChecked(True)
+        self.recipe = QComboBox()
+        self.recipe.setMinimumWidth(200)
+        self.recipe.setPlaceholderText("No recipe yet")
+        self.open_recipe = QPushButton("Open…")
+        self.open_recipe.setToolTip("Open a recipe file from another folder")
+        self.start = QPushButton("▶  Start")
+        self.start.setObjectName("primary")
+        self.start.setToolTip("Start inspecting (F5)")
+        self.stop = QPushButton("■  Stop")
+        self.stop.setObjectName("danger")
+        self.stop.setToolTip("Stop (F6). Everything already scored is kept.")
+        self.stop.setEnabled(False)
+        self.stage = QLabel("Idle")
+        self.stage.setObjectName("muted")
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("Source"))
+        controls.addWidget(self.source_kind)
+        controls.addWidget(self.source_target, 2)
+        controls.addWidget(self.browse)
+        controls.addWidget(self.play_live)
+        controls.addSpacing(16)
+        controls.addWidget(QLabel("Recipe"))
+        controls.addWidget(self.recipe, 1)
+        controls.addWidget(self.open_recipe)
+        controls.addSpacing(16)
+        controls.addWidget(self.start)
+        controls.addWidget(self.stop)
+
+        # -- the part -----------------------------------------------------------------------------
+        self.overlay = OverlayView(placeholder="Press Start to inspect")
+        self.overlay.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.show_heat = QCheckBox("Heatmap (H)")
+        self.show_heat.setChecked(True)
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(60)
+        self.opacity.setFixedWidth(140)
+        self.opacity.setToolTip("Heatmap opacity ([ and ])")
+        self.colormap = QComboBox()
+        self.colormap.addItems(COLORMAPS)
+        self.show_outline = QCheckBox("Outline over threshold (O)")
+        self.show_outline.setChecked(True)
+        self.part_label = QLabel("")
+        self.part_label.setObjectName("muted")
+        tools = QHBoxLayout()
+        tools.addWidget(self.show_heat)
+        tools.addWidget(QLabel("Opacity"))
+        tools.addWidget(self.opacity)
+        tools.addWidget(self.colormap)
+        tools.addWidget(self.show_outline)
+        tools.addStretch(1)
+        tools.addWidget(self.part_label)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.overlay, 1)
+        left_layout.addLayout(tools)
+
+        # -- the verdict column --------------------------------------------------------------------
+        self.badge = VerdictBadge()
+        self.caption = QLabel("")
+        self.caption.setObjectName("caption")
+        self.caption.setWordWrap(True)
+        self.defect = QLabel("")
+        self.defect.setObjectName("scoreLine")
+        caption_box = QFrame()
+        caption_box.setObjectName("panel")
+        cb = QVBoxLayout(caption_box)
+        cb.addWidget(section_title("Defect"))
+        cb.addWidget(self.defect)
+        cb.addWidget(self.caption)
+        self.counters = {
+            "inspected": CounterTile("Inspected"),
+            "failed": CounterTile("Failed", colour=VERDICT_COLOURS["fail"]),
+            "uncertain": CounterTile("Uncertain", colour=VERDICT_COLOURS["uncertain"]),
+            "overridden": CounterTile("Overridden"),
+            "rate": CounterTile("Images / s"),
+            "dropped": CounterTile("Frames dropped"),
+        }
+        grid = QGridLayout()
+        grid.setSpacing(6)
+        for i, tile in enumerate(self.counters.values()):
+            grid.addWidget(tile, i // 3, i % 3)
+        self.preview_title = section_title("Live camera")
+        self.preview = OverlayView(placeholder="No camera", interactive=False)
+        self.preview.setMinimumHeight(150)
+        self.preview_title.setVisible(False)
+        self.preview.setVisible(False)
+        self.flagged = QListWidget()
+        self.flagged.setToolTip("Failed and uncertain parts of this run, newest first. Double-click: review it.")
+        self.flagged.itemDoubleClicked.connect(
+            lambda item: self.open_inspection.emit(item.data(Qt.ItemDataRole.UserRole) or ""))
+        self.frames_shown = 0
+        right = QWidget()
+        right.setMinimumWidth(330)
+        right.setMaximumWidth(480)
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.addWidget(self.badge)
+        rl.addWidget(caption_box)
+        rl.addLayout(grid)
+        rl.addWidget(self.preview_title)
+        rl.addWidget(self.preview, 2)
+        rl.addWidget(section_title("Flagged in this run"))
+        rl.addWidget(self.flagged, 1)
+
+        top = QSplitter(Qt.Orientation.Horizontal)
+        top.addWidget(left)
+        top.addWidget(right)
+        top.setStretchFactor(0, 3)
+        top.setStretchFactor(1, 1)
+        self.trend = TrendPlot()
+        self.trend.setMaximumHeight(230)
+        main = QSplitter(Qt.Orientation.Vertical)
+        main.addWidget(top)
+        main.addWidget(self.trend)
+        main.setStretchFactor(0, 4)
+        main.setStretchFactor(1, 1)
+        help_line = QLabel(SHORTCUTS_TEXT)
+        help_line.setObjectName("shortcutHelp")
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.stage, 1)
+        bottom.addWidget(help_line)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(10, 8, 10, 6)
+        layout.addWidget(self.messages)
+        layout.addLayout(self.banner_slot)
+        layout.addLayout(controls)
+        layout.addWidget(main, 1)
+        layout.addLayout(bottom)
+
+        # -- wiring ----------------------------------------------------------------------------------
+        self.source_kind.currentIndexChanged.connect(self._kind_changed)
+        self.browse.clicked.connect(self._browse)
+        self.start.clicked.connect(self.start_requested)
+        self.stop.clicked.connect(self.stop_requested)
+        self.open_recipe.clicked.connect(self.open_recipe_requested)
+        self.show_heat.toggled.connect(self.overlay.set_heat_visible)
+        self.show_outline.toggled.connect(self.overlay.set_outline_visible)
+        self.opacity.valueChanged.connect(lambda v: self.overlay.set_opacity(v / 100.0))
+        self.colormap.currentTextChanged.connect(self.overlay.set_colormap)
+        for key, slot in (("F5", self._start_key), ("F6", self._stop_key)):
+            QShortcut(QKeySequence(key), self, activated=slot, context=Qt.ShortcutContext.WindowShortcut)
+        for key, slot in (("H", self.show_heat.toggle), ("O", self.show_outline.toggle),
+                          ("[", lambda: self.opacity.setValue(self.opacity.value() - 10)),
+                          ("]", lambda: self.opacity.setValue(self.opacity.value() + 10)),
+                          ("Z", self.overlay.reset_zoom)):
+            QShortcut(QKeySequence(key), self, activated=slot, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self._kind_changed()
+
+    # -- source and recipe -------------------------------------------------------------------------
+    def _kind_changed(self) -> None:
+        kind = self.source_kind.currentData()
+        self.source_target.setPlaceholderText(_PLACEHOLDERS.get(kind, ""))
+        self.browse.setEnabled(kind in ("folder", "hot", "video"))
+        self.play_live.setVisible(kind == "video")
+
+    def _browse(self) -> None:
+        kind = self.source_kind.currentData()
+        start = self.source_target.text() or str(Path.home())
+        if kind == "video":
+            patterns = " ".join(f"*{s}" for s in VIDEO_SUFFIXES)
+            path, _ = QFileDialog.getOpenFileName(self, "Video file", start, f"Videos ({patterns});;All files (*)")
+        else:
+            path = QFileDialog.getExistingDirectory(self, "Folder of part images", start)
+        if path:
+            self.source_target.setText(path)
+
+    def source_choice(self) -> SourceChoice:
+        return SourceChoice(self.source_kind.currentData(), self.source_target.text().strip(),
+                            self.play_live.isChecked())
+
+    def set_source_choice(self, kind: str, target: str, play_live: bool = True) -> None:
+        index = self.source_kind.findData(kind)
+        if index >= 0:
+            self.source_kind.setCurrentIndex(index)
+        self.source_target.setText(target)
+        self.play_live.setChecked(play_live)
+
+    def set_recipes(self, recipes: list[tuple[str, str]], selected: str = "") -> None:
+        """``(label, path)`` pairs; ``selected`` is a path to select when present."""
+        current = selected or self.recipe_path()
+        self.recipe.blockSignals(True)
+        self.recipe.clear()
+        for label, path in recipes:
+            self.recipe.addItem(label, path)
+            self.recipe.setItemData(self.recipe.count() - 1, path, Qt.ItemDataRole.ToolTipRole)
+        index = self.recipe.findData(current) if current else -1
+        self.recipe.setCurrentIndex(index if index >= 0 else (0 if recipes else -1))
+        self.recipe.blockSignals(False)
+
+    def recipe_path(self) -> str:
+        return self.recipe.currentData() or ""
+
+    # -- state -------------------------------------------------------------------------------------
+    def _start_key(self) -> None:
+        if self.isVisible() and self.start.isEnabled():
+            self.start_requested.emit()
+
+    def _stop_key(self) -> None:
+        if self.isVisible() and self.stop.isEnabled():
+            self.stop_requested.emit()
+
+    def set_running(self, running: bool, *, preview: bool = False) -> None:
+        self.start.setEnabled(not running)
+        self.stop.setEnabled(running)
+        for widget in (self.source_kind, self.source_target, self.browse, self.play_live, self.recipe,
+                       self.open_recipe):
+            widget.setEnabled(not running)
+        if running:
+            self.preview_title.setVisible(preview)
+            self.preview.setVisible(preview)
+            if preview:
+                self.preview.clear_view("Connecting…")
+            self.overlay.setFocus()
+        else:
+            self._kind_changed()
+
+    def set_stage(self, text: str) -> None:
+        self.stage.setText(text)
+
+    def reset(self, threshold: float | None, band: tuple[float, float] | None) -> None:
+        self.trend.clear_points()
+        self.trend.set_threshold(threshold, band)
+        self.badge.set_verdict(None)
+        self.caption.setText("")
+        self.defect.setText("")
+        self.part_label.setText("")
+        self.overlay.clear_view("Waiting for the first part…")
+        self.flagged.clear()
+        for tile in self.counters.values():
+            tile.set_value(0)
+
+    def show_part(self, part: PreparedPart, band: tuple[float, float] | None, random_weights: bool) -> None:
+        """Paint a scored part; the badge, score and outline all belong to this one frame."""
+        self.overlay.set_part(part)
+        note = "RANDOM WEIGHTS — meaningless" if random_weights or part.random_weights else ""
+        self.badge.set_verdict(part.verdict, part.score, part.threshold, band=band, note=note)
+        name = Path(part.path).name if part.path else part.source_id
+        self.part_label.setText(f"{name}  ·  #{part.index}")
+        self.caption.setText("")
+        self.defect.setText("")
+
+    def show_frame(self, frame: np.ndarray) -> None:
+        self.preview.set_frame(frame)
+        self.frames_shown += 1
+
+    def add_flagged(self, text: str, verdict: str, inspection_id: str | None) -> None:
+        item = QListWidgetItem(text)
+        item.setForeground(QColor(VERDICT_COLOURS.get(verdict, "#6b7785")))
+        item.setData(Qt.ItemDataRole.UserRole, inspection_id)
+        self.flagged.insertItem(0, item)
+        while self.flagged.count() > 200:
+            self.flagged.takeItem(self.flagged.count() - 1)
+
+    def set_caption(self, caption: str | None, defect_type: str | None, pending: bool = False,
+                    off: bool = False) -> None:
+        self.defect.setText(defect_type or ("…" if pending else "—"))
+        if off:
+            self.caption.setText("Captions are off (Station ▸ Settings).")
+        else:
+            self.caption.setText(caption or ("Caption pending…" if pending else ""))
+
+    def set_counters(self, *, inspected: int, failed: int, uncertain: int, overridden: int, rate: float,
+                     dropped: int) -> None:
+        values = {"inspected": inspected, "failed": failed, "uncertain": uncertain, "overridden": overridden,
+                  "rate": rate, "dropped": dropped}
+        for key, value in values.items():
+            self.counters[key].set_value(value)

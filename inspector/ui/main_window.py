@@ -1,0 +1,356 @@
+"""The station window: Live, Recipes and Review tabs, the status bar, log-in, settings, first run.
+
+Nothing slow happens on the GUI thread: the store opens on a reader thread after the window shows,
+models load on the inference thread when a run starts, and closing the window stops the run, lets
+the pipeline commit everything it scored, and closes the database writer before the window goes.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QMessageBox, QTabWidget
+
+from inspector.core.types import DetectorInfo
+from inspector.store import InspectionStore, open_store
+from inspector.ui.first_run import FirstRunPanel, WeightsReport, check_weights
+from inspector.ui.live_controller import LiveController
+from inspector.ui.live_view import SHORTCUTS_TEXT, LiveView
+from inspector.ui.live_worker import lower_thread_priority
+from inspector.ui.login import LoginDialog
+from inspector.ui.recipe_editor import RecipeEditor
+from inspector.ui.review_queue import REVIEW_SHORTCUTS, ReviewQueue
+from inspector.ui.settings import SettingsDialog, StationSettings, save_settings
+from inspector.ui.station import CaptionHookFactory, Station, default_caption_hook, recipe_files
+from inspector.ui.theme import app_icon, apply_theme
+from inspector.ui.widgets import random_weights_badge
+from inspector.ui.workers import OpChange, StoreOps, Tasks, describe_error
+
+log = logging.getLogger(__name__)
+
+
+def preload_torch() -> None:
+    """Import torch on a low-priority background thread while the station is idle after start-up, so
+    the first Start does not wait for it (the window itself never waits for torch)."""
+    if "torch" in sys.modules:
+        return
+
+    def run() -> None:
+        lower_thread_priority()
+        try:
+            from inspector._torch import import_torch
+
+            import_torch()
+        except Exception:  # the run will report it properly when it needs torch
+            log.exception("preloading torch failed")
+
+    threading.Thread(target=run, name="inspector-preload", daemon=True).start()
+
+
+class MainWindow(QMainWindow):
+    """One station window. Everything it shares with its screens is in ``self.station``."""
+
+    store_ready = Signal()
+    weights_checked = Signal(object)  # WeightsReport
+    first_shown = Signal()
+
+    def __init__(self, settings: StationSettings, *, operator: str = "", random_weights: bool = False,
+                 detector_factory: Callable[..., Any] | None = None,
+                 caption_hook_factory: CaptionHookFactory = default_caption_hook, ask_login: bool = True,
+                 check_weights_on_start: bool = True, preload_torch_after_s: float | None = 2.0) -> None:
+        super().__init__()
+        self.setWindowIcon(app_icon())
+        self.resize(1500, 920)
+        self.tasks = Tasks(parent=self)
+        self.station = Station(settings=settings, operator=operator, random_weights=random_weights,
+                               tasks=self.tasks, detector_factory=detector_factory,
+                               caption_hook_factory=caption_hook_factory)
+        self._ask_login = ask_login and not operator
+        self._check_weights = check_weights_on_start and not random_weights
+        self._preload_after = preload_torch_after_s
+        self._closed = False
+        self._shown = False
+        self.weights_report: WeightsReport | None = None
+
+        self.live = LiveView()
+        self.first_run = FirstRunPanel()
+        self.live.banner_slot.addWidget(self.first_run)
+        self.controller = LiveController(self.live, self.station, self)
+        self.recipes = RecipeEditor(self.station)
+        self.review = ReviewQueue(self.station)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.live, "Live")
+        self.tabs.addTab(self.recipes, "Recipes")
+        self.tabs.addTab(self.review, "Review")
+        self.tabs.setDocumentMode(True)
+        self.setCentralWidget(self.tabs)
+
+        self.source_label = QLabel("Source: —")
+        self.device_label = QLabel(f"Device: {settings.device}")
+        self.model_label = QLabel("Model: —")
+        self.operator_label = QLabel("")
+        self.random_badge = random_weights_badge()
+        self.random_badge.setVisible(random_weights)
+        bar = self.statusBar()
+        bar.addWidget(self.source_label, 1)
+        for label in (self.device_label, self.model_label, self.operator_label):
+            label.setObjectName("statusChip")
+            bar.addPermanentWidget(label)
+        bar.addPermanentWidget(self.random_badge)
+        self._build_menu()
+
+        self.controller.detector_ready.connect(self._detector_ready)
+        self.controller.source_state.connect(lambda text: self.source_label.setText(f"Source: {text}"))
+        self.controller.weights_missing.connect(self.first_run.show_message)
+        self.controller.running_changed.connect(self._running_changed)
+        self.live.open_recipe_requested.connect(self._open_recipe_tab)
+        self.live.open_inspection.connect(self.show_inspection)
+        self.recipes.recipes_changed.connect(self._recipes_changed)
+        self.first_run.check_again.connect(self.check_weights)
+        self.tasks.error.connect(lambda text: self.live.messages.show_message(text, "error"))
+        self.live.opacity.setValue(round(settings.heatmap_opacity * 100))
+        self.live.colormap.setCurrentText(settings.colormap)
+        self.live.set_source_choice(settings.last_source_kind, settings.last_source)
+        self._recipes_changed(settings.last_recipe)
+        self.recipes.reload_list()
+        self._update_title()
+        self._open_store()
+
+    # -- start-up ----------------------------------------------------------------------------------------
+    def _build_menu(self) -> None:
+        station = self.menuBar().addMenu("&Station")
+        for text, keys, slot in (("Switch operator…", "Ctrl+L", self.switch_operator),
+                                 ("Settings…", "Ctrl+,", self.edit_settings),
+                                 ("Export report / dataset…", "Ctrl+E", self.open_export), (None, None, None),
+                                 ("Quit", "Ctrl+Q", self.close)):
+            if text is None:
+                station.addSeparator()
+                continue
+            action = QAction(text, self)
+            action.setShortcut(QKeySequence(keys))
+            action.triggered.connect(slot)
+            station.addAction(action)
+        view = self.menuBar().addMenu("&View")
+        for i, name in enumerate(("Live", "Recipes", "Review")):
+            action = QAction(name, self)
+            action.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
+            action.triggered.connect(lambda _=False, i=i: self.tabs.setCurrentIndex(i))
+            view.addAction(action)
+        help_menu = self.menuBar().addMenu("&Help")
+        shortcuts = QAction("Keyboard shortcuts", self)
+        shortcuts.setShortcut(QKeySequence("F1"))
+        shortcuts.triggered.connect(self.show_shortcuts)
+        help_menu.addAction(shortcuts)
+        weights = QAction("Model weights…", self)
+        weights.triggered.connect(self.check_weights)
+        help_menu.addAction(weights)
+
+    def _open_store(self) -> None:
+        path = self.station.settings.database_path
+
+        def open_it() -> InspectionStore:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return open_store(path)
+
+        self.tasks.submit(open_it, self._store_opened, self._store_failed)
+
+    def _store_opened(self, store: InspectionStore) -> None:
+        if self._closed:
+            store.close()
+            return
+        self.station.store = store
+        self.station.ops = StoreOps(store, self.tasks, self)
+        self.station.ops.changed.connect(self._changed)
+        self.station.ops.error.connect(lambda text: self.live.messages.show_message(text, "error"))
+        self.review.attach_store()
+        self.recipes._load_versions(self.recipes.name.text().strip())
+        self.store_ready.emit()
+
+    def _store_failed(self, exc: BaseException) -> None:
+        self.live.messages.show_message(f"The inspection database cannot be opened: {describe_error(exc)}", "error")
+        self.live.start.setEnabled(False)
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        if not self._shown:
+            self._shown = True
+            QTimer.singleShot(0, self._after_first_show)
+
+    def _after_first_show(self) -> None:
+        self.first_shown.emit()
+        self.recipes.load_models()
+        if self._check_weights:
+            self.check_weights()
+        if self._ask_login:
+            QTimer.singleShot(50, self.switch_operator)
+        if self._preload_after is not None:
+            QTimer.singleShot(round(self._preload_after * 1000), preload_torch)
+
+    def check_weights(self) -> None:
+        settings = self.station.settings
+        folder = settings.recipes_dir
+        extra = (settings.captioner_model,) if settings.captioner_enabled else ()
+        self.tasks.submit(lambda: check_weights(folder, extra), self._weights_checked,
+                          lambda exc: self.live.messages.show_message(describe_error(exc), "warning"))
+
+    def _weights_checked(self, report: WeightsReport) -> None:
+        self.weights_report = report
+        self.first_run.show_report(report)
+        self.weights_checked.emit(report)
+
+    # -- operator, settings -----------------------------------------------------------------------------
+    def switch_operator(self) -> None:
+        """Log in (or hand over the station); the known operators are read off the GUI thread."""
+        store = self.station.store
+        if store is None:
+            self._login([])
+            return
+        self.tasks.submit(store.operators, lambda found: self._login([o.name for o in found]),
+                          lambda _exc: self._login([]))
+
+    def _login(self, operators: list[str]) -> None:
+        dialog = LoginDialog(self.station.settings, operators, self)
+        if dialog.exec():
+            settings = replace(dialog.settings, last_operator=dialog.operator)
+            self.station.settings = settings
+            self.station.operator = dialog.operator
+            self._save_settings()
+            self._update_title()
+        elif not self.station.operator:
+            self.live.messages.show_message("Nobody is logged in: log in (Ctrl+L) before relabelling parts.",
+                                            "warning")
+
+    def edit_settings(self) -> None:
+        dialog = SettingsDialog(self.station.settings, self)
+        if not dialog.exec():
+            return
+        old = self.station.settings
+        new = dialog.result_settings()
+        self.station.settings = new
+        self._save_settings()
+        if not new.captioner_enabled or new.captioner_model != old.captioner_model:
+            captions = self.station.extras.get("captions")
+            if captions is not None and not self.controller.running:
+                self.station.extras.pop("captions")
+                self.tasks.submit(captions.close)  # may take a moment: off the GUI thread
+        if new.theme != old.theme:
+            apply_theme(QApplication.instance(), new.theme)
+        if new.data_folder != old.data_folder:
+            self.live.messages.show_message("The new data folder is used from the next start of the station.", "info")
+        if new.device != old.device:
+            self.device_label.setText(f"Device: {new.device}")
+
+    def open_export(self) -> None:
+        """The export dialog (modeless; one per window, kept between uses)."""
+        from inspector.ui.export_dialog import ExportDialog
+
+        if getattr(self, "export_dialog", None) is None:
+            self.export_dialog = ExportDialog(self.station, self)
+        self.export_dialog.show()
+        self.export_dialog.raise_()
+        self.export_dialog.activateWindow()
+
+    def _save_settings(self) -> None:
+        try:
+            save_settings(self.station.settings)
+        except OSError as exc:
+            self.live.messages.show_message(f"Settings not saved: {describe_error(exc)}", "warning")
+
+    def _update_title(self) -> None:
+        who = self.station.operator or "nobody logged in"
+        title = f"Inspector — {who}"
+        if self.station.random_weights:
+            title += " — RANDOM WEIGHTS (demo)"
+        self.setWindowTitle(title)
+        self.operator_label.setText(f"Operator: {who}")
+
+    def show_shortcuts(self) -> None:
+        box = QMessageBox(self)
+        box.setWindowTitle("Keyboard shortcuts")
+        box.setText("Live: " + SHORTCUTS_TEXT + "\n\nReview: " + REVIEW_SHORTCUTS +
+                    "\n\nWindow: Ctrl+1/2/3 tabs · Ctrl+L switch operator · Ctrl+, settings · Ctrl+S save recipe · "
+                    "F1 this help · Ctrl+Q quit")
+        box.setModal(False)
+        box.show()
+
+    # -- reactions --------------------------------------------------------------------------------------
+    def _changed(self, change: OpChange) -> None:
+        if change.kind == "override":
+            self.station.session_overrides += 1
+        self.review.on_change(change)
+
+    def _detector_ready(self, info: DetectorInfo) -> None:
+        self.device_label.setText(f"Device: {info.device}/{info.dtype}")
+        shots = f", {info.shots}-shot" if info.shots else ""
+        self.model_label.setText(f"Model: {info.detector} [{info.model_id}]{shots}")
+        if info.random_weights:
+            self.random_badge.setVisible(True)
+
+    def _running_changed(self, running: bool) -> None:
+        if running:
+            choice = self.live.source_choice()
+            self.station.settings = replace(self.station.settings, last_source_kind=choice.kind,
+                                            last_source=choice.target, last_recipe=self.live.recipe_path())
+            self.source_label.setText(f"Source: starting {choice.target}")
+        elif self.weights_report is not None and self.controller.summary is not None:
+            self.first_run.setVisible(False)
+
+    def _recipes_changed(self, select: str = "") -> None:
+        self.live.set_recipes(recipe_files(self.station.settings.recipes_dir), select)
+
+    def show_inspection(self, inspection_id: str) -> None:
+        """Open one part in the review screen (from the live screen's flagged list)."""
+        if inspection_id:
+            self.tabs.setCurrentWidget(self.review)
+            self.review.load_detail(inspection_id)
+
+    def _open_recipe_tab(self) -> None:
+        self.tabs.setCurrentWidget(self.recipes)
+
+    # -- closing ------------------------------------------------------------------------------------------
+    def closeEvent(self, event) -> None:  # noqa: N802
+        if self._closed:
+            event.accept()
+            return
+        if self.controller.running:
+            event.ignore()
+            self.centralWidget().setEnabled(False)
+            self.source_label.setText("Stopping the run — saving everything already scored …")
+            self.controller.shutdown(then=self.close)
+            return
+        self.shutdown()
+        event.accept()
+
+    def shutdown(self) -> None:
+        """Stop every worker and close the database; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self.controller.shutdown()
+        settings = self.station.settings
+        self.station.settings = replace(settings, heatmap_opacity=self.live.opacity.value() / 100,
+                                        colormap=self.live.colormap.currentText(),
+                                        advance_after_relabel=self.review.advance.isChecked())
+        self._save_settings()
+        captions = self.station.extras.pop("captions", None)
+        if captions is not None:  # before the writer it writes through
+            try:
+                captions.close()
+            except Exception:  # closing must go on
+                log.exception("closing the caption scheduler failed")
+        export = getattr(self, "export_dialog", None)
+        if export is not None and export.job is not None:  # it reads the store: stop it before the store closes
+            export.job.cancel()
+            export.job.wait(30)
+        self.tasks.shutdown(wait=True)
+        if self.station.ops is not None:
+            self.station.ops.close()
+        if self.station.store is not None:
+            self.station.store.close()

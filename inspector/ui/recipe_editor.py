@@ -1,0 +1,464 @@
+"""Recipe set-up for the process engineer: object name, prompts (with the prompt ensemble previewed),
+defect classes, detector and model, good reference images (drag-and-drop or file dialog),
+calibration, and saving. Each save that changes the recipe is a new version in the database; every
+inspection names the version it used.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QImage, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from inspector.core.images import IMAGE_SUFFIXES
+from inspector.core.recipe import DEFAULT_MODELS, Recipe, load_recipe, save_recipe
+from inspector.detectors.prompts import build_prompt_ensemble
+from inspector.errors import InspectorError
+from inspector.ui.calibration_dialog import CalibrationDialog
+from inspector.ui.image_list import ImageList, thumbnail
+from inspector.ui.station import Station, recipe_file_name, recipe_files
+from inspector.ui.widgets import MessageBar, fmt_score
+from inspector.ui.workers import OpChange, describe_error
+
+log = logging.getLogger(__name__)
+
+DETECTOR_LABELS = {"anomalydino": "Few-shot — AnomalyDINO (DINOv2)", "winclip+": "Few-shot — WinCLIP+ (CLIP)",
+                   "winclip": "Zero-shot — WinCLIP (CLIP)"}
+ROLES = {"winclip": "clip", "winclip+": "clip", "anomalydino": "vision"}
+
+
+def _lines(text: str) -> tuple[str, ...]:
+    return tuple(line.strip() for line in text.splitlines() if line.strip())
+
+
+class RecipeEditor(QWidget):
+    """The Recipes tab."""
+
+    recipes_changed = Signal(str)  # path of the saved recipe
+
+    def __init__(self, station: Station, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.station = station
+        self.path: Path | None = None
+        self.calibration: dict = {}
+        self.detector_params: dict = {}
+        self.messages = MessageBar()
+        self.list = QListWidget()
+        self.list.setMaximumWidth(260)
+        self.list.currentItemChanged.connect(self._list_selected)
+        new = QPushButton("New recipe")
+        new.clicked.connect(self.new_recipe)
+        open_file = QPushButton("Open file…")
+        open_file.clicked.connect(self._open_file)
+        lv = QVBoxLayout()
+        lv.addWidget(QLabel("Recipes"))
+        lv.addWidget(self.list, 1)
+        lv.addWidget(new)
+        lv.addWidget(open_file)
+        left = QWidget()
+        left.setLayout(lv)
+
+        self.name = QLineEdit()
+        self.object_name = QLineEdit()
+        self.object_name.setPlaceholderText("what the part is called, e.g. ball screw")
+        self.detector = QComboBox()
+        for key, text in DETECTOR_LABELS.items():
+            self.detector.addItem(text, key)
+        self.model = QComboBox()
+        self.model_status = QLabel("")
+        self.model_status.setObjectName("muted")
+        self.defects = QLineEdit()
+        self.defects.setPlaceholderText("comma separated, e.g. pitting, scratch, dent")
+        self.extra_normal = QPlainTextEdit()
+        self.extra_normal.setPlaceholderText("one per line, {} is the object: {} with a smooth surface")
+        self.extra_anomalous = QPlainTextEdit()
+        self.extra_anomalous.setPlaceholderText("one per line: {} with pitting, scratched {}")
+        for edit in (self.extra_normal, self.extra_anomalous):
+            edit.setMaximumHeight(70)
+        self.preview = QPlainTextEdit()
+        self.preview.setReadOnly(True)
+        self.preview_count = QLabel("")
+        self.preview_count.setObjectName("muted")
+        self.references = ImageList(thumbnails=self._thumbnail)
+        self.held_out = ImageList(thumbnails=self._thumbnail)
+        self.held_out.setMinimumHeight(70)
+        self._exact: dict[QDoubleSpinBox, float] = {}  # calibrated values kept exact (spin boxes round)
+        self.threshold = QDoubleSpinBox()
+        self.threshold.setDecimals(5)
+        self.threshold.setRange(-1e6, 1e6)
+        self.threshold.setSingleStep(0.01)
+        self.use_band = QCheckBox("Uncertain band")
+        self.band_low = QDoubleSpinBox()
+        self.band_high = QDoubleSpinBox()
+        for spin in (self.band_low, self.band_high):
+            spin.setDecimals(5)
+            spin.setRange(-1e6, 1e6)
+            spin.setSingleStep(0.01)
+        self.calibration_label = QLabel("Not calibrated yet.")
+        self.calibration_label.setObjectName("muted")
+        self.calibration_label.setWordWrap(True)
+        self.versions = QLabel("")
+        self.versions.setObjectName("muted")
+        self.versions.setWordWrap(True)
+        self.calibrate_button = QPushButton("Calibrate threshold…")
+        self.save_button = QPushButton("Save  (Ctrl+S)")
+        self.save_button.setObjectName("primary")
+
+        what = QGroupBox("Part and prompts")
+        wf = QFormLayout(what)
+        wf.addRow("Recipe name", self.name)
+        wf.addRow("Object name", self.object_name)
+        wf.addRow("Defect classes", self.defects)
+        wf.addRow("More normal states", self.extra_normal)
+        wf.addRow("More anomalous states", self.extra_anomalous)
+        how = QGroupBox("Detector")
+        hf = QFormLayout(how)
+        hf.addRow("Detector", self.detector)
+        hf.addRow("Model", self.model)
+        hf.addRow("", self.model_status)
+        refs = QGroupBox("Good reference images (drop files or folders)")
+        rf = QVBoxLayout(refs)
+        rf.addWidget(self.references)
+        rrow = QHBoxLayout()
+        add_refs = QPushButton("Add images…")
+        add_refs.clicked.connect(lambda: self._add_images(self.references))
+        remove_refs = QPushButton("Remove selected")
+        remove_refs.clicked.connect(self.references.remove_selected)
+        self.ref_count = QLabel("")
+        rrow.addWidget(add_refs)
+        rrow.addWidget(remove_refs)
+        rrow.addStretch(1)
+        rrow.addWidget(self.ref_count)
+        rf.addLayout(rrow)
+        rf.addWidget(QLabel("Held-out good images for calibration (optional):"))
+        rf.addWidget(self.held_out)
+        hrow = QHBoxLayout()
+        add_held = QPushButton("Add images…")
+        add_held.clicked.connect(lambda: self._add_images(self.held_out))
+        remove_held = QPushButton("Remove selected")
+        remove_held.clicked.connect(self.held_out.remove_selected)
+        hrow.addWidget(add_held)
+        hrow.addWidget(remove_held)
+        hrow.addStretch(1)
+        rf.addLayout(hrow)
+        decide = QGroupBox("Decision")
+        df = QFormLayout(decide)
+        df.addRow("Threshold (fail at or above)", self.threshold)
+        band_row = QHBoxLayout()
+        band_row.addWidget(self.use_band)
+        band_row.addWidget(self.band_low)
+        band_row.addWidget(QLabel("to"))
+        band_row.addWidget(self.band_high)
+        df.addRow(band_row)
+        df.addRow(self.calibration_label)
+        df.addRow(self.calibrate_button)
+        prompts = QGroupBox("Prompt ensemble (what the CLIP detectors compare each part with)")
+        pf = QVBoxLayout(prompts)
+        pf.addWidget(self.preview_count)
+        pf.addWidget(self.preview, 1)
+
+        col1 = QVBoxLayout()
+        col1.addWidget(what)
+        col1.addWidget(how)
+        col1.addWidget(prompts, 1)
+        col2 = QVBoxLayout()
+        col2.addWidget(refs, 1)
+        col2.addWidget(decide)
+        col2.addWidget(self.versions)
+        save_row = QHBoxLayout()
+        save_row.addStretch(1)
+        save_row.addWidget(self.save_button)
+        col2.addLayout(save_row)
+        form = QWidget()
+        fl = QHBoxLayout(form)
+        fl.addLayout(col1, 1)
+        fl.addLayout(col2, 1)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(form)
+        splitter.setStretchFactor(1, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(10, 8, 10, 6)
+        layout.addWidget(self.messages)
+        layout.addWidget(splitter, 1)
+
+        self._preview_timer = QTimer(self)
+        self._preview_timer.setSingleShot(True)
+        self._preview_timer.setInterval(150)
+        self._preview_timer.timeout.connect(self.update_preview)
+        for edit in (self.object_name, self.extra_normal, self.extra_anomalous):
+            edit.textChanged.connect(self._preview_timer.start)
+        self.detector.currentIndexChanged.connect(self._detector_changed)
+        self.use_band.toggled.connect(self._band_toggled)
+        self.references.changed.connect(self._refs_changed)
+        self.calibrate_button.clicked.connect(self.calibrate)
+        self.save_button.clicked.connect(self.save)
+        QShortcut(QKeySequence.StandardKey.Save, self, activated=self.save,
+                  context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self._models: list[tuple[str, str, str, bool]] = []  # id, title, role, has weights
+        self.new_recipe()
+
+    # -- listing -----------------------------------------------------------------------------------------
+    def _thumbnail(self, path: str, done: Callable[[QImage | None], None]) -> None:
+        self.station.tasks.submit(lambda: thumbnail(path), done, lambda _exc: None)
+
+    def reload_list(self, select: str = "") -> None:
+        folder = self.station.settings.recipes_dir
+        self.list.blockSignals(True)
+        self.list.clear()
+        for label, path in recipe_files(folder):
+            self.list.addItem(label)
+            self.list.item(self.list.count() - 1).setData(Qt.ItemDataRole.UserRole, path)
+            if path == select:
+                self.list.setCurrentRow(self.list.count() - 1)
+        self.list.blockSignals(False)
+
+    def load_models(self) -> None:
+        """Read the model registry and whether each model's weights are here (off the GUI thread)."""
+        def read():
+            from inspector.core.registry import load_registry
+
+            return [(s.id, s.title, s.role, s.config is not None or s.has_weights())
+                    for s in load_registry().values() if s.role in ("clip", "vision")]
+
+        self.station.tasks.submit(read, self._models_loaded,
+                                  lambda exc: self.messages.show_message(describe_error(exc), "warning"))
+
+    def _models_loaded(self, models) -> None:
+        self._models = models
+        self._detector_changed()
+
+    def _list_selected(self, current, _previous) -> None:
+        if current is not None:
+            self.open_path(Path(current.data(Qt.ItemDataRole.UserRole)))
+
+    def _open_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open recipe", str(self.station.settings.recipes_dir),
+                                              "Recipes (*.json)")
+        if path:
+            self.open_path(Path(path))
+
+    def open_path(self, path: Path) -> bool:
+        try:
+            recipe = load_recipe(path)
+        except InspectorError as exc:
+            self.messages.show_message(describe_error(exc), "error")
+            return False
+        self.path = path
+        self.set_recipe(recipe)
+        return True
+
+    # -- the form ----------------------------------------------------------------------------------------
+    def new_recipe(self) -> None:
+        self.path = None
+        self.list.clearSelection()
+        self.set_recipe(Recipe(name="new recipe", object_name="", detector="anomalydino", threshold=0.5))
+
+    def set_recipe(self, recipe: Recipe) -> None:
+        self.name.setText(recipe.name)
+        self.object_name.setText(recipe.object_name)
+        self.detector.setCurrentIndex(max(0, self.detector.findData(recipe.detector)))
+        self._detector_changed(select=recipe.model_id)
+        self.defects.setText(", ".join(recipe.defect_classes))
+        self.extra_normal.setPlainText("\n".join(recipe.extra_normal))
+        self.extra_anomalous.setPlainText("\n".join(recipe.extra_anomalous))
+        self.references.set_paths(recipe.references)
+        self.held_out.set_paths(recipe.calibration_images)
+        band = recipe.uncertain_band
+        self._set_exact(self.threshold, recipe.threshold)
+        self.use_band.setChecked(band is not None)
+        self._set_exact(self.band_low, band[0] if band else recipe.threshold)
+        self._set_exact(self.band_high, band[1] if band else recipe.threshold)
+        self._band_toggled(band is not None)
+        self.calibration = dict(recipe.calibration)
+        self.detector_params = dict(recipe.detector_params)
+        self._show_calibration()
+        self._refs_changed()
+        self.update_preview()
+        self._load_versions(recipe.name)
+
+    def _set_exact(self, spin: QDoubleSpinBox, value: float) -> None:
+        spin.setValue(value)
+        self._exact[spin] = float(value)
+
+    def _value(self, spin: QDoubleSpinBox) -> float:
+        """The exact value set by a calibration, unless someone typed another one since."""
+        exact = self._exact.get(spin)
+        if exact is not None and round(exact, spin.decimals()) == round(spin.value(), spin.decimals()):
+            return exact
+        return spin.value()
+
+    def recipe(self) -> Recipe:
+        """The recipe in the form. Raises RecipeError with a message when it is not valid."""
+        band = (self._value(self.band_low), self._value(self.band_high)) if self.use_band.isChecked() else None
+        return Recipe(name=self.name.text().strip(), object_name=self.object_name.text().strip() or "object",
+                      detector=self.detector.currentData(), model=self.model.currentData() or "",
+                      references=self.references.paths(), calibration_images=self.held_out.paths(),
+                      extra_normal=_lines(self.extra_normal.toPlainText()),
+                      extra_anomalous=_lines(self.extra_anomalous.toPlainText()),
+                      defect_classes=tuple(c.strip() for c in self.defects.text().split(",") if c.strip()),
+                      threshold=self._value(self.threshold), uncertain_band=band,
+                      detector_params=dict(self.detector_params), calibration=dict(self.calibration))
+
+    def _detector_changed(self, *_args, select: str = "") -> None:
+        detector = self.detector.currentData()
+        wanted = select or self.model.currentData() or DEFAULT_MODELS[detector]
+        self.model.blockSignals(True)
+        self.model.clear()
+        entries = [m for m in self._models if m[2] == ROLES[detector]]
+        if not any(m[0] == wanted for m in entries):
+            entries.insert(0, (wanted, wanted, ROLES[detector], True))
+        for model_id, title, _role, present in entries:
+            self.model.addItem(f"{model_id}" + ("" if present else "   (weights missing)"), model_id)
+            self.model.setItemData(self.model.count() - 1, title, Qt.ItemDataRole.ToolTipRole)
+        self.model.setCurrentIndex(max(0, self.model.findData(wanted)))
+        self.model.blockSignals(False)
+        few = detector in ("winclip+", "anomalydino")
+        self.model_status.setText("Needs good reference images." if few else "Zero-shot: needs only the object name.")
+        self.update_preview()
+
+    def _band_toggled(self, on: bool) -> None:
+        self.band_low.setEnabled(on)
+        self.band_high.setEnabled(on)
+
+    def _refs_changed(self) -> None:
+        n = self.references.count()
+        self.ref_count.setText(f"{n} reference{'s' if n != 1 else ''}")
+
+    def update_preview(self) -> None:
+        """The prompt ensemble WinCLIP averages (pure Python: no model needed)."""
+        name = self.object_name.text().strip() or "object"
+        ensemble = build_prompt_ensemble(name, _lines(self.extra_normal.toPlainText()),
+                                         _lines(self.extra_anomalous.toPlainText()))
+        uses = self.detector.currentData() in ("winclip", "winclip+")
+        self.preview_count.setText(f"{len(ensemble.normal)} normal and {len(ensemble.anomalous)} anomalous prompts"
+                                   + ("" if uses else " (used only by the WinCLIP detectors)"))
+        lines = ["NORMAL"] + [f"  {p}" for p in ensemble.normal] + ["", "ANOMALOUS"]
+        lines += [f"  {p}" for p in ensemble.anomalous]
+        self.preview.setPlainText("\n".join(lines))
+
+    def _add_images(self, target: ImageList) -> None:
+        patterns = " ".join(f"*{s}" for s in IMAGE_SUFFIXES)
+        paths, _ = QFileDialog.getOpenFileNames(self, "Good images", str(Path.home()), f"Images ({patterns})")
+        if paths:
+            target.add_paths(paths)
+
+    def _show_calibration(self) -> None:
+        c = self.calibration
+        if not c:
+            self.calibration_label.setText("Not calibrated yet: the threshold is the one typed above.")
+            return
+        rw = "  RANDOM WEIGHTS." if c.get("random_weights") else ""
+        self.calibration_label.setText(
+            f"Calibrated on {c.get('n_good', '?')} good parts ({c.get('method', '')}): good max "
+            f"{fmt_score(c.get('good_max'))}, quantile {c.get('quantile')}, margin {c.get('margin')} σ.{rw}")
+
+    # -- calibrate and save -------------------------------------------------------------------------------
+    def calibrate(self) -> CalibrationDialog | None:
+        try:
+            recipe = self.recipe()
+        except InspectorError as exc:
+            self.messages.show_message(describe_error(exc), "error")
+            return None
+        station = self.station
+
+        def run(r: Recipe, progress):
+            from inspector.recipes import calibrate_recipe
+
+            detector = None
+            if station.detector_factory is not None:
+                detector = station.detector_factory(r, device=station.settings.device, dtype=station.settings.dtype,
+                                                    random_weights=station.random_weights)
+            return calibrate_recipe(r, device=station.settings.device, dtype=station.settings.dtype,
+                                    random_weights=station.random_weights, detector=detector, progress=progress)
+
+        dialog = CalibrationDialog(recipe, run, self)
+        dialog.accepted.connect(lambda: self._calibrated(dialog))
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.show()
+        dialog.start()
+        self.calibration_dialog = dialog
+        return dialog
+
+    def _calibrated(self, dialog: CalibrationDialog) -> None:
+        recipe = dialog.result_recipe
+        if recipe is None:
+            return
+        self._set_exact(self.threshold, recipe.threshold)
+        band = recipe.uncertain_band
+        self.use_band.setChecked(band is not None)
+        if band:
+            self._set_exact(self.band_low, band[0])
+            self._set_exact(self.band_high, band[1])
+        self.calibration = dict(recipe.calibration)
+        self._show_calibration()
+        self.messages.show_message("Threshold calibrated. Save the recipe to use it.", "info")
+
+    def save(self) -> Path | None:
+        """Write the recipe file and record it as a new version in the database (when it changed)."""
+        try:
+            recipe = self.recipe()
+            if not recipe.name:
+                raise InspectorError("Give the recipe a name.")
+            if recipe.few_shot and not recipe.references:
+                self.messages.show_message(f"{DETECTOR_LABELS[recipe.detector]} needs good reference images: "
+                                           "add some before inspecting.", "warning")
+            folder = self.station.settings.recipes_dir
+            folder.mkdir(parents=True, exist_ok=True)
+            same_folder = self.path is not None and self.path.parent == folder
+            path = self.path if same_folder else folder / recipe_file_name(recipe)
+            save_recipe(recipe, path)
+        except (InspectorError, OSError) as exc:
+            self.messages.show_message(describe_error(exc), "error")
+            return None
+        self.path = path
+        self.reload_list(select=str(path))
+        self.recipes_changed.emit(str(path))
+        ops = self.station.ops
+        if ops is not None:
+            saved = replace(recipe)
+            ops.run(lambda s: s.save_recipe_version(saved.name, saved.to_dict()), change=OpChange("recipe"),
+                    on_done=lambda v: self._saved(v.version, path),
+                    on_error=lambda exc: self.messages.show_message(describe_error(exc), "error"))
+        return path
+
+    def _saved(self, version: int, path: Path) -> None:
+        self.messages.show_message(f"Saved {path.name} — version {version} in the database.", "info")
+        self._load_versions(self.name.text().strip())
+
+    def _load_versions(self, name: str) -> None:
+        store = self.station.store
+        if store is None or not name:
+            self.versions.setText("")
+            return
+        self.station.tasks.submit(lambda: store.recipe_versions(name), self._versions_loaded, lambda _e: None)
+
+    def _versions_loaded(self, versions) -> None:
+        if not versions:
+            self.versions.setText("Not in the database yet: saved as version 1 on the first save or run.")
+            return
+        latest = versions[-1]
+        self.versions.setText(f"{len(versions)} version(s) in the database; latest v{latest.version} of "
+                              f"{latest.created_at.astimezone():%Y-%m-%d %H:%M}. Every inspection names its version.")
+        self.latest_version = latest.version

@@ -1,0 +1,427 @@
+"""The review queue: filters, a lazy table over every inspection, the large detail view, and fast
+relabelling from the keyboard. Every decision is an operation on the database-writer thread and an
+append-only audit row under the operator's name; nothing here writes to the database directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, time, timedelta
+from functools import partial
+
+from PySide6.QtCore import QDate, QItemSelectionModel, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDateEdit,
+    QHBoxLayout,
+    QHeaderView,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from inspector.store import CaptionStatus, InspectionFilter, InspectionRecord, Verdict
+from inspector.ui.detail_view import REVIEW_SHORTCUTS, DetailData, DetailView, load_detail
+from inspector.ui.review_model import InspectionTableModel
+from inspector.ui.station import Station
+from inspector.ui.theme import VERDICT_COLOURS
+from inspector.ui.widgets import MessageBar
+from inspector.ui.workers import OpChange, describe_error
+
+# Text search: in captions when the store offers it, else in file names.
+TEXT_FIELD = ("caption_contains" if "caption_contains" in InspectionFilter.__dataclass_fields__
+              else "path_contains")
+
+
+def ask_label(parent: QWidget, classes: tuple[str, ...], current: str | None) -> str | None:
+    """Ask for a defect label (the recipe's classes offered, any text accepted). None: cancelled."""
+    items = list(classes) or [""]
+    if current and current not in items:
+        items.insert(0, current)
+    index = items.index(current) if current in items else 0
+    text, ok = QInputDialog.getItem(parent, "Defect label", "Defect label (empty clears it):", items, index, True)
+    return text.strip() if ok else None
+
+
+def ask_note(parent: QWidget) -> str | None:
+    text, ok = QInputDialog.getText(parent, "Note", "Note for this part (kept in its history):")
+    return text.strip() if ok and text.strip() else None
+
+
+class ReviewQueue(QWidget):
+    """Filters on top; table and detail side by side; keyboard first."""
+
+    override_done = Signal(str)  # inspection id
+
+    def __init__(self, station: Station, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.station = station
+        self.ask_label: Callable[[QWidget, tuple[str, ...], str | None], str | None] = ask_label
+        self.ask_note: Callable[[QWidget], str | None] = ask_note
+        self._undo_stack: list[str] = []
+        self._detail_for: str | None = None
+        self.messages = MessageBar()
+        self.model = InspectionTableModel(station.tasks, self)
+        self.model.error.connect(lambda text: self.messages.show_message(text, "error"))
+
+        # -- filters -------------------------------------------------------------------------------
+        self.verdict_boxes: dict[Verdict, QCheckBox] = {}
+        filters = QHBoxLayout()
+        for verdict in (Verdict.FAIL, Verdict.UNCERTAIN, Verdict.PASS):
+            box = QCheckBox(verdict.value.capitalize())
+            box.setChecked(True)
+            box.setStyleSheet(f"QCheckBox {{ color: {VERDICT_COLOURS[verdict.value]}; font-weight: 700; }}")
+            box.toggled.connect(self._filters_changed)
+            self.verdict_boxes[verdict] = box
+            filters.addWidget(box)
+        self.recipe = QComboBox()
+        self.recipe.addItem("All recipes", None)
+        self.recipe.currentIndexChanged.connect(self._filters_changed)
+        self.reviewed = QComboBox()
+        for text, value in (("Reviewed or not", None), ("Not reviewed", False),
+                            ("Reviewed (overridden/confirmed)", True)):
+            self.reviewed.addItem(text, value)
+        self.reviewed.currentIndexChanged.connect(self._filters_changed)
+        self.use_dates = QCheckBox("From")
+        self.date_from = QDateEdit(QDate.currentDate().addDays(-7))
+        self.date_to = QDateEdit(QDate.currentDate())
+        for edit in (self.date_from, self.date_to):
+            edit.setCalendarPopup(True)
+            edit.setDisplayFormat("yyyy-MM-dd")
+            edit.dateChanged.connect(self._filters_changed)
+        self.use_dates.toggled.connect(self._filters_changed)
+        self.use_dates.toggled.connect(self.date_from.setEnabled)
+        self.use_dates.toggled.connect(self.date_to.setEnabled)
+        self.date_from.setEnabled(False)
+        self.date_to.setEnabled(False)
+        self.text = QLineEdit()
+        self.text.setPlaceholderText("Caption contains…" if TEXT_FIELD == "caption_contains" else "File name contains…")
+        self.text.setClearButtonEnabled(True)
+        self._text_timer = QTimer(self)
+        self._text_timer.setSingleShot(True)
+        self._text_timer.setInterval(300)
+        self._text_timer.timeout.connect(self._filters_changed)
+        self.text.textChanged.connect(lambda _t: self._text_timer.start())
+        self.count_label = QLabel("")
+        self.count_label.setObjectName("scoreLine")
+        self.refresh_button = QPushButton("Refresh")
+        self.refresh_button.setToolTip("Reload the list (Ctrl+R)")
+        self.refresh_button.clicked.connect(self.refresh)
+        self.advance = QCheckBox("Next part after a decision")
+        self.advance.setChecked(station.settings.advance_after_relabel)
+        for widget in (QLabel("  Recipe"), self.recipe, self.reviewed, self.use_dates, self.date_from, QLabel("to"),
+                       self.date_to, self.text):
+            filters.addWidget(widget)
+        filters.addStretch(1)
+        filters.addWidget(self.count_label)
+        filters.addWidget(self.refresh_button)
+
+        # -- table and detail ------------------------------------------------------------------------
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        self.table.verticalHeader().setDefaultSectionSize(26)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        self.table.verticalHeader().setVisible(False)
+        header = self.table.horizontalHeader()
+        header.setStretchLastSection(True)
+        for column, width in enumerate((168, 135, 100, 70, 80, 110, 100, 160, 100)):
+            self.table.setColumnWidth(column, width)
+        self.table.selectionModel().currentRowChanged.connect(self._row_changed)
+        self.detail = DetailView()
+        buttons = QHBoxLayout()
+        self.buttons: dict[str, QPushButton] = {}
+        for key, text, slot in (("pass", "Pass  (P)", partial(self.relabel, Verdict.PASS)),
+                                ("fail", "Fail  (F)", partial(self.relabel, Verdict.FAIL)),
+                                ("uncertain", "Uncertain  (U)", partial(self.relabel, Verdict.UNCERTAIN)),
+                                ("label", "Defect label…  (D)", self.edit_label),
+                                ("note", "Note…  (N)", self.edit_note),
+                                ("undo", "Undo  (Ctrl+Z)", self.undo)):
+            button = QPushButton(text)
+            if key in VERDICT_COLOURS:
+                button.setStyleSheet(f"QPushButton {{ border: 2px solid {VERDICT_COLOURS[key]}; font-weight: 700; }}")
+            button.clicked.connect(slot)
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            self.buttons[key] = button
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.advance)
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.addWidget(self.detail, 1)
+        rl.addLayout(buttons)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.table)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([640, 860])
+        help_line = QLabel(REVIEW_SHORTCUTS)
+        help_line.setObjectName("shortcutHelp")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(10, 8, 10, 6)
+        layout.addWidget(self.messages)
+        layout.addLayout(filters)
+        layout.addWidget(splitter, 1)
+        layout.addWidget(help_line)
+
+        # -- keyboard --------------------------------------------------------------------------------
+        for keys, slot in ((("P",), partial(self.relabel, Verdict.PASS)), (("F",), partial(self.relabel, Verdict.FAIL)),
+                           (("U",), partial(self.relabel, Verdict.UNCERTAIN)), (("J",), self.next_part),
+                           (("K",), self.previous_part), (("D",), self.edit_label), (("N",), self.edit_note),
+                           (("Ctrl+Z",), self.undo), (("Ctrl+R",), self.refresh),
+                           (("H",), self.detail.show_heat.toggle)):
+            action = QAction(self)
+            action.setShortcuts([QKeySequence(k) for k in keys])
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            action.triggered.connect(slot)
+            self.addAction(action)
+        self.model.count_changed.connect(self._count_changed)
+
+    # -- data ------------------------------------------------------------------------------------------
+    def attach_store(self) -> None:
+        """Called once the store is open: list the recipes and load the table."""
+        store = self.station.store
+        if store is None:
+            return
+        self.model.set_store(store)
+        self.station.tasks.submit(store.recipe_names, self._recipes_loaded)
+        self.refresh()
+
+    def _recipes_loaded(self, names: list[str]) -> None:
+        current = self.recipe.currentData()
+        self.recipe.blockSignals(True)
+        self.recipe.clear()
+        self.recipe.addItem("All recipes", None)
+        for name in names:
+            self.recipe.addItem(name, name)
+        index = self.recipe.findData(current) if current else 0
+        self.recipe.setCurrentIndex(max(index, 0))
+        self.recipe.blockSignals(False)
+
+    def current_filter(self) -> InspectionFilter:
+        verdicts = frozenset(v for v, box in self.verdict_boxes.items() if box.isChecked())
+        values: dict = {
+            "effective_verdict": verdicts if len(verdicts) < 3 else None,
+            "recipe_name": self.recipe.currentData(),
+            "reviewed": self.reviewed.currentData(),
+        }
+        if self.use_dates.isChecked():
+            start = self.date_from.date().toPython()
+            end = self.date_to.date().toPython()
+            local = datetime.now().astimezone().tzinfo
+            values["since"] = datetime.combine(start, time.min, tzinfo=local).astimezone(UTC)
+            values["until"] = datetime.combine(end + timedelta(days=1), time.min, tzinfo=local).astimezone(UTC)
+        text = self.text.text().strip()
+        if text:
+            values[TEXT_FIELD] = text
+        if not verdicts:
+            values["effective_verdict"] = frozenset()
+        return InspectionFilter(**values)
+
+    def _filters_changed(self, *_args) -> None:
+        self.refresh()
+
+    def refresh(self, then: Callable[[], None] | None = None) -> None:
+        if self.station.store is None:
+            return
+        keep = self.current_record()
+        keep_id = keep.id if keep else None
+        self.model.set_filter(self.current_filter(), then=lambda: self._after_reload(keep_id, then))
+
+    def _after_reload(self, keep_id: str | None, then: Callable[[], None] | None) -> None:
+        row = self.model.row_of(keep_id) if keep_id else None
+        if row is None and self.model.rowCount() > 0:
+            row = 0
+        if row is not None:
+            self.select_row(row)
+        else:
+            self.detail.clear("No parts match these filters")
+        if then is not None:
+            then()
+
+    def _count_changed(self, n: int) -> None:
+        self.count_label.setText(f"{n:,} part{'s' if n != 1 else ''}")
+
+    # -- selection -------------------------------------------------------------------------------------
+    def current_row(self) -> int:
+        index = self.table.currentIndex()
+        return index.row() if index.isValid() else -1
+
+    def current_record(self) -> InspectionRecord | None:
+        row = self.current_row()
+        return self.model.record(row) if row >= 0 else None
+
+    def select_row(self, row: int) -> None:
+        if not 0 <= row < self.model.rowCount():
+            return
+        index = self.model.index(row, 0)
+        self.table.selectionModel().setCurrentIndex(
+            index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
+        self.table.scrollTo(index)
+
+    def next_part(self) -> None:
+        self.select_row(self.current_row() + 1)
+
+    def previous_part(self) -> None:
+        self.select_row(max(0, self.current_row() - 1))
+
+    def _row_changed(self, current, _previous) -> None:
+        if not current.isValid():
+            return
+        record = self.model.record(current.row())
+        if record is None:  # its page is loading: show it when it comes
+            self.model.page_loaded.connect(self._page_arrived, Qt.ConnectionType.SingleShotConnection)
+            return
+        self.load_detail(record.id)
+
+    def _page_arrived(self, _page: int) -> None:
+        record = self.current_record()
+        if record is not None and record.id != self._detail_for:
+            self.load_detail(record.id)
+
+    def load_detail(self, inspection_id: str) -> None:
+        store = self.station.store
+        if store is None:
+            return
+        self._detail_for = inspection_id
+        self.station.tasks.submit(lambda: load_detail(store, inspection_id), self._detail_loaded,
+                                  lambda exc: self.messages.show_message(describe_error(exc), "error"))
+
+    def _detail_loaded(self, data: DetailData) -> None:
+        if data.record.id != self._detail_for:
+            return  # the reviewer moved on meanwhile
+        self.detail.show_data(data)
+        self.model.replace_record(data.record)
+        if data.record.caption_status is CaptionStatus.PENDING:  # the captioner is still at it: look again
+            QTimer.singleShot(2000, self, lambda part=data.record.id: self._recheck_caption(part))
+
+    def _recheck_caption(self, inspection_id: str) -> None:
+        if inspection_id == self._detail_for and self.isVisible():
+            self.load_detail(inspection_id)
+
+    # -- decisions -------------------------------------------------------------------------------------
+    def _target(self) -> InspectionRecord | None:
+        record = self.current_record()
+        if record is None:
+            self.messages.show_message("Select a part first.", "info")
+        return record
+
+    def _decide(self, record: InspectionRecord, fn, *, advance: bool, undo: bool = False) -> None:
+        ops = self.station.ops
+        if ops is None:
+            return
+        if not self.station.operator:
+            self.messages.show_message("Log in first (Station ▸ Switch operator, Ctrl+L): every decision is "
+                                       "recorded under your name.", "warning")
+            return
+
+        def done(_row) -> None:
+            if not undo:
+                self._undo_stack.append(record.id)
+            self.override_done.emit(record.id)
+
+        ops.run(fn, change=OpChange("override", (record.id,)), on_done=done,
+                on_error=lambda exc: self.messages.show_message(describe_error(exc), "warning"))
+        if advance and self.advance.isChecked():
+            self.next_part()
+
+    def relabel(self, verdict: Verdict) -> None:
+        record = self._target()
+        if record is None:
+            return
+        operator, part = self.station.operator, record.id
+
+        def decide(store):  # on the writer thread: the part's state after every earlier decision
+            label = store.get(part).effective_defect_label if verdict is not Verdict.PASS else None
+            return store.add_override(part, operator, verdict, defect_label=label)
+
+        self._decide(record, decide, advance=True)
+
+    def edit_label(self) -> None:
+        record = self._target()
+        if record is None:
+            return
+        data = self.detail.data
+        classes = data.defect_classes if data is not None and data.record.id == record.id else ()
+        label = self.ask_label(self, classes, record.effective_defect_label)
+        if label is None:
+            return
+        operator, part = self.station.operator, record.id
+
+        def decide(store):
+            return store.add_override(part, operator, store.get(part).effective_verdict, defect_label=label or None)
+
+        self._decide(record, decide, advance=False)
+
+    def edit_note(self) -> None:
+        record = self._target()
+        if record is None:
+            return
+        note = self.ask_note(self)
+        if note is None:
+            return
+        operator, part = self.station.operator, record.id
+
+        def decide(store):
+            current = store.get(part)
+            return store.add_override(part, operator, current.effective_verdict,
+                                      defect_label=current.effective_defect_label, note=note)
+
+        self._decide(record, decide, advance=False)
+
+    def undo(self) -> None:
+        """Undo this session's last decision (the part is selected again), else the selected part's last one."""
+        ops, operator = self.station.ops, self.station.operator
+        if ops is None:
+            return
+        if self._undo_stack:
+            target_id = self._undo_stack.pop()
+        else:
+            record = self._target()
+            if record is None:
+                return
+            target_id = record.id
+        row = self.model.row_of(target_id)
+        if row is not None and row != self.current_row():
+            self.select_row(row)
+        ops.run(lambda s: s.undo_last_override(target_id, operator), change=OpChange("override", (target_id,)),
+                on_done=lambda _r: self.override_done.emit(target_id),
+                on_error=lambda exc: self.messages.show_message(describe_error(exc), "info"))
+
+    def on_change(self, change: OpChange) -> None:
+        """React to a database change (Anki-style): reload the parts concerned, or the list."""
+        if change.kind == "override":
+            store = self.station.store
+            for inspection_id in change.inspection_ids:
+                if inspection_id == self._detail_for:
+                    self.load_detail(inspection_id)
+                elif store is not None:
+                    self.station.tasks.submit(partial(store.get, inspection_id), self.model.replace_record,
+                                              lambda _exc: None)
+        elif change.kind in ("inspections", "recipe"):
+            if self.station.store is not None:
+                self.station.tasks.submit(self.station.store.recipe_names, self._recipes_loaded)
+            if self.isVisible():
+                self.refresh()
+            else:
+                self._stale = True
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        self.table.setFocus()  # the relabel keys work at once
+        if getattr(self, "_stale", False):
+            self._stale = False
+            self.refresh()

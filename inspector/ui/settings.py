@@ -1,0 +1,198 @@
+"""Station settings (a JSON file in the data folder) and the settings dialog.
+
+The settings file is ``<INSPECTOR_DATA_DIR or the per-user data folder>/station-settings.json``. The
+*data folder* setting says where the database, the artifacts and the recipes live (default: that
+same folder); a change takes effect at the next start, because running work keeps its database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import secrets
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from inspector.core.paths import data_dir
+
+log = logging.getLogger(__name__)
+
+SETTINGS_FILE = "station-settings.json"
+DEVICES = ("auto", "cpu", "cuda")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+CAPTIONERS = ("blip-base", "blip2-opt-2.7b")
+_PIN_ITERATIONS = 120_000
+
+
+@dataclass(frozen=True)
+class StationSettings:
+    """What the station remembers between shifts."""
+
+    data_folder: str = ""  # empty: the default data folder
+    device: str = "auto"
+    dtype: str = "auto"
+    captioner_enabled: bool = False
+    captioner_model: str = "blip-base"
+    theme: str = "light"
+    require_pin: bool = False
+    pins: dict[str, str] = field(default_factory=dict)  # operator -> "salt$hash" (PBKDF2-SHA256)
+    last_operator: str = ""
+    last_recipe: str = ""
+    last_source_kind: str = "folder"
+    last_source: str = ""
+    heatmap_opacity: float = 0.6
+    colormap: str = "inferno"
+    advance_after_relabel: bool = True
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_folder).expanduser() if self.data_folder else data_dir()
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_path / "inspector.db"
+
+    @property
+    def recipes_dir(self) -> Path:
+        return self.data_path / "recipes"
+
+    def with_pin(self, operator: str, pin: str) -> StationSettings:
+        pins = dict(self.pins)
+        pins[operator] = hash_pin(pin)
+        return replace(self, pins=pins)
+
+    def check_pin(self, operator: str, pin: str) -> bool:
+        stored = self.pins.get(operator)
+        return stored is not None and verify_pin(pin, stored)
+
+
+def settings_path() -> Path:
+    return data_dir() / SETTINGS_FILE
+
+
+def load_settings(path: Path | None = None) -> StationSettings:
+    """The saved settings, or the defaults (a damaged file is reported in the log and ignored)."""
+    path = path or settings_path()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return StationSettings()
+    except (OSError, ValueError) as exc:
+        log.warning("Settings file %s cannot be read (%s); using the defaults.", path, exc)
+        return StationSettings()
+    known = {f.name for f in fields(StationSettings)}
+    values = {k: v for k, v in data.items() if k in known} if isinstance(data, dict) else {}
+    try:
+        return StationSettings(**values)
+    except TypeError:
+        return StationSettings()
+
+
+def save_settings(settings: StationSettings, path: Path | None = None) -> None:
+    """Write the settings atomically."""
+    path = path or settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(asdict(settings), indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def hash_pin(pin: str) -> str:
+    salt = secrets.token_hex(8)
+    digest = hashlib.pbkdf2_hmac("sha256", pin.encode(), bytes.fromhex(salt), _PIN_ITERATIONS).hex()
+    return f"{salt}${digest}"
+
+
+def verify_pin(pin: str, stored: str) -> bool:
+    try:
+        salt, digest = stored.split("$", 1)
+        candidate = hashlib.pbkdf2_hmac("sha256", pin.encode(), bytes.fromhex(salt), _PIN_ITERATIONS).hex()
+    except ValueError:
+        return False
+    return hmac.compare_digest(candidate, digest)
+
+
+class SettingsDialog(QDialog):
+    """Data folder, device, captioner on/off, theme, PIN at log-in."""
+
+    def __init__(self, settings: StationSettings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Station settings")
+        self.setMinimumWidth(560)
+        self._settings = settings
+        form = QFormLayout()
+        self.data_folder = QLineEdit(settings.data_folder)
+        self.data_folder.setPlaceholderText(str(data_dir()))
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        row = QHBoxLayout()
+        row.addWidget(self.data_folder, 1)
+        row.addWidget(browse)
+        holder = QWidget()
+        holder.setLayout(row)
+        row.setContentsMargins(0, 0, 0, 0)
+        form.addRow("Data folder", holder)
+        note = QLabel("Database, part images and recipes. A new folder is used from the next start.")
+        note.setObjectName("muted")
+        note.setWordWrap(True)
+        form.addRow("", note)
+        self.device = QComboBox()
+        self.device.addItems(DEVICES)
+        self.device.setCurrentText(settings.device)
+        form.addRow("Device", self.device)
+        self.dtype = QComboBox()
+        self.dtype.addItems(DTYPES)
+        self.dtype.setCurrentText(settings.dtype)
+        form.addRow("Precision", self.dtype)
+        self.captioner = QCheckBox("Caption flagged parts")
+        self.captioner.setChecked(settings.captioner_enabled)
+        self.captioner_model = QComboBox()
+        self.captioner_model.addItems(CAPTIONERS)
+        self.captioner_model.setCurrentText(settings.captioner_model)
+        self.captioner_model.setEnabled(settings.captioner_enabled)
+        self.captioner.toggled.connect(self.captioner_model.setEnabled)
+        form.addRow("Captions", self.captioner)
+        form.addRow("Captioner", self.captioner_model)
+        self.theme = QComboBox()
+        self.theme.addItems(["light", "dark"])
+        self.theme.setCurrentText(settings.theme)
+        form.addRow("Theme", self.theme)
+        self.require_pin = QCheckBox("Ask operators for a PIN at log-in")
+        self.require_pin.setChecked(settings.require_pin)
+        form.addRow("Log-in", self.require_pin)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(buttons)
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Data folder", self.data_folder.text() or str(data_dir()))
+        if folder:
+            self.data_folder.setText(folder)
+
+    def result_settings(self) -> StationSettings:
+        return replace(self._settings, data_folder=self.data_folder.text().strip(),
+                       device=self.device.currentText(), dtype=self.dtype.currentText(),
+                       captioner_enabled=self.captioner.isChecked(),
+                       captioner_model=self.captioner_model.currentText(), theme=self.theme.currentText(),
+                       require_pin=self.require_pin.isChecked())

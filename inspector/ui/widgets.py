@@ -1,0 +1,232 @@
+"""Small widgets shared by the screens: the verdict badge, counters, non-blocking messages."""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QFont, QFontMetrics
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+
+from inspector.ui.theme import NEUTRAL_COLOUR, VERDICT_COLOURS, VERDICT_TEXT
+
+
+def fmt_score(value: float | None) -> str:
+    if value is None or not math.isfinite(value):
+        return "—"
+    magnitude = abs(value)
+    if magnitude >= 100:
+        return f"{value:.1f}"
+    if magnitude >= 1:
+        return f"{value:.3f}"
+    return f"{value:.4f}"
+
+
+class VerdictBadge(QFrame):
+    """The big PASS / FAIL / UNCERTAIN plate, with the score against the threshold under it."""
+
+    def __init__(self, parent: QWidget | None = None, *, size: int = 44) -> None:
+        super().__init__(parent)
+        self.setObjectName("verdictBadge")
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 10, 16, 12)
+        layout.setSpacing(2)
+        self.text = QLabel("—")
+        self.text.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.detail = QLabel("waiting for a part")
+        self.detail.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.limits = QLabel("")
+        self.limits.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.limits.setWordWrap(True)
+        self.note = QLabel("")
+        self.note.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.note.setVisible(False)
+        layout.addWidget(self.text)
+        layout.addWidget(self.detail)
+        layout.addWidget(self.limits)
+        layout.addWidget(self.note)
+        self._size = size
+        self.verdict: str | None = None
+        self._paint(None)
+
+    def set_verdict(self, verdict: str | None, score: float | None = None, threshold: float | None = None,
+                    *, band: tuple[float, float] | None = None, note: str = "") -> None:
+        self.verdict = str(verdict) if verdict else None
+        self.text.setText(VERDICT_TEXT.get(self.verdict or "", "—"))
+        self._fit_text()
+        if score is None:
+            self.detail.setText("waiting for a part" if verdict is None else "")
+            self.limits.setText("")
+        else:
+            self.detail.setText(f"score {fmt_score(score)}")
+            limit = f"threshold {fmt_score(threshold)}"
+            if band:
+                limit += f"  ·  uncertain {fmt_score(band[0])}–{fmt_score(band[1])}"
+            self.limits.setText(limit)
+        self.note.setText(note)
+        self.note.setVisible(bool(note))
+        self._paint(self.verdict)
+
+    def _paint(self, verdict: str | None) -> None:
+        """Colours come from one stylesheet with a rule per verdict: a change only re-polishes."""
+        if not getattr(self, "_styled", False):
+            self._styled = True
+            rules = [f"QFrame#verdictBadge {{ background: {NEUTRAL_COLOUR}; border-radius: 10px; }}",
+                     "QFrame#verdictBadge QLabel { color: #ffffff; background: transparent; }"]
+            for name, bg in VERDICT_COLOURS.items():
+                fg = "#1b1b1b" if name == "uncertain" else "#ffffff"
+                rules.append(f'QFrame#verdictBadge[verdict="{name}"] {{ background: {bg}; }}')
+                rules.append(f'QFrame#verdictBadge[verdict="{name}"] QLabel {{ color: {fg}; }}')
+            self.setStyleSheet("\n".join(rules))
+            self.detail.setFont(self._font(max(13, self._size // 2), QFont.Weight.Bold))
+            self.limits.setFont(self._font(11, QFont.Weight.DemiBold))
+            self.note.setFont(self._font(10, QFont.Weight.Bold))
+        value = verdict or ""
+        if self.property("verdict") != value:
+            self.setProperty("verdict", value)
+            for widget in (self, self.text, self.detail, self.limits, self.note):
+                widget.style().unpolish(widget)
+                widget.style().polish(widget)
+
+    def _font(self, points: int, weight: QFont.Weight) -> QFont:
+        font = QFont(self.font())
+        font.setPointSize(points)
+        font.setWeight(weight)
+        return font
+
+    def _fitting_size(self) -> int:
+        """The largest point size (up to the badge's own) at which the verdict fits the badge's width."""
+        text = self.text.text()
+        room = max(120, self.width() - 40)
+        size = self._size
+        font = QFont(self.text.font())
+        font.setWeight(QFont.Weight.ExtraBold)
+        while size > 12:
+            font.setPointSize(size)
+            font.setLetterSpacing(QFont.SpacingType.AbsoluteSpacing, 2)
+            if QFontMetrics(font).horizontalAdvance(text) <= room:
+                break
+            size -= 2
+        return size
+
+    def _fit_text(self) -> None:
+        size = self._fitting_size()
+        if size != getattr(self, "_text_size", None):
+            self._text_size = size
+            font = self._font(size, QFont.Weight.ExtraBold)
+            font.setLetterSpacing(QFont.SpacingType.AbsoluteSpacing, 2)
+            self.text.setFont(font)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._fit_text()
+
+
+class CounterTile(QFrame):
+    """A big number with a caption (inspected, failed, ...)."""
+
+    def __init__(self, caption: str, parent: QWidget | None = None, colour: str | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("panel")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(10, 6, 10, 6)
+        layout.setSpacing(0)
+        self.value = QLabel("0")
+        self.value.setObjectName("counterValue")
+        self.value.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        if colour:
+            self.value.setStyleSheet(f"color: {colour};")
+        label = QLabel(caption)
+        label.setObjectName("counterCaption")
+        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout.addWidget(self.value)
+        layout.addWidget(label)
+
+    def set_value(self, value: int | float | str) -> None:
+        text = f"{value:.1f}" if isinstance(value, float) else f"{value:,}" if isinstance(value, int) else str(value)
+        if self.value.text() != text:
+            self.value.setText(text)
+
+
+class _Message(QFrame):
+    closed = Signal(object)
+
+    def __init__(self, text: str, level: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName({"info": "messageInfo", "warning": "messageWarning"}.get(level, "messageError"))
+        self.level = level
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(10, 6, 6, 6)
+        icon = QLabel({"info": "ℹ", "warning": "⚠"}.get(level, "✖"))
+        icon.setStyleSheet("font-size: 14pt;")
+        self.label = QLabel(text)
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        close = QPushButton("Dismiss")
+        close.setFlat(True)
+        close.clicked.connect(lambda: self.closed.emit(self))
+        layout.addWidget(icon)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
+
+
+class MessageBar(QWidget):
+    """Non-blocking messages stacked at the top of a screen; info messages fade out by themselves.
+
+    Repeats of the same text are merged (a flapping camera does not fill the screen).
+    """
+
+    MAX = 3
+
+    def __init__(self, parent: QWidget | None = None, *, info_timeout_ms: int = 8000) -> None:
+        super().__init__(parent)
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._layout.setSpacing(4)
+        self._timeout = info_timeout_ms
+        self.messages: list[_Message] = []
+        self.setVisible(False)
+
+    def show_message(self, text: str, level: str = "info") -> None:
+        for existing in self.messages:
+            if existing.label.text() == text:
+                return
+        message = _Message(text, level, self)
+        message.closed.connect(self._remove)
+        self.messages.append(message)
+        self._layout.addWidget(message)
+        while len(self.messages) > self.MAX:
+            self._remove(self.messages[0])
+        if level == "info" and self._timeout > 0:
+            # the message is the timer's context: no call once it (or this bar) is gone
+            QTimer.singleShot(self._timeout, message, lambda m=message: self._remove(m))
+        self.setVisible(True)
+
+    def texts(self) -> list[str]:
+        return [m.label.text() for m in self.messages]
+
+    def clear(self) -> None:
+        for message in list(self.messages):
+            self._remove(message)
+
+    def _remove(self, message: _Message) -> None:
+        if message in self.messages:
+            self.messages.remove(message)
+            message.setParent(None)
+            message.deleteLater()
+        self.setVisible(bool(self.messages))
+
+
+def section_title(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setObjectName("sectionTitle")
+    return label
+
+
+def random_weights_badge(text: str = "RANDOM WEIGHTS (demo)") -> QLabel:
+    label = QLabel(text)
+    label.setObjectName("randomBadge")
+    label.setToolTip("The models were built with random weights (started with --random-weights). "
+                     "Scores, heatmaps and verdicts mean nothing; they are marked so in the database.")
+    return label

@@ -1,0 +1,81 @@
+"""Fixtures for the window tests: a tiny real DINOv2 (random weights) in a throw-away registry, a
+recipe using it, a store with inspected parts, and the station window itself (offscreen)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from inspector.core.recipe import Recipe, save_recipe
+from inspector.store import open_store
+from inspector.ui.settings import StationSettings
+from tests.pipeline.conftest import TINY_DINO, texture, tiny_registry, write_parts, write_reference  # noqa: F401
+
+WAIT_MS = 60_000
+
+
+@pytest.fixture
+def settings(tmp_path) -> StationSettings:
+    return StationSettings(data_folder=str(tmp_path / "station"))
+
+
+@pytest.fixture
+def tiny_recipe(tmp_path, settings, tiny_registry) -> tuple[Recipe, object]:  # noqa: F811
+    """A few-shot recipe on the tiny DINOv2, saved in the station's recipe folder."""
+    refs = tuple(str(write_reference(tmp_path / f"ref_{i}.png")) for i in range(1))
+    recipe = Recipe(name="bracket", object_name="bracket", detector="anomalydino", model="tiny-dino",
+                    references=refs, threshold=0.05, uncertain_band=(0.04, 0.06),
+                    detector_params={"resolution": 56}, defect_classes=("square", "scratch"))
+    settings.recipes_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.recipes_dir / "bracket.json"
+    save_recipe(recipe, path)
+    return recipe, path
+
+
+@pytest.fixture
+def inspected(tmp_path, settings, tiny_recipe):
+    """A station database holding a headless folder run of 9 parts (every image kept)."""
+    from inspector.detectors.factory import create_detector
+    from inspector.pipeline import InspectionPipeline, fit_for_recipe
+    from inspector.sources import make_source
+
+    recipe, _path = tiny_recipe
+    write_parts(tmp_path / "parts", 9)
+    detector = create_detector("anomalydino", model="tiny-dino", device="cpu", dtype="float32",
+                               random_weights=True, params=recipe.detector_params)
+    fit_for_recipe(detector, recipe)
+    settings.data_path.mkdir(parents=True, exist_ok=True)
+    with open_store(settings.database_path) as store:
+        summary = InspectionPipeline(recipe, detector, store, make_source(tmp_path / "parts"), keep_images="all",
+                                     operator="setup").run()
+    assert summary.inspected == 9
+    return summary
+
+
+@pytest.fixture
+def make_window(qtbot, settings):
+    """Build station windows (closed, and their workers stopped, at the end of the test)."""
+    from inspector.ui.main_window import MainWindow
+
+    windows = []
+
+    def make(**kwargs):
+        kwargs.setdefault("operator", "ana")
+        kwargs.setdefault("random_weights", True)
+        window = MainWindow(kwargs.pop("settings", settings), **kwargs)
+        qtbot.addWidget(window)
+        window.show()
+        qtbot.waitUntil(lambda: window.station.ready, timeout=WAIT_MS)
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        if window.controller.running:
+            with qtbot.waitSignal(window.controller.run_finished, timeout=WAIT_MS):
+                window.controller.stop()
+        window.close()
+        assert window._closed
+    leftovers = [t.name for t in threading.enumerate() if t.name.startswith(("inspector-inference", "source-"))]
+    assert not leftovers, f"worker threads still running: {leftovers}"
