@@ -72,7 +72,14 @@ def ensure_gui_application() -> None:
     headless = sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
     if headless and not os.environ.get("QT_QPA_PLATFORM"):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    _app = QGuiApplication(["inspector-report"])
+    # A QApplication (a QGuiApplication that also allows widgets): a process that later opens a window,
+    # or a test session that goes on to widget tests, would otherwise be stuck with a widget-less app.
+    try:
+        from PySide6.QtWidgets import QApplication
+    except ImportError:  # pragma: no cover - QtWidgets ships with PySide6-Essentials
+        _app = QGuiApplication(["inspector-report"])
+    else:
+        _app = QApplication(["inspector-report"])
 
 
 def report_font(size: float):
