@@ -199,14 +199,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     detector = detector_for_recipe(recipe, device=args.device, dtype=args.dtype,
                                    random_weights=args.random_weights)
     fit_for_recipe(detector, recipe)
+    captions = None
+    if args.captioner != "none":
+        from inspector.captioning import create_caption_scheduler
+
+        captions = create_caption_scheduler(lambda iid, outcome: outcome.apply(store, iid), captioner=args.captioner,
+                                            detector=detector, device=args.device, dtype=args.dtype,
+                                            random_weights=args.random_weights)
     pipeline = InspectionPipeline(recipe, detector, store, source, batch_size=args.batch_size,
                                   operator=args.operator, keep_images=args.keep_images, on_result=on_result,
-                                  progress=progress, lot=args.lot)
+                                  progress=progress, lot=args.lot, captions=captions)
     previous = signal.signal(signal.SIGINT, lambda *_: progress.cancel())
     try:
         summary = pipeline.run()
+        if captions is not None and not summary.cancelled:
+            captions.wait_idle(args.caption_wait)  # the rest stay marked missing, with the reason
     finally:
         signal.signal(signal.SIGINT, previous)
+        if captions is not None:
+            captions.close()
         store.close()
     if args.json:
         print(json.dumps(summary.to_json()), flush=True)
@@ -367,6 +378,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-images", default="flagged", choices=["all", "flagged", "none"],
                    help="which parts get an image copy in the data folder (thumbnails and heatmaps always)")
     p.add_argument("--db", help="database file (default: <data folder>/inspector.db; INSPECTOR_DATA_DIR)")
+    p.add_argument("--captioner", default="none", choices=["none", "blip-base", "blip2-opt-2.7b"],
+                   help="caption failed and uncertain parts (after their verdicts are stored; never delays scoring)")
+    p.add_argument("--caption-wait", type=float, default=600.0,
+                   help="seconds to wait at the end for captions still being written (default 600)")
     p.add_argument("--json", action="store_true", help="JSON lines on stdout: one per part, then a summary")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_runtime(p)

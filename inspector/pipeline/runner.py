@@ -17,6 +17,7 @@ looked up before scoring.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -24,6 +25,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -35,7 +37,15 @@ from inspector.detectors.base import Detector
 from inspector.errors import InspectorError, SourceError
 from inspector.pipeline.events import FlaggedPart, PartResult, PartStatus, RunSummary
 from inspector.sources.base import Frame, Source
-from inspector.store import InspectionStore, NewInspection, StoreError, StoreWriter, sha256_bytes, sha256_file
+from inspector.store import (
+    CaptionStatus,
+    InspectionStore,
+    NewInspection,
+    StoreError,
+    StoreWriter,
+    sha256_bytes,
+    sha256_file,
+)
 
 log = logging.getLogger(__name__)
 
@@ -89,13 +99,16 @@ class InspectionPipeline:
         on_flagged: Caption hook, called with a :class:`FlaggedPart` after a fail/uncertain verdict is stored.
         progress: Progress and cancel.
         with_pixels: Include the image and anomaly map in each result (the window shows them).
+        captions: A caption scheduler (:func:`inspector.captioning.create_caption_scheduler`): scoring
+            runs inside its gate (captions wait while a batch is scored), flagged parts are stored with
+            caption status "pending" and handed to it once their verdict is committed.
     """
 
     def __init__(self, recipe: Recipe, detector: Detector, store: InspectionStore, source: Source, *,
                  batch_size: int = 8, operator: str | None = None, keep_images: str = "flagged",
                  heatmap_max_side: int = 256, on_result: Callable[[PartResult], None] | None = None,
                  on_flagged: Callable[[FlaggedPart], None] | None = None, progress: ProgressState | None = None,
-                 with_pixels: bool = False, lot: str | None = None) -> None:
+                 with_pixels: bool = False, lot: str | None = None, captions: Any = None) -> None:
         if keep_images not in KEEP_IMAGES:
             raise ValueError(f"keep_images must be one of {KEEP_IMAGES}")
         self.recipe = recipe
@@ -111,6 +124,7 @@ class InspectionPipeline:
         self.progress = progress or ProgressState()
         self.with_pixels = with_pixels
         self.lot = lot
+        self.captions = captions
         self._lock = threading.Lock()
         self._counts = {Verdict.PASS: 0, Verdict.FAIL: 0, Verdict.UNCERTAIN: 0}
         self._duplicates = 0
@@ -224,7 +238,8 @@ class InspectionPipeline:
         if not fresh:
             return
         t0 = time.perf_counter()
-        predictions = self.detector.predict([f.image for f, _ in fresh])
+        with self.captions.gate.scoring() if self.captions is not None else contextlib.nullcontext():
+            predictions = self.detector.predict([f.image for f, _ in fresh])
         self._predict_seconds += time.perf_counter() - t0
         for (frame, digest), prediction in zip(fresh, predictions, strict=True):
             self._in_flight.acquire()  # bounds the memory held by parts waiting for the disk
@@ -261,11 +276,13 @@ class InspectionPipeline:
                 self._on_store_error(exc)
                 return
             latency = (datetime.now(UTC) - frame.timestamp).total_seconds() * 1000.0
+            caption = self._wants_caption(verdict)
             item = NewInspection.from_prediction(
                 prediction, self.detector.info, content_hash=digest, recipe_version_id=version_id,
                 threshold=self.recipe.threshold, verdict=verdict, source=frame.source_id,
                 file_path=_path(frame), run_id=run_id, latency_ms=latency, image_artifact=image_key,
                 heatmap_artifact=heatmap, thumbnail_artifact=thumbnail,
+                caption_status=CaptionStatus.PENDING if caption else None,
             )
             future = writer.add(item)
             future.add_done_callback(lambda f: self._stored(f, frame, prediction, verdict, latency))
@@ -297,12 +314,28 @@ class InspectionPipeline:
             image=frame.image if self.with_pixels else None,
             anomaly_map=prediction.anomaly_map if self.with_pixels else None,
         ))
+        if self._wants_caption(verdict) and not stored.duplicate:
+            self._submit_caption(stored.id, frame, prediction, verdict)
         if self.on_flagged is not None and verdict is not Verdict.PASS and not stored.duplicate:
             try:
                 self.on_flagged(FlaggedPart(stored.id, frame.image, prediction.anomaly_map, prediction.score,
                                             verdict, self.recipe.object_name, self.recipe.defect_classes))
             except Exception:  # noqa: BLE001 - a caption problem never touches the verdict
                 log.exception("caption hook failed for inspection %s", stored.id)
+
+    def _wants_caption(self, verdict: Verdict) -> bool:
+        return self.captions is not None and bool(self.captions.wants(verdict, self.recipe.defect_classes))
+
+    def _submit_caption(self, inspection_id: str, frame: Frame, prediction: AnomalyPrediction,
+                        verdict: Verdict) -> None:
+        from inspector.captioning import FlaggedPart as CaptionPart
+
+        try:
+            self.captions.submit(CaptionPart(inspection_id, frame.image, prediction.anomaly_map, prediction.score,
+                                             verdict, self.recipe.object_name, tuple(self.recipe.defect_classes),
+                                             self.recipe.threshold))
+        except Exception:  # noqa: BLE001 - a caption problem never touches the verdict
+            log.exception("could not queue the caption of inspection %s", inspection_id)
 
     def _on_store_error(self, exc: BaseException) -> None:
         with self._lock:

@@ -362,8 +362,10 @@ def run_session(config: SessionConfig, feed: LiveFeed, cache: DetectorCache, pro
         raise
     feed.source = source
     progress.report(0, source.total or 0, "Running")
+    # a caption scheduler goes to the pipeline itself (scoring inside its gate, captions pending in the store)
+    scheduler = getattr(config.caption_hook, "scheduler", None)
     pipeline = InspectionPipeline(config.recipe, detector, config.store, source, batch_size=config.batch_size,
                                   operator=config.operator, keep_images=config.keep_images,
-                                  on_result=feed.on_result, on_flagged=config.caption_hook, progress=progress,
-                                  with_pixels=True, lot=config.lot)
+                                  on_result=feed.on_result, on_flagged=None if scheduler else config.caption_hook,
+                                  progress=progress, with_pixels=True, lot=config.lot, captions=scheduler)
     return pipeline.run()
