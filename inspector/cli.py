@@ -64,7 +64,11 @@ def cmd_models_download(args: argparse.Namespace) -> int:
         from huggingface_hub import hf_hub_download, snapshot_download
 
         if spec.backend == "transformers":
-            path = snapshot_download(spec.hub_id)
+            # config, tokenizer and processor files, and the weights once (safetensors where the hub has them)
+            files = ["*.json", "*.txt", "*.model", "*.tiktoken"]
+            path = snapshot_download(spec.hub_id, allow_patterns=[*files, "*.safetensors"])
+            if not any(Path(path).glob("*.safetensors")):
+                path = snapshot_download(spec.hub_id, allow_patterns=[*files, "*.bin"])
         else:
             last: Exception | None = None
             for name in spec.hub_files:
