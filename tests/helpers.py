@@ -13,6 +13,17 @@ TINY_DINO = {
                "patch_size": 14, "image_size": 56},
 }
 
+# A tiny open_clip CLIP (real architecture; random weights only).
+TINY_CLIP = {
+    "id": "tiny-clip", "role": "clip", "backend": "open_clip", "architecture": "tiny",
+    "input_size": 64, "patch_size": 16,
+    "config": {
+        "embed_dim": 32,
+        "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "patch_size": 16, "head_width": 32},
+        "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 2},
+    },
+}
+
 
 def texture(h: int, w: int, seed: int = 0) -> np.ndarray:
     import cv2

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from inspector.core.registry import ModelSpec
+from tests.helpers import TINY_CLIP
 
 TOKENIZER_VOCAB = 400  # byte-level BPE: 256 bytes + 5 special tokens + merges
 TEXT_VOCAB = TOKENIZER_VOCAB + 8  # the model's embedding has a few ids the tokenizer lacks (<image> ...)
@@ -40,17 +41,6 @@ TINY_BLIP = {
                         "sep_token_id": 3, "pad_token_id": 0, "eos_token_id": 1},
     },
 }
-
-TINY_CLIP = {
-    "id": "tiny-clip", "role": "clip", "backend": "open_clip", "architecture": "tiny",
-    "input_size": 64, "patch_size": 16,
-    "config": {
-        "embed_dim": 32,
-        "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "patch_size": 16, "head_width": 32},
-        "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 2},
-    },
-}
-
 
 @pytest.fixture(scope="session")
 def tokenizer():

@@ -15,16 +15,7 @@ from inspector.detectors.winclip import (
     window_indices,
 )
 from inspector.errors import InspectorError
-
-TINY_CLIP = {
-    "id": "tiny-clip", "role": "clip", "backend": "open_clip", "architecture": "tiny",
-    "input_size": 64, "patch_size": 16,
-    "config": {
-        "embed_dim": 32,
-        "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "patch_size": 16, "head_width": 32},
-        "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 2},
-    },
-}
+from tests.helpers import TINY_CLIP
 
 
 @pytest.fixture(scope="module")
