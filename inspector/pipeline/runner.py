@@ -146,17 +146,11 @@ class InspectionPipeline:
         writer = StoreWriter(self.store, on_error=self._on_store_error)
         post = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inspector-post")
         start = time.perf_counter()
-        cancelled = False
         error: str | None = None
         error_kind: str | None = None
         try:
             self.source.open()
-            while True:
-                if self.progress.cancelled:
-                    cancelled = True
-                    break
-                if self._store_error:
-                    break
+            while not self.progress.cancelled and not self._store_error:
                 batch = self._next_batch()
                 if batch is None:
                     break
@@ -174,6 +168,7 @@ class InspectionPipeline:
                     error, error_kind = str(exc), "store"
             writer.close()
         seconds = time.perf_counter() - start
+        cancelled = self.progress.cancelled
         return RunSummary(
             run_id=run.id, recipe=self.recipe.name, recipe_version=version.version, source=self.source.source_id,
             detector=info.detector, model_id=info.model_id, passed=self._counts[Verdict.PASS],
