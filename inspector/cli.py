@@ -188,7 +188,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         recipe = Recipe(name="default zero-shot", object_name=args.object or "object", detector="winclip")
     source = make_source(args.source, watch=args.watch, include_existing=args.include_existing,
                          recursive=args.recursive)
-    store = open_store(args.db) if args.db else open_store()
     out_lock = threading.Lock()
 
     def on_result(result) -> None:
@@ -203,25 +202,32 @@ def cmd_run(args: argparse.Namespace) -> int:
     detector = detector_for_recipe(recipe, device=args.device, dtype=args.dtype,
                                    random_weights=args.random_weights)
     fit_for_recipe(detector, recipe)
-    captions = None
-    if args.captioner != "none":
-        from inspector.captioning import create_caption_scheduler
-
-        captions = create_caption_scheduler(lambda iid, outcome: outcome.apply(store, iid), captioner=args.captioner,
-                                            detector=detector, device=args.device, dtype=args.dtype,
-                                            random_weights=args.random_weights)
-    pipeline = InspectionPipeline(recipe, detector, store, source, batch_size=args.batch_size,
-                                  operator=args.operator, keep_images=args.keep_images, on_result=on_result,
-                                  progress=progress, lot=args.lot, captions=captions)
-    previous = signal.signal(signal.SIGINT, lambda *_: progress.cancel())
+    store = open_store(args.db) if args.db else open_store()
+    captions = caption_writer = None
     try:
-        summary = pipeline.run()
-        if captions is not None and not summary.cancelled:
-            captions.wait_idle(args.caption_wait)  # the rest stay marked missing, with the reason
+        if args.captioner != "none":
+            from inspector.captioning import create_caption_scheduler, store_callback
+            from inspector.store import StoreWriter
+
+            caption_writer = StoreWriter(store, name="inspector-captions")
+            captions = create_caption_scheduler(store_callback(caption_writer), captioner=args.captioner,
+                                                detector=detector, device=args.device, dtype=args.dtype,
+                                                random_weights=args.random_weights)
+        pipeline = InspectionPipeline(recipe, detector, store, source, batch_size=args.batch_size,
+                                      operator=args.operator, keep_images=args.keep_images, on_result=on_result,
+                                      progress=progress, lot=args.lot, captions=captions)
+        previous = signal.signal(signal.SIGINT, lambda *_: progress.cancel())
+        try:
+            summary = pipeline.run()
+            if captions is not None and not summary.cancelled:
+                captions.wait_idle(args.caption_wait)  # the rest are marked missing, with the reason
+        finally:
+            signal.signal(signal.SIGINT, previous)
     finally:
-        signal.signal(signal.SIGINT, previous)
         if captions is not None:
-            captions.close()
+            captions.close(timeout=30)  # before its writer: outcomes go through it
+        if caption_writer is not None:
+            caption_writer.close()
         store.close()
     if args.json:
         print(json.dumps(summary.to_json()), flush=True)

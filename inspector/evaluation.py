@@ -17,11 +17,12 @@ from pathlib import Path
 import numpy as np
 
 from inspector.core.datasets import CategoryData, find_categories, load_category, select_references
-from inspector.core.images import load_image, load_mask
+from inspector.core.images import downscale_to_max_side, load_image, load_mask
 from inspector.core.metrics import EvalMetrics
 from inspector.core.metrics import evaluate as compute_metrics
 from inspector.core.progress import ProgressState
 from inspector.detectors.base import Detector
+from inspector.errors import DatasetError
 
 
 @dataclass(frozen=True)
@@ -61,19 +62,6 @@ def _metric_mean(results: Sequence[CategoryResult]) -> EvalMetrics:
         return float(np.mean(values)) if values else float("nan")
 
     return EvalMetrics(**{name: mean(name) for name in EvalMetrics.__dataclass_fields__})
-
-
-def _downscale(array: np.ndarray, max_side: int, nearest: bool) -> np.ndarray:
-    import cv2
-
-    h, w = array.shape[:2]
-    scale = max_side / max(h, w)
-    if scale >= 1.0:
-        return array
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    if nearest:
-        return cv2.resize(array.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
-    return cv2.resize(array, size, interpolation=cv2.INTER_AREA)
 
 
 def _batches(items: Sequence, size: int) -> Iterator[Sequence]:
@@ -131,8 +119,8 @@ def evaluate_category(
                                     interpolation=cv2.INTER_NEAREST).astype(bool)
                 labels.append(item.label)
                 scores.append(pred.score)
-                masks.append(_downscale(gt, pixel_max_side, nearest=True))
-                maps.append(_downscale(pred.anomaly_map, pixel_max_side, nearest=False))
+                masks.append(downscale_to_max_side(gt, pixel_max_side, nearest=True))
+                maps.append(downscale_to_max_side(pred.anomaly_map, pixel_max_side))
             done += len(batch)
             progress.report(done_before + done, total, category.name)
     seconds = time.perf_counter() - start
@@ -173,6 +161,10 @@ def evaluate(
     progress = progress or ProgressState()
     found = [load_category(p) for p in find_categories(Path(root))]
     if categories:
+        unknown = sorted(set(categories) - {c.name for c in found})
+        if unknown:
+            raise DatasetError(f"{root} has no category {', '.join(unknown)}; it has "
+                               f"{', '.join(c.name for c in found) or 'none'}.")
         found = [c for c in found if c.name in set(categories)]
     total = sum(len(c.test) for c in found)
     detector = make_detector()

@@ -85,3 +85,12 @@ def test_calibration_needs_two_good_images(tmp_path, tiny_registry, capsys):
           "--references", str(ref)])
     assert main(["recipe", "calibrate", str(path), "--random-weights", "--device", "cpu"]) == 2
     assert "at least 2" in capsys.readouterr().err
+
+
+def test_eval_of_an_unknown_category_says_which_exist(tmp_path, tiny_registry, capsys):
+    make_tiny_dataset(tmp_path / "data" / "widget")
+    code = main(["eval", str(tmp_path / "data"), "--category", "widgte", "--model", "tiny-dino", "--random-weights",
+                 "--device", "cpu", "-q"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "widgte" in err and "widget" in err

@@ -111,9 +111,12 @@ _HUB_CONFIGS: dict[str, dict[str, Any]] = {
 
 
 def _hub_config(spec: ModelSpec, config_cls):
-    if spec.hub_id in _HUB_CONFIGS:
-        return config_cls(**_HUB_CONFIGS[spec.hub_id])
-    return config_cls()
+    if spec.hub_id not in _HUB_CONFIGS or config_cls is None:
+        raise InspectorError(
+            f"Model '{spec.id}' cannot be built with random weights here: its architecture's hyper-parameters "
+            "are not known without its config.json (import its weights, or give an inline config)."
+        )
+    return config_cls(**_HUB_CONFIGS[spec.hub_id])
 
 
 def load_model(spec: ModelSpec, runtime: Runtime, random_weights: bool = False) -> LoadedModel:

@@ -226,3 +226,23 @@ def _to_rgb8(im: Image.Image, path: Path) -> np.ndarray:
 
 def _gray_to_rgb(gray: np.ndarray) -> np.ndarray:
     return np.repeat(gray[:, :, None], 3, axis=2)
+
+
+def downscale_to_max_side(array: np.ndarray, max_side: int, *, nearest: bool = False) -> np.ndarray:
+    """Shrink an image, map or mask so its longer side is at most ``max_side`` (never enlarges).
+
+    Maps and images are area-averaged; with ``nearest`` (masks) values are picked, not blended, and a
+    boolean mask stays boolean.
+    """
+    import cv2
+
+    h, w = array.shape[:2]
+    scale = max_side / max(h, w)
+    if scale >= 1.0:
+        return array
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    if nearest:
+        small = cv2.resize(array.astype(np.uint8) if array.dtype == bool else array, size,
+                           interpolation=cv2.INTER_NEAREST)
+        return small.astype(bool) if array.dtype == bool else small
+    return cv2.resize(array, size, interpolation=cv2.INTER_AREA)

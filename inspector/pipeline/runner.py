@@ -24,18 +24,18 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from inspector.core.images import IMAGE_SUFFIXES, load_image
+from inspector.core.images import IMAGE_SUFFIXES, downscale_to_max_side
 from inspector.core.progress import ProgressState
 from inspector.core.recipe import Recipe
 from inspector.core.types import AnomalyPrediction, Verdict
 from inspector.detectors.base import Detector
 from inspector.errors import InspectorError, SourceError
 from inspector.pipeline.events import FlaggedPart, PartResult, PartStatus, RunSummary
+from inspector.recipes import reference_images
 from inspector.sources.base import Frame, Source
 from inspector.store import (
     CaptionStatus,
@@ -54,23 +54,8 @@ KEEP_IMAGES = ("all", "flagged", "none")
 
 def fit_for_recipe(detector: Detector, recipe: Recipe) -> None:
     """Fit a few-shot detector on the recipe's reference images (no-op for zero-shot)."""
-    if not detector.needs_references:
-        return
-    if not recipe.references:
-        raise InspectorError(f"Recipe '{recipe.name}' uses {recipe.detector}, which needs good reference images; "
-                             "the recipe lists none.")
-    detector.fit([load_image(Path(p)) for p in recipe.references])
-
-
-def _downscale_map(anomaly_map: np.ndarray, max_side: int) -> np.ndarray:
-    import cv2
-
-    h, w = anomaly_map.shape
-    scale = max_side / max(h, w)
-    if scale >= 1.0:
-        return anomaly_map
-    return cv2.resize(anomaly_map, (max(1, round(w * scale)), max(1, round(h * scale))),
-                      interpolation=cv2.INTER_AREA)
+    if detector.needs_references:
+        detector.fit(reference_images(recipe))
 
 
 def _jpeg_bytes(image: np.ndarray, quality: int = 95) -> bytes:
@@ -138,17 +123,19 @@ class InspectionPipeline:
     def run(self) -> RunSummary:
         """Run until the source ends, cancel is asked for, or the store fails. Blocks; call from a worker."""
         info = self.detector.info
-        version = self.store.save_recipe_version(self.recipe.name, self.recipe.to_dict())
-        if self.operator:
-            self.store.upsert_operator(self.operator)
-        run = self.store.start_run(source=self.source.source_id, recipe_version_id=version.id,
-                                   operator=self.operator, lot=self.lot)
-        writer = StoreWriter(self.store, on_error=self._on_store_error)
+        writer: StoreWriter | None = None
         post = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inspector-post")
         start = time.perf_counter()
+        version = run = None
         error: str | None = None
         error_kind: str | None = None
         try:
+            version = self.store.save_recipe_version(self.recipe.name, self.recipe.to_dict())
+            if self.operator:
+                self.store.upsert_operator(self.operator)
+            run = self.store.start_run(source=self.source.source_id, recipe_version_id=version.id,
+                                       operator=self.operator, lot=self.lot)
+            writer = StoreWriter(self.store, on_error=self._on_store_error)
             self.source.open()
             while not self.progress.cancelled and not self._store_error:
                 batch = self._next_batch()
@@ -157,20 +144,24 @@ class InspectionPipeline:
                 self._process(batch, version.id, run.id, writer, post)
         except SourceError as exc:
             error, error_kind = str(exc), "source"
+        except StoreError as exc:
+            error, error_kind = str(exc), "store"
         finally:
             self.source.close()
             post.shutdown(wait=True)  # everything scored is handed to the writer ...
-            writer.flush()  # ... and committed before the run is closed
-            try:
-                writer.call(lambda s: s.finish_run(run.id)).result()
-            except StoreError as exc:
-                if error is None:
-                    error, error_kind = str(exc), "store"
-            writer.close()
+            if writer is not None:
+                writer.flush()  # ... and committed before the run is closed
+                try:
+                    writer.call(lambda s: s.finish_run(run.id)).result()
+                except StoreError as exc:
+                    if error is None:
+                        error, error_kind = str(exc), "store"
+                writer.close()
         seconds = time.perf_counter() - start
         cancelled = self.progress.cancelled
         return RunSummary(
-            run_id=run.id, recipe=self.recipe.name, recipe_version=version.version, source=self.source.source_id,
+            run_id=run.id if run else "", recipe=self.recipe.name, recipe_version=version.version if version else 0,
+            source=self.source.source_id,
             detector=info.detector, model_id=info.model_id, passed=self._counts[Verdict.PASS],
             failed=self._counts[Verdict.FAIL], uncertain=self._counts[Verdict.UNCERTAIN],
             duplicates=self._duplicates, skipped=self._skipped, dropped_frames=self.source.dropped,
@@ -258,7 +249,7 @@ class InspectionPipeline:
             image = frame.image
             assert image is not None
             try:
-                heatmap = artifacts.save_heatmap(_downscale_map(prediction.anomaly_map, self.heatmap_max_side),
+                heatmap = artifacts.save_heatmap(downscale_to_max_side(prediction.anomaly_map, self.heatmap_max_side),
                                                  compact=True)
                 thumbnail = artifacts.save_thumbnail(image)
                 image_key = None
@@ -280,13 +271,13 @@ class InspectionPipeline:
                 caption_status=CaptionStatus.PENDING if caption else None,
             )
             future = writer.add(item)
-            future.add_done_callback(lambda f: self._stored(f, frame, prediction, verdict, latency))
+            future.add_done_callback(lambda f: self._stored(f, frame, prediction, verdict, latency, caption))
         finally:
             self._in_flight.release()
 
     # -- writer thread ------------------------------------------------------------------------------
     def _stored(self, future: Future, frame: Frame, prediction: AnomalyPrediction, verdict: Verdict,
-                latency: float) -> None:
+                latency: float, caption: bool) -> None:
         exc = future.exception()
         if exc is not None:
             self._on_store_error(exc)
@@ -309,8 +300,8 @@ class InspectionPipeline:
             image=frame.image if self.with_pixels else None,
             anomaly_map=prediction.anomaly_map if self.with_pixels else None,
         ))
-        if self._wants_caption(verdict) and not stored.duplicate:
-            self._submit_caption(stored.id, frame, prediction, verdict)
+        if caption and not stored.duplicate:  # stored as "pending": always hand it over (a closed
+            self._submit_caption(stored.id, frame, prediction, verdict)  # scheduler reports it missing)
         if self.on_flagged is not None and verdict is not Verdict.PASS and not stored.duplicate:
             try:
                 self.on_flagged(FlaggedPart(stored.id, frame.image, prediction.anomaly_map, prediction.score,
@@ -344,7 +335,10 @@ class InspectionPipeline:
         total = self.source.total or 0
         self.progress.report(done, max(total, done), result.status.value)
         if self.on_result is not None:
-            self.on_result(result)
+            try:
+                self.on_result(result)
+            except Exception:  # noqa: BLE001 - a listener's bug must not lose the caption hand-off
+                log.exception("result listener failed for %s", result.path or result.index)
 
 
 def _path(frame: Frame) -> str | None:

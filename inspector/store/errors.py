@@ -18,9 +18,13 @@ from inspector.errors import InspectorError
 class StoreError(InspectorError):
     """The inspection database or its artifact files cannot be used."""
 
+    exit_code = 5
+
 
 class SchemaTooNewError(StoreError):
     """The database was written by a newer station; it is left untouched."""
+
+    exit_code = 2
 
 
 class DatabaseLockedError(StoreError):
