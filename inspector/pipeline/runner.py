@@ -221,6 +221,9 @@ class InspectionPipeline:
                 continue
             seen[digest] = True
             fresh.append((frame, digest))
+        if len(fresh) < len(todo):
+            n_known = len(todo) - len(fresh)
+            writer.call(lambda s: s.count_duplicates(run_id, n_known))
         if not fresh:
             return
         t0 = time.perf_counter()

@@ -225,6 +225,12 @@ class InspectionStore:
         with self.db.read() as conn:
             return [queries.run_record(r) for r in conn.execute(query)]
 
+    def count_duplicates(self, run_id: str, n: int) -> None:
+        """Count ``n`` parts the run found already inspected before scoring them (nothing else is written)."""
+        if n > 0:
+            with self.db.write() as conn:
+                conn.execute(update(Run).where(Run.id == run_id).values(n_duplicate=Run.n_duplicate + n))
+
     def record_skip(self, path: str, reason: str, *, run_id: str | None = None) -> SkipRecord:
         """Log a file that could not be inspected, and count it on its run."""
         record = SkipRecord(new_id(), run_id, str(path), reason, utc_now())

@@ -69,6 +69,8 @@ def test_folder_run_stores_every_image_once_and_rerun_adds_nothing(tmp_path, set
     run_record = store.get_run(summary.run_id)
     assert run_record.ended_at is not None
     assert run_record.counts.total == 12
+    rerun_record = store.get_run(again.run_id)
+    assert rerun_record.n_duplicates == 12 and rerun_record.counts.total == 0
 
 
 def test_unreadable_files_are_recorded_with_reason_and_the_run_goes_on(tmp_path, setup):
