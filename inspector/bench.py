@@ -68,10 +68,11 @@ class BenchResult:
 
 def bench_images(folder: Path | None, count: int) -> tuple[list[np.ndarray], str]:
     """Test images: from ``folder`` if given, else generated 1024x1024 noise (said in the table)."""
-    from inspector.core.images import IMAGE_SUFFIXES, load_image
+    from inspector.core.images import load_image
+    from inspector.sources.folder import scan_images
 
     if folder is not None:
-        paths = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)[:count]
+        paths = scan_images(Path(folder), recursive=True)[:count]
         if paths:
             images = [load_image(p) for p in paths]
             while len(images) < count:

@@ -248,14 +248,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 # -- recipes --------------------------------------------------------------------------------------
 def cmd_recipe_new(args: argparse.Namespace) -> int:
-    from inspector.core.images import IMAGE_SUFFIXES
     from inspector.core.recipe import Recipe, save_recipe
+    from inspector.sources.folder import scan_images
 
     refs: list[str] = []
     for item in args.references or ():
         path = Path(item)
         if path.is_dir():
-            refs += [str(p.resolve()) for p in sorted(path.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
+            refs += [str(p.resolve()) for p in scan_images(path)]
         elif path.is_file():
             refs.append(str(path.resolve()))
         else:
