@@ -92,14 +92,23 @@ def _median_time(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def _run_config(detector_name: str, model: str, device: str, dtype: str, batches: Sequence[int],
-                repeats: int, random_weights: bool, image_folder: str | None) -> BenchResult:
+def _run_config(
+    detector_name: str,
+    model: str,
+    device: str,
+    dtype: str,
+    batches: Sequence[int],
+    repeats: int,
+    random_weights: bool,
+    image_folder: str | None,
+) -> BenchResult:
     from inspector._torch import import_torch
     from inspector.detectors.factory import create_detector
 
     torch = import_torch()
-    detector = create_detector(detector_name, model=model, device=device, dtype=dtype,
-                               random_weights=random_weights, object_name="part")
+    detector = create_detector(
+        detector_name, model=model, device=device, dtype=dtype, random_weights=random_weights, object_name="part"
+    )
     images, described = bench_images(Path(image_folder) if image_folder else None, max(batches) + 1)
     if detector.needs_references:
         detector.fit(images[-1:])
@@ -123,9 +132,14 @@ def _run_config(detector_name: str, model: str, device: str, dtype: str, batches
         timings.append(BatchTiming(batch, predict_s, encoder_s))
     spec_size = getattr(detector, "input_size", None)
     return BenchResult(
-        detector=detector.info.detector, model_id=detector.info.model_id, device=detector.info.device,
-        dtype=detector.info.dtype, input_size=str(spec_size or ""), image_size=described,
-        random_weights=detector.info.random_weights, timings=tuple(timings),
+        detector=detector.info.detector,
+        model_id=detector.info.model_id,
+        device=detector.info.device,
+        dtype=detector.info.dtype,
+        input_size=str(spec_size or ""),
+        image_size=described,
+        random_weights=detector.info.random_weights,
+        timings=tuple(timings),
         peak_memory_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         gpu_peak_memory_mb=torch.cuda.max_memory_allocated() / 2**20 if cuda else None,
     )
@@ -141,8 +155,16 @@ def _child(queue, args) -> None:
         queue.put(("error", text))
 
 
-def run_config_isolated(detector: str, model: str, device: str, dtype: str, batches: Sequence[int],
-                        repeats: int, random_weights: bool, image_folder: str | None) -> BenchResult:
+def run_config_isolated(
+    detector: str,
+    model: str,
+    device: str,
+    dtype: str,
+    batches: Sequence[int],
+    repeats: int,
+    random_weights: bool,
+    image_folder: str | None,
+) -> BenchResult:
     """Run one configuration in a fresh process and return its result (or the error)."""
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
@@ -159,13 +181,17 @@ def run_config_isolated(detector: str, model: str, device: str, dtype: str, batc
 
 
 def format_table(results: Sequence[BenchResult]) -> str:
-    header = (f"{'detector':<12} {'model':<24} {'device':<6} {'dtype':<9} {'b1 img/s':>9} {'best':>12} "
-              f"{'ratio b1':>8} {'ratio best':>10} {'peak MB':>8}")
+    header = (
+        f"{'detector':<12} {'model':<24} {'device':<6} {'dtype':<9} {'b1 img/s':>9} {'best':>12} "
+        f"{'ratio b1':>8} {'ratio best':>10} {'peak MB':>8}"
+    )
     lines = [header, "-" * len(header)]
     for r in results:
         if r.error:
-            lines.append(f"{r.detector:<12} {r.model_id:<24} {r.device:<6} {r.dtype:<9} ERROR: "
-                         f"{r.error.strip().splitlines()[-1]}")
+            lines.append(
+                f"{r.detector:<12} {r.model_id:<24} {r.device:<6} {r.dtype:<9} ERROR: "
+                f"{r.error.strip().splitlines()[-1]}"
+            )
             continue
         b1, best = r.batch1, r.best
         peak = r.gpu_peak_memory_mb if r.gpu_peak_memory_mb is not None else r.peak_memory_mb
@@ -177,6 +203,8 @@ def format_table(results: Sequence[BenchResult]) -> str:
         )
     if any(r.random_weights for r in results):
         lines.append("Models built with RANDOM WEIGHTS (speed does not depend on weight values).")
-    lines.append("ratio = whole predict / bare image-encoder forward on the same batch, same run. "
-                 "peak MB = peak RSS of the benchmark process (GPU: peak allocated on the GPU).")
+    lines.append(
+        "ratio = whole predict / bare image-encoder forward on the same batch, same run. "
+        "peak MB = peak RSS of the benchmark process (GPU: peak allocated on the GPU)."
+    )
     return "\n".join(lines)

@@ -15,8 +15,9 @@ from pathlib import Path
 from inspector import __version__
 from inspector.errors import InspectorError
 
-RANDOM_HELP = ("build the models with RANDOM WEIGHTS (tests and benchmarks only: results are "
-               "meaningless and are marked so)")
+RANDOM_HELP = (
+    "build the models with RANDOM WEIGHTS (tests and benchmarks only: results are meaningless and are marked so)"
+)
 
 
 def _fmt(value: float) -> str:
@@ -32,19 +33,33 @@ def cmd_models_list(args: argparse.Namespace) -> int:
     rows = []
     for spec in specs.values():
         where = spec.weights_location()
-        rows.append({"id": spec.id, "role": spec.role, "backend": spec.backend,
-                     "architecture": spec.architecture + (f" / {spec.pretrained}" if spec.pretrained else ""),
-                     "size_mb": spec.size_mb, "weights": "present" if where else "missing",
-                     "location": str(where) if where else "", "hub_id": spec.hub_id})
+        rows.append(
+            {
+                "id": spec.id,
+                "role": spec.role,
+                "backend": spec.backend,
+                "architecture": spec.architecture + (f" / {spec.pretrained}" if spec.pretrained else ""),
+                "size_mb": spec.size_mb,
+                "weights": "present" if where else "missing",
+                "location": str(where) if where else "",
+                "hub_id": spec.hub_id,
+            }
+        )
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(format_rows(["model", "role", "architecture", "size", "weights"],
-                      [[r["id"], r["role"], r["architecture"], f"{r['size_mb']} MB", r["weights"]] for r in rows]))
+    print(
+        format_rows(
+            ["model", "role", "architecture", "size", "weights"],
+            [[r["id"], r["role"], r["architecture"], f"{r['size_mb']} MB", r["weights"]] for r in rows],
+        )
+    )
     missing = [r["id"] for r in rows if r["weights"] == "missing"]
     if missing:
-        print("\nMissing weights: 'inspector models download MODEL' (with internet) or "
-              "'inspector models import PATH --model MODEL' (air-gapped station).")
+        print(
+            "\nMissing weights: 'inspector models download MODEL' (with internet) or "
+            "'inspector models import PATH --model MODEL' (air-gapped station)."
+        )
     return 0
 
 
@@ -99,12 +114,26 @@ def cmd_eval(args: argparse.Namespace) -> int:
     object_name = args.object or "object"
 
     def make():
-        return create_detector(args.detector, model=args.model or "", object_name=object_name,
-                               device=args.device, dtype=args.dtype, random_weights=args.random_weights)
+        return create_detector(
+            args.detector,
+            model=args.model or "",
+            object_name=object_name,
+            device=args.device,
+            dtype=args.dtype,
+            random_weights=args.random_weights,
+        )
 
     progress = ProgressState(ProgressBar("eval") if not args.quiet else None)
-    report = evaluate(root, make, args.shots, batch_size=args.batch_size, seed=args.seed,
-                      pixel_max_side=args.pixel_max_side, categories=args.category or (), progress=progress)
+    report = evaluate(
+        root,
+        make,
+        args.shots,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        pixel_max_side=args.pixel_max_side,
+        categories=args.category or (),
+        progress=progress,
+    )
     print(format_eval_report(report))
     if args.json:
         Path(args.json).write_text(json.dumps(report.as_dict(), indent=2) + "\n", encoding="utf-8")
@@ -115,15 +144,41 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def format_eval_report(report) -> str:
     from inspector.console import format_rows
 
-    rows = [[c.name, c.shots, c.n_test, c.n_defective, _fmt(c.metrics.image_auroc), _fmt(c.metrics.pixel_auroc),
-             _fmt(c.metrics.aupro), _fmt(c.metrics.f1_max), f"{c.images_per_s:.1f}"] for c in report.categories]
+    rows = [
+        [
+            c.name,
+            c.shots,
+            c.n_test,
+            c.n_defective,
+            _fmt(c.metrics.image_auroc),
+            _fmt(c.metrics.pixel_auroc),
+            _fmt(c.metrics.aupro),
+            _fmt(c.metrics.f1_max),
+            f"{c.images_per_s:.1f}",
+        ]
+        for c in report.categories
+    ]
     m = report.mean
-    rows.append(["mean", "", sum(c.n_test for c in report.categories), "", _fmt(m.image_auroc),
-                 _fmt(m.pixel_auroc), _fmt(m.aupro), _fmt(m.f1_max), ""])
-    head = (f"{report.detector} [{report.model_id}] on {report.device}/{report.dtype}, "
-            f"{report.shots}-shot, dataset {report.dataset}")
-    table = format_rows(["category", "shots", "test", "defect", "I-AUROC", "P-AUROC", "AUPRO@0.3", "F1-max",
-                         "img/s"], rows)
+    rows.append(
+        [
+            "mean",
+            "",
+            sum(c.n_test for c in report.categories),
+            "",
+            _fmt(m.image_auroc),
+            _fmt(m.pixel_auroc),
+            _fmt(m.aupro),
+            _fmt(m.f1_max),
+            "",
+        ]
+    )
+    head = (
+        f"{report.detector} [{report.model_id}] on {report.device}/{report.dtype}, "
+        f"{report.shots}-shot, dataset {report.dataset}"
+    )
+    table = format_rows(
+        ["category", "shots", "test", "defect", "I-AUROC", "P-AUROC", "AUPRO@0.3", "F1-max", "img/s"], rows
+    )
     notes = "\n".join(["", *report.notes]) if report.notes else ""
     pixel = f"\n(pixel metrics on maps downscaled to at most {report.pixel_max_side} px per side; values in %)"
     return f"{head}\n{table}{pixel}{notes}"
@@ -138,13 +193,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
     devices = [args.device] if args.device != "auto" else _available_devices()
     results = []
     for device in devices:
-        dtypes = args.dtype.split(",") if args.dtype else (["bfloat16", "float32"] if device == "cpu"
-                                                           else ["float16"])
+        dtypes = args.dtype.split(",") if args.dtype else (["bfloat16", "float32"] if device == "cpu" else ["float16"])
         for name in detectors:
             for dtype in dtypes:
                 print(f"benchmarking {name} on {device}/{dtype} ...", file=sys.stderr, flush=True)
-                results.append(run_config_isolated(name, args.model or "", device, dtype, batches,
-                                                   args.repeats, args.random_weights, args.images))
+                results.append(
+                    run_config_isolated(
+                        name, args.model or "", device, dtype, batches, args.repeats, args.random_weights, args.images
+                    )
+                )
     print(format_table(results))
     if args.json:
         Path(args.json).write_text(json.dumps([r.as_dict() for r in results], indent=2) + "\n")
@@ -186,8 +243,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         recipe = load_recipe(args.recipe)
     else:
         recipe = Recipe(name="default zero-shot", object_name=args.object or "object", detector="winclip")
-    source = make_source(args.source, watch=args.watch, include_existing=args.include_existing,
-                         recursive=args.recursive)
+    source = make_source(
+        args.source, watch=args.watch, include_existing=args.include_existing, recursive=args.recursive
+    )
     out_lock = threading.Lock()
 
     def on_result(result) -> None:
@@ -199,8 +257,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 print(f"{result.status.value}: {result.path or result.index}: {result.reason}", file=sys.stderr)
 
     progress = ProgressState(None if args.quiet else ProgressBar("run"))
-    detector = detector_for_recipe(recipe, device=args.device, dtype=args.dtype,
-                                   random_weights=args.random_weights)
+    detector = detector_for_recipe(recipe, device=args.device, dtype=args.dtype, random_weights=args.random_weights)
     fit_for_recipe(detector, recipe)
     store = open_store(args.db) if args.db else open_store()
     captions = caption_writer = None
@@ -210,12 +267,27 @@ def cmd_run(args: argparse.Namespace) -> int:
             from inspector.store import StoreWriter
 
             caption_writer = StoreWriter(store, name="inspector-captions")
-            captions = create_caption_scheduler(store_callback(caption_writer), captioner=args.captioner,
-                                                detector=detector, device=args.device, dtype=args.dtype,
-                                                random_weights=args.random_weights)
-        pipeline = InspectionPipeline(recipe, detector, store, source, batch_size=args.batch_size,
-                                      operator=args.operator, keep_images=args.keep_images, on_result=on_result,
-                                      progress=progress, lot=args.lot, captions=captions)
+            captions = create_caption_scheduler(
+                store_callback(caption_writer),
+                captioner=args.captioner,
+                detector=detector,
+                device=args.device,
+                dtype=args.dtype,
+                random_weights=args.random_weights,
+            )
+        pipeline = InspectionPipeline(
+            recipe,
+            detector,
+            store,
+            source,
+            batch_size=args.batch_size,
+            operator=args.operator,
+            keep_images=args.keep_images,
+            on_result=on_result,
+            progress=progress,
+            lot=args.lot,
+            captions=captions,
+        )
         previous = signal.signal(signal.SIGINT, lambda *_: progress.cancel())
         try:
             summary = pipeline.run()
@@ -232,10 +304,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary.to_json()), flush=True)
     else:
-        print(f"{summary.inspected} inspected: {summary.passed} pass, {summary.failed} fail, "
-              f"{summary.uncertain} uncertain; {summary.duplicates} already inspected, {summary.skipped} skipped"
-              + (f", {summary.dropped_frames} frames dropped" if summary.dropped_frames else "")
-              + f"; {summary.images_per_s:.1f} images/s over {summary.seconds:.1f} s")
+        print(
+            f"{summary.inspected} inspected: {summary.passed} pass, {summary.failed} fail, "
+            f"{summary.uncertain} uncertain; {summary.duplicates} already inspected, {summary.skipped} skipped"
+            + (f", {summary.dropped_frames} frames dropped" if summary.dropped_frames else "")
+            + f"; {summary.images_per_s:.1f} images/s over {summary.seconds:.1f} s"
+        )
         if summary.random_weights:
             print("RANDOM WEIGHTS were used: these verdicts are meaningless (and are marked so in the database).")
     if summary.error:
@@ -262,13 +336,21 @@ def cmd_recipe_new(args: argparse.Namespace) -> int:
             raise InspectorError(f"Reference {path} does not exist.")
     if args.shots:
         refs = refs[: args.shots]
-    recipe = Recipe(name=args.name, object_name=args.object, detector=args.detector, model=args.model or "",
-                    references=tuple(refs), defect_classes=tuple(args.defect or ()))
+    recipe = Recipe(
+        name=args.name,
+        object_name=args.object,
+        detector=args.detector,
+        model=args.model or "",
+        references=tuple(refs),
+        defect_classes=tuple(args.defect or ()),
+    )
     if recipe.few_shot and not refs:
         raise InspectorError(f"Detector '{recipe.detector}' needs good reference images (--references).")
     save_recipe(recipe, args.path)
-    print(f"Recipe '{recipe.name}' written to {args.path} ({len(refs)} references). "
-          f"Next: inspector recipe calibrate {args.path}")
+    print(
+        f"Recipe '{recipe.name}' written to {args.path} ({len(refs)} references). "
+        f"Next: inspector recipe calibrate {args.path}"
+    )
     return 0
 
 
@@ -278,13 +360,22 @@ def cmd_recipe_calibrate(args: argparse.Namespace) -> int:
 
     recipe = load_recipe(args.path)
     extra = [Path(p) for p in args.images] if args.images else []
-    recipe, calibration = calibrate_recipe(recipe, extra, quantile=args.quantile, margin=args.margin,
-                                           band=args.band, device=args.device, dtype=args.dtype,
-                                           random_weights=args.random_weights)
+    recipe, calibration = calibrate_recipe(
+        recipe,
+        extra,
+        quantile=args.quantile,
+        margin=args.margin,
+        band=args.band,
+        device=args.device,
+        dtype=args.dtype,
+        random_weights=args.random_weights,
+    )
     save_recipe(recipe, args.path)
     band = calibration.uncertain_band
-    print(f"Calibrated from {calibration.n_good} good scores ({calibration.method}): "
-          f"min {calibration.good_min:.4f}, median {calibration.good_median:.4f}, max {calibration.good_max:.4f}")
+    print(
+        f"Calibrated from {calibration.n_good} good scores ({calibration.method}): "
+        f"min {calibration.good_min:.4f}, median {calibration.good_median:.4f}, max {calibration.good_max:.4f}"
+    )
     print(f"threshold {calibration.threshold:.4f}" + (f", uncertain {band[0]:.4f} .. {band[1]:.4f}" if band else ""))
     if args.random_weights:
         print("RANDOM WEIGHTS were used: this threshold is meaningless; calibrate again with real weights.")
@@ -318,8 +409,11 @@ def run_gui(argv: list[str]) -> int:
 # -- parser ---------------------------------------------------------------------------------------
 def _add_runtime(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto (GPU if present), cpu, cuda, cuda:1 ...")
-    p.add_argument("--dtype", default="auto",
-                   help="auto (measured per machine: bf16 where the CPU is fast at it), float32, bfloat16, float16")
+    p.add_argument(
+        "--dtype",
+        default="auto",
+        help="auto (measured per machine: bf16 where the CPU is fast at it), float32, bfloat16, float16",
+    )
     p.add_argument("--random-weights", action="store_true", help=RANDOM_HELP)
 
 
@@ -372,11 +466,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     p.set_defaults(func=cmd_bench)
 
-    p = sub.add_parser("run", help="inspect a folder, hot folder, camera, video file or stream and log verdicts",
-                       epilog=RUN_EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--source", required=True,
-                   help="folder, image file, camera index (0), video file, rtsp:// or http:// stream; "
-                        "'hot:FOLDER' or --watch for a hot folder")
+    p = sub.add_parser(
+        "run",
+        help="inspect a folder, hot folder, camera, video file or stream and log verdicts",
+        epilog=RUN_EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--source",
+        required=True,
+        help="folder, image file, camera index (0), video file, rtsp:// or http:// stream; "
+        "'hot:FOLDER' or --watch for a hot folder",
+    )
     p.add_argument("--recipe", help="recipe file (default: zero-shot WinCLIP with threshold 0.5)")
     p.add_argument("--object", help="object name for the default recipe")
     p.add_argument("--watch", action="store_true", help="watch the folder for new files until interrupted")
@@ -385,20 +486,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--operator", help="operator name kept with the run")
     p.add_argument("--lot", help="lot / batch label kept with the run")
-    p.add_argument("--keep-images", default="flagged", choices=["all", "flagged", "none"],
-                   help="which parts get an image copy in the data folder (thumbnails and heatmaps always)")
+    p.add_argument(
+        "--keep-images",
+        default="flagged",
+        choices=["all", "flagged", "none"],
+        help="which parts get an image copy in the data folder (thumbnails and heatmaps always)",
+    )
     p.add_argument("--db", help="database file (default: <data folder>/inspector.db; INSPECTOR_DATA_DIR)")
-    p.add_argument("--captioner", default="none", choices=["none", "blip-base", "blip2-opt-2.7b"],
-                   help="caption failed and uncertain parts (after their verdicts are stored; never delays scoring)")
-    p.add_argument("--caption-wait", type=float, default=600.0,
-                   help="seconds to wait at the end for captions still being written (default 600)")
+    p.add_argument(
+        "--captioner",
+        default="none",
+        choices=["none", "blip-base", "blip2-opt-2.7b"],
+        help="caption failed and uncertain parts (after their verdicts are stored; never delays scoring)",
+    )
+    p.add_argument(
+        "--caption-wait",
+        type=float,
+        default=600.0,
+        help="seconds to wait at the end for captions still being written (default 600)",
+    )
     p.add_argument("--json", action="store_true", help="JSON lines on stdout: one per part, then a summary")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_runtime(p)
     p.set_defaults(func=cmd_run)
 
-    sub.add_parser("gui", help="the station window: live inspection, recipes, review queue (gui --help)",
-                   add_help=False)
+    sub.add_parser(
+        "gui", help="the station window: live inspection, recipes, review queue (gui --help)", add_help=False
+    )
     from inspector.reports.cli import register as register_reports
 
     register_reports(sub)
@@ -439,8 +553,9 @@ def main(argv: list[str] | None = None) -> int:
             return exc.exit_code
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     if not getattr(args, "func", None):
         parser.print_help()
         return 0

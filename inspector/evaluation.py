@@ -115,8 +115,9 @@ def evaluate_category(
                 if gt.shape != pred.anomaly_map.shape:
                     import cv2
 
-                    gt = cv2.resize(gt.astype(np.uint8), pred.anomaly_map.shape[::-1],
-                                    interpolation=cv2.INTER_NEAREST).astype(bool)
+                    gt = cv2.resize(
+                        gt.astype(np.uint8), pred.anomaly_map.shape[::-1], interpolation=cv2.INTER_NEAREST
+                    ).astype(bool)
                 labels.append(item.label)
                 scores.append(pred.score)
                 masks.append(downscale_to_max_side(gt, pixel_max_side, nearest=True))
@@ -131,8 +132,13 @@ def evaluate_category(
     else:  # a defective image without a mask would count as defect-free: no pixel metrics then
         metrics = compute_metrics(labels_arr, scores_arr)
     return CategoryResult(
-        name=category.name, shots=len(refs), n_test=len(items), n_defective=int(labels_arr.sum()),
-        metrics=metrics, seconds=seconds, images_per_s=len(items) / seconds if seconds > 0 else 0.0,
+        name=category.name,
+        shots=len(refs),
+        n_test=len(items),
+        n_defective=int(labels_arr.sum()),
+        metrics=metrics,
+        seconds=seconds,
+        images_per_s=len(items) / seconds if seconds > 0 else 0.0,
         references=tuple(str(p) for p in refs),
     )
 
@@ -163,27 +169,42 @@ def evaluate(
     if categories:
         unknown = sorted(set(categories) - {c.name for c in found})
         if unknown:
-            raise DatasetError(f"{root} has no category {', '.join(unknown)}; it has "
-                               f"{', '.join(c.name for c in found) or 'none'}.")
+            raise DatasetError(
+                f"{root} has no category {', '.join(unknown)}; it has {', '.join(c.name for c in found) or 'none'}."
+            )
         found = [c for c in found if c.name in set(categories)]
     total = sum(len(c.test) for c in found)
     detector = make_detector()
     results = []
     done = 0
     for category in found:
-        result = evaluate_category(category, detector, shots, batch_size=batch_size, seed=seed,
-                                   pixel_max_side=pixel_max_side, progress=progress,
-                                   done_before=done, total=total)
+        result = evaluate_category(
+            category,
+            detector,
+            shots,
+            batch_size=batch_size,
+            seed=seed,
+            pixel_max_side=pixel_max_side,
+            progress=progress,
+            done_before=done,
+            total=total,
+        )
         results.append(result)
         done += result.n_test
     info = detector.info
     notes = ()
     if info.random_weights:
-        notes = ("Computed with RANDOM WEIGHTS: the figures are meaningless and only show that the "
-                 "pipeline runs.",)
+        notes = ("Computed with RANDOM WEIGHTS: the figures are meaningless and only show that the pipeline runs.",)
     return EvalReport(
-        dataset=str(root), detector=info.detector, model_id=info.model_id, device=info.device,
-        dtype=info.dtype, shots=shots if detector.needs_references else 0,
-        random_weights=info.random_weights, categories=tuple(results), mean=_metric_mean(results),
-        pixel_max_side=pixel_max_side, notes=notes,
+        dataset=str(root),
+        detector=info.detector,
+        model_id=info.model_id,
+        device=info.device,
+        dtype=info.dtype,
+        shots=shots if detector.needs_references else 0,
+        random_weights=info.random_weights,
+        categories=tuple(results),
+        mean=_metric_mean(results),
+        pixel_max_side=pixel_max_side,
+        notes=notes,
     )

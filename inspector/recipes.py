@@ -15,13 +15,15 @@ from inspector.errors import RecipeError
 
 def reference_images(recipe: Recipe) -> list:
     if recipe.few_shot and not recipe.references:
-        raise RecipeError(f"Recipe '{recipe.name}' uses {recipe.detector}, which needs good reference "
-                          "images; the recipe lists none.")
+        raise RecipeError(
+            f"Recipe '{recipe.name}' uses {recipe.detector}, which needs good reference images; the recipe lists none."
+        )
     return [load_image(Path(p)) for p in recipe.references]
 
 
-def good_scores(recipe: Recipe, detector: Detector, held_out: Sequence[Path] = (),
-                progress: ProgressState | None = None) -> tuple[list[float], str]:
+def good_scores(
+    recipe: Recipe, detector: Detector, held_out: Sequence[Path] = (), progress: ProgressState | None = None
+) -> tuple[list[float], str]:
     """Scores of good parts the detector did not learn from, and how they were obtained.
 
     With held-out good images: the detector is fitted on all references and scores those images.
@@ -60,10 +62,19 @@ def good_scores(recipe: Recipe, detector: Detector, held_out: Sequence[Path] = (
     return scores, f"leave-one-out over {len(refs)} references"
 
 
-def calibrate_recipe(recipe: Recipe, held_out: Sequence[Path] = (), *, quantile: float = 0.99,
-                     margin: float = 1.0, band: float = 1.0, device: str = "auto", dtype: str = "auto",
-                     random_weights: bool = False, detector: Detector | None = None,
-                     progress: ProgressState | None = None) -> tuple[Recipe, Calibration]:
+def calibrate_recipe(
+    recipe: Recipe,
+    held_out: Sequence[Path] = (),
+    *,
+    quantile: float = 0.99,
+    margin: float = 1.0,
+    band: float = 1.0,
+    device: str = "auto",
+    dtype: str = "auto",
+    random_weights: bool = False,
+    detector: Detector | None = None,
+    progress: ProgressState | None = None,
+) -> tuple[Recipe, Calibration]:
     """Compute the recipe's threshold and uncertain band from good parts; return the new recipe."""
     if detector is None:
         from inspector.detectors.factory import detector_for_recipe

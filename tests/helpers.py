@@ -6,17 +6,34 @@ import numpy as np
 from PIL import Image
 
 TINY_DINO = {
-    "schema": 1, "id": "tiny-dino", "title": "tiny DINOv2 for tests", "role": "vision", "backend": "transformers",
-    "architecture": "Dinov2Model", "input_size": 56, "patch_size": 14, "size_mb": 1,
+    "schema": 1,
+    "id": "tiny-dino",
+    "title": "tiny DINOv2 for tests",
+    "role": "vision",
+    "backend": "transformers",
+    "architecture": "Dinov2Model",
+    "input_size": 56,
+    "patch_size": 14,
+    "size_mb": 1,
     "preprocess": {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]},
-    "config": {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
-               "patch_size": 14, "image_size": 56},
+    "config": {
+        "hidden_size": 32,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "intermediate_size": 64,
+        "patch_size": 14,
+        "image_size": 56,
+    },
 }
 
 # A tiny open_clip CLIP (real architecture; random weights only).
 TINY_CLIP = {
-    "id": "tiny-clip", "role": "clip", "backend": "open_clip", "architecture": "tiny",
-    "input_size": 64, "patch_size": 16,
+    "id": "tiny-clip",
+    "role": "clip",
+    "backend": "open_clip",
+    "architecture": "tiny",
+    "input_size": 64,
+    "patch_size": 16,
     "config": {
         "embed_dim": 32,
         "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "patch_size": 16, "head_width": 32},
@@ -61,7 +78,8 @@ def make_tiny_dataset(root, size=(64, 48)):
     for i in range(2):
         for sub in ("train/good", "test/good"):
             Image.fromarray(rng.integers(100, 140, (size[1], size[0], 3), dtype=np.uint8)).save(
-                root / sub / f"{i:03d}.png")
+                root / sub / f"{i:03d}.png"
+            )
         img = rng.integers(100, 140, (size[1], size[0], 3), dtype=np.uint8)
         img[10:20, 10:20] = 255
         Image.fromarray(img).save(root / "test/scratch" / f"{i:03d}.png")

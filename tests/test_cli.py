@@ -11,8 +11,9 @@ from tests.helpers import make_tiny_dataset
 
 def run_cli(*args, env=None):
     full_env = dict(os.environ, **(env or {}))
-    return subprocess.run([sys.executable, "-m", "inspector", *args], capture_output=True, text=True,
-                          env=full_env, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "inspector", *args], capture_output=True, text=True, env=full_env, timeout=600
+    )
 
 
 def test_help_lists_the_commands():
@@ -45,8 +46,7 @@ def test_models_import_then_list_shows_present(tmp_path, capsys):
 
 def test_eval_without_weights_gives_one_clear_message_and_no_traceback(tmp_path):
     dataset = make_tiny_dataset(tmp_path / "cat")
-    out = run_cli("eval", str(dataset), "--detector", "anomalydino",
-                  env={"INSPECTOR_DATA_DIR": str(tmp_path / "data")})
+    out = run_cli("eval", str(dataset), "--detector", "anomalydino", env={"INSPECTOR_DATA_DIR": str(tmp_path / "data")})
     assert out.returncode == 3, out.stderr
     assert "Traceback" not in out.stderr
     assert "dinov2-small" in out.stderr and "inspector models import" in out.stderr

@@ -14,8 +14,24 @@ def test_eval_prints_the_metric_table_and_json_marked_random(tmp_path, tiny_regi
     dataset = make_tiny_dataset(tmp_path / "data" / "widget")
     make_tiny_dataset(tmp_path / "data" / "gadget", size=(70, 56))
     out_json = tmp_path / "eval.json"
-    code = main(["eval", str(tmp_path / "data"), "--detector", "anomalydino", "--model", "tiny-dino", "--shots", "1",
-                 "--random-weights", "--device", "cpu", "--json", str(out_json), "-q"])
+    code = main(
+        [
+            "eval",
+            str(tmp_path / "data"),
+            "--detector",
+            "anomalydino",
+            "--model",
+            "tiny-dino",
+            "--shots",
+            "1",
+            "--random-weights",
+            "--device",
+            "cpu",
+            "--json",
+            str(out_json),
+            "-q",
+        ]
+    )
     assert code == 0
     text = capsys.readouterr().out
     for word in ("I-AUROC", "P-AUROC", "AUPRO@0.3", "F1-max", "widget", "gadget", "mean", "RANDOM WEIGHTS"):
@@ -32,8 +48,24 @@ def test_eval_prints_the_metric_table_and_json_marked_random(tmp_path, tiny_regi
 
 def test_eval_on_the_real_ball_screw_dataset(tmp_path, tiny_registry, capsys):
     root = shared_dataset("bsdata")
-    code = main(["eval", str(root), "--detector", "anomalydino", "--model", "tiny-dino", "--shots", "2",
-                 "--random-weights", "--device", "cpu", "-q", "--json", str(tmp_path / "e.json")])
+    code = main(
+        [
+            "eval",
+            str(root),
+            "--detector",
+            "anomalydino",
+            "--model",
+            "tiny-dino",
+            "--shots",
+            "2",
+            "--random-weights",
+            "--device",
+            "cpu",
+            "-q",
+            "--json",
+            str(tmp_path / "e.json"),
+        ]
+    )
     assert code == 0
     report = json.loads((tmp_path / "e.json").read_text())
     (category,) = report["categories"]
@@ -43,8 +75,26 @@ def test_eval_on_the_real_ball_screw_dataset(tmp_path, tiny_registry, capsys):
 
 
 def test_bench_prints_throughput_memory_and_ratio(tmp_path, tiny_registry, capsys):
-    code = main(["bench", "--detector", "anomalydino", "--model", "tiny-dino", "--device", "cpu", "--dtype", "float32",
-                 "--batches", "1,2", "--repeats", "1", "--random-weights", "--json", str(tmp_path / "b.json")])
+    code = main(
+        [
+            "bench",
+            "--detector",
+            "anomalydino",
+            "--model",
+            "tiny-dino",
+            "--device",
+            "cpu",
+            "--dtype",
+            "float32",
+            "--batches",
+            "1,2",
+            "--repeats",
+            "1",
+            "--random-weights",
+            "--json",
+            str(tmp_path / "b.json"),
+        ]
+    )
     assert code == 0
     text = capsys.readouterr().out
     assert "anomalydino" in text and "RANDOM WEIGHTS" in text
@@ -63,8 +113,28 @@ def test_bench_without_weights_reports_the_missing_model(tmp_path, capsys):
 def test_recipe_new_then_calibrate_leave_one_out(tmp_path, tiny_registry, capsys):
     refs = write_parts(tmp_path / "refs", 4, defect_every=0)
     path = tmp_path / "r.json"
-    assert main(["recipe", "new", str(path), "--name", "bracket", "--object", "bracket", "--detector", "anomalydino",
-                 "--model", "tiny-dino", "--references", str(tmp_path / "refs"), "--defect", "scratch"]) == 0
+    assert (
+        main(
+            [
+                "recipe",
+                "new",
+                str(path),
+                "--name",
+                "bracket",
+                "--object",
+                "bracket",
+                "--detector",
+                "anomalydino",
+                "--model",
+                "tiny-dino",
+                "--references",
+                str(tmp_path / "refs"),
+                "--defect",
+                "scratch",
+            ]
+        )
+        == 0
+    )
     recipe = load_recipe(path)
     assert recipe.references == tuple(str(p.resolve()) for p in refs) and recipe.defect_classes == ("scratch",)
     assert main(["recipe", "calibrate", str(path), "--random-weights", "--device", "cpu", "--dtype", "float32"]) == 0
@@ -81,16 +151,41 @@ def test_recipe_new_then_calibrate_leave_one_out(tmp_path, tiny_registry, capsys
 def test_calibration_needs_two_good_images(tmp_path, tiny_registry, capsys):
     ref = write_reference(tmp_path / "ref.png")
     path = tmp_path / "r.json"
-    main(["recipe", "new", str(path), "--name", "x", "--detector", "anomalydino", "--model", "tiny-dino",
-          "--references", str(ref)])
+    main(
+        [
+            "recipe",
+            "new",
+            str(path),
+            "--name",
+            "x",
+            "--detector",
+            "anomalydino",
+            "--model",
+            "tiny-dino",
+            "--references",
+            str(ref),
+        ]
+    )
     assert main(["recipe", "calibrate", str(path), "--random-weights", "--device", "cpu"]) == 2
     assert "at least 2" in capsys.readouterr().err
 
 
 def test_eval_of_an_unknown_category_says_which_exist(tmp_path, tiny_registry, capsys):
     make_tiny_dataset(tmp_path / "data" / "widget")
-    code = main(["eval", str(tmp_path / "data"), "--category", "widgte", "--model", "tiny-dino", "--random-weights",
-                 "--device", "cpu", "-q"])
+    code = main(
+        [
+            "eval",
+            str(tmp_path / "data"),
+            "--category",
+            "widgte",
+            "--model",
+            "tiny-dino",
+            "--random-weights",
+            "--device",
+            "cpu",
+            "-q",
+        ]
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert "widgte" in err and "widget" in err

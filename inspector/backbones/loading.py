@@ -61,8 +61,7 @@ def load_open_clip(spec: ModelSpec, runtime: Runtime, random_weights: bool = Fal
         location = spec.weights_location()
         if location is None:
             raise spec.missing_weights_error()
-        model = open_clip.create_model(spec.architecture, pretrained=str(location),
-                                       **spec.open_clip_kwargs)
+        model = open_clip.create_model(spec.architecture, pretrained=str(location), **spec.open_clip_kwargs)
     tokenizer = open_clip.get_tokenizer(spec.architecture if spec.config is None else "ViT-B-16")
     return LoadedModel(spec, _finish(model, runtime), runtime, random_weights, tokenizer)
 
@@ -79,8 +78,9 @@ def _transformers_classes(spec: ModelSpec):
     return model_cls, config_cls
 
 
-def load_transformers(spec: ModelSpec, runtime: Runtime, random_weights: bool = False,
-                      config_overrides: dict[str, Any] | None = None) -> LoadedModel:
+def load_transformers(
+    spec: ModelSpec, runtime: Runtime, random_weights: bool = False, config_overrides: dict[str, Any] | None = None
+) -> LoadedModel:
     """Build a transformers model from the registry (local folder, hub cache, or random)."""
     import_torch()
     model_cls, config_cls = _transformers_classes(spec)
@@ -103,10 +103,22 @@ def load_transformers(spec: ModelSpec, runtime: Runtime, random_weights: bool = 
 # Architecture hyper-parameters of the registered transformers models, for random-weight builds
 # (benchmarks) on a machine without the hub: the same values as the hub's config.json files.
 _HUB_CONFIGS: dict[str, dict[str, Any]] = {
-    "facebook/dinov2-small": dict(hidden_size=384, num_hidden_layers=12, num_attention_heads=6,
-                                  intermediate_size=1536, patch_size=14, image_size=518),
-    "facebook/dinov2-base": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
-                                 intermediate_size=3072, patch_size=14, image_size=518),
+    "facebook/dinov2-small": dict(
+        hidden_size=384,
+        num_hidden_layers=12,
+        num_attention_heads=6,
+        intermediate_size=1536,
+        patch_size=14,
+        image_size=518,
+    ),
+    "facebook/dinov2-base": dict(
+        hidden_size=768,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        intermediate_size=3072,
+        patch_size=14,
+        image_size=518,
+    ),
 }
 
 

@@ -9,8 +9,14 @@ from pathlib import Path
 
 from inspector._torch import import_torch
 
-DTYPES = {"float32": "float32", "fp32": "float32", "bfloat16": "bfloat16", "bf16": "bfloat16",
-          "float16": "float16", "fp16": "float16"}
+DTYPES = {
+    "float32": "float32",
+    "fp32": "float32",
+    "bfloat16": "bfloat16",
+    "bf16": "bfloat16",
+    "float16": "float16",
+    "fp16": "float16",
+}
 
 
 @dataclass(frozen=True)
@@ -120,8 +126,7 @@ def resolve_dtype(device: str, requested: str = "auto", recommended: dict[str, s
     return "bfloat16" if cpu_prefers_bf16() else "float32"
 
 
-def make_runtime(device: str = "auto", dtype: str = "auto",
-                 recommended: dict[str, str] | None = None) -> Runtime:
+def make_runtime(device: str = "auto", dtype: str = "auto", recommended: dict[str, str] | None = None) -> Runtime:
     dev = resolve_device(device)
     return Runtime(device=dev, dtype=resolve_dtype(dev, dtype, recommended))
 

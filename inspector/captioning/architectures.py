@@ -30,25 +30,67 @@ HUB_CONFIGS: dict[str, dict[str, Any]] = {
         "num_query_tokens": 32,
         "image_token_index": 50265,
         "image_text_hidden_size": 256,
-        "vision_config": {"hidden_size": 1408, "intermediate_size": 6144, "num_hidden_layers": 39,
-                          "num_attention_heads": 16, "image_size": 224, "patch_size": 14,
-                          "layer_norm_eps": 1e-6, "qkv_bias": True},
-        "qformer_config": {"vocab_size": 30522, "hidden_size": 768, "num_hidden_layers": 12,
-                           "num_attention_heads": 12, "intermediate_size": 3072, "cross_attention_frequency": 2,
-                           "encoder_hidden_size": 1408, "max_position_embeddings": 512},
-        "text_config": {"model_type": "opt", "vocab_size": 50304, "hidden_size": 2560, "ffn_dim": 10240,
-                        "num_hidden_layers": 32, "num_attention_heads": 32, "max_position_embeddings": 2048,
-                        "word_embed_proj_dim": 2560, "do_layer_norm_before": True, "activation_function": "relu",
-                        "bos_token_id": 2, "eos_token_id": 50118, "pad_token_id": 1},
+        "vision_config": {
+            "hidden_size": 1408,
+            "intermediate_size": 6144,
+            "num_hidden_layers": 39,
+            "num_attention_heads": 16,
+            "image_size": 224,
+            "patch_size": 14,
+            "layer_norm_eps": 1e-6,
+            "qkv_bias": True,
+        },
+        "qformer_config": {
+            "vocab_size": 30522,
+            "hidden_size": 768,
+            "num_hidden_layers": 12,
+            "num_attention_heads": 12,
+            "intermediate_size": 3072,
+            "cross_attention_frequency": 2,
+            "encoder_hidden_size": 1408,
+            "max_position_embeddings": 512,
+        },
+        "text_config": {
+            "model_type": "opt",
+            "vocab_size": 50304,
+            "hidden_size": 2560,
+            "ffn_dim": 10240,
+            "num_hidden_layers": 32,
+            "num_attention_heads": 32,
+            "max_position_embeddings": 2048,
+            "word_embed_proj_dim": 2560,
+            "do_layer_norm_before": True,
+            "activation_function": "relu",
+            "bos_token_id": 2,
+            "eos_token_id": 50118,
+            "pad_token_id": 1,
+        },
     },
     "Salesforce/blip-image-captioning-base": {
         "projection_dim": 512,
         "image_text_hidden_size": 256,
-        "vision_config": {"hidden_size": 768, "intermediate_size": 3072, "num_hidden_layers": 12,
-                          "num_attention_heads": 12, "image_size": 384, "patch_size": 16, "layer_norm_eps": 1e-5},
-        "text_config": {"vocab_size": 30524, "hidden_size": 768, "intermediate_size": 3072, "num_hidden_layers": 12,
-                        "num_attention_heads": 12, "max_position_embeddings": 512, "layer_norm_eps": 1e-12,
-                        "bos_token_id": 30522, "sep_token_id": 102, "pad_token_id": 0, "eos_token_id": 2},
+        "vision_config": {
+            "hidden_size": 768,
+            "intermediate_size": 3072,
+            "num_hidden_layers": 12,
+            "num_attention_heads": 12,
+            "image_size": 384,
+            "patch_size": 16,
+            "layer_norm_eps": 1e-5,
+        },
+        "text_config": {
+            "vocab_size": 30524,
+            "hidden_size": 768,
+            "intermediate_size": 3072,
+            "num_hidden_layers": 12,
+            "num_attention_heads": 12,
+            "max_position_embeddings": 512,
+            "layer_norm_eps": 1e-12,
+            "bos_token_id": 30522,
+            "sep_token_id": 102,
+            "pad_token_id": 0,
+            "eos_token_id": 2,
+        },
     },
 }
 
@@ -69,8 +111,10 @@ def model_classes(spec: ModelSpec):
 
     names = {"Blip2ForConditionalGeneration": "Blip2Config", "BlipForConditionalGeneration": "BlipConfig"}
     if spec.architecture not in names:
-        raise InspectorError(f"Model '{spec.id}' ({spec.architecture}) is not a captioner this station knows; "
-                             f"use one of {', '.join(names)}.")
+        raise InspectorError(
+            f"Model '{spec.id}' ({spec.architecture}) is not a captioner this station knows; "
+            f"use one of {', '.join(names)}."
+        )
     return getattr(transformers, spec.architecture), getattr(transformers, names[spec.architecture])
 
 
@@ -80,8 +124,10 @@ def random_config(spec: ModelSpec):
     if spec.config is not None:
         return config_cls(**copy.deepcopy(spec.config))
     if spec.hub_id not in HUB_CONFIGS:
-        raise InspectorError(f"No architecture hyper-parameters are known for model '{spec.id}' ({spec.hub_id}); "
-                             "random weights need them (add them to HUB_CONFIGS or an inline config).")
+        raise InspectorError(
+            f"No architecture hyper-parameters are known for model '{spec.id}' ({spec.hub_id}); "
+            "random weights need them (add them to HUB_CONFIGS or an inline config)."
+        )
     return config_cls(**copy.deepcopy(HUB_CONFIGS[spec.hub_id]))
 
 
@@ -90,8 +136,11 @@ def _fill_cheaply(model, seed: int = 0) -> None:
     generator = torch.Generator().manual_seed(seed)
     pool32 = torch.randn(1_000_003, generator=generator) * 0.02  # a prime length: no exact periodicity
     pools: dict[Any, Any] = {}
-    norms = tuple(m for m in model.modules() if isinstance(m, torch.nn.LayerNorm)
-                  or type(m).__name__.endswith(("LayerNorm", "RMSNorm")))
+    norms = tuple(
+        m
+        for m in model.modules()
+        if isinstance(m, torch.nn.LayerNorm) or type(m).__name__.endswith(("LayerNorm", "RMSNorm"))
+    )
     norm_params = {id(p) for m in norms for p in m.parameters(recurse=False)}
     with torch.no_grad():
         for module in model.modules():
@@ -103,7 +152,7 @@ def _fill_cheaply(model, seed: int = 0) -> None:
                 flat = p.view(-1)
                 for start in range(0, flat.numel(), pool.numel()):
                     n = min(pool.numel(), flat.numel() - start)
-                    flat[start:start + n].copy_(pool[:n])
+                    flat[start : start + n].copy_(pool[:n])
             for name, buf in module.named_buffers(recurse=False):
                 if "position_ids" in name:
                     buf.copy_(torch.arange(buf.shape[-1], device=buf.device).expand_as(buf))
@@ -135,8 +184,11 @@ def build_random(spec: ModelSpec, runtime, config=None, seed: int = 0):
     return model
 
 
-def byte_bpe_tokenizer(corpus: Iterable[str] = TOKENIZER_CORPUS, vocab_size: int = 400,
-                       special_tokens: Sequence[str] = ("<pad>", "</s>", "<unk>", "[SEP]", "[DEC]")):
+def byte_bpe_tokenizer(
+    corpus: Iterable[str] = TOKENIZER_CORPUS,
+    vocab_size: int = 400,
+    special_tokens: Sequence[str] = ("<pad>", "</s>", "<unk>", "[SEP]", "[DEC]"),
+):
     """A tiny byte-level BPE tokenizer (``PreTrainedTokenizerFast``) that encodes any text.
 
     The special tokens get the first ids in the given order (``<pad>`` = 0, ``</s>`` = 1, ...).
@@ -148,8 +200,12 @@ def byte_bpe_tokenizer(corpus: Iterable[str] = TOKENIZER_CORPUS, vocab_size: int
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(special_tokens),
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=list(special_tokens),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     tokenizer.train_from_iterator(list(corpus) * 4, trainer)
     named = dict(zip(("pad_token", "eos_token", "unk_token"), ("<pad>", "</s>", "<unk>"), strict=True))
     named = {k: v for k, v in named.items() if v in special_tokens}

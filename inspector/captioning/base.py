@@ -87,8 +87,9 @@ class Captioner(Protocol):
     def prompt_for(self, object_name: str) -> CaptionPrompt:
         """The prompt this captioner asks about a flagged region of the named part."""
 
-    def caption(self, image: np.ndarray, prompt: CaptionPrompt | str, *,
-                checkpoint: Checkpoint | None = None) -> CaptionResult:
+    def caption(
+        self, image: np.ndarray, prompt: CaptionPrompt | str, *, checkpoint: Checkpoint | None = None
+    ) -> CaptionResult:
         """Describe an RGB uint8 image ``(H, W, 3)``."""
 
     def close(self) -> None:
@@ -107,10 +108,12 @@ class NoCaptioner:
     def prompt_for(self, object_name: str) -> CaptionPrompt:
         return CaptionPrompt(text="")
 
-    def caption(self, image: np.ndarray, prompt: CaptionPrompt | str, *,
-                checkpoint: Checkpoint | None = None) -> CaptionResult:
-        return CaptionResult(text="", status=ResultStatus.OFF, reason="no captioner: captions are set to 'none'",
-                             model_id=self.model_id)
+    def caption(
+        self, image: np.ndarray, prompt: CaptionPrompt | str, *, checkpoint: Checkpoint | None = None
+    ) -> CaptionResult:
+        return CaptionResult(
+            text="", status=ResultStatus.OFF, reason="no captioner: captions are set to 'none'", model_id=self.model_id
+        )
 
     def close(self) -> None:
         return None

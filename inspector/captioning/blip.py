@@ -103,14 +103,28 @@ class TransformersCaptioner:
     architecture = ""
     default_model = ""
 
-    def __init__(self, model: str | ModelSpec = "", *, device: str = "auto", dtype: str = "auto",
-                 random_weights: bool = False, max_new_tokens: int = 30, min_new_tokens: int = 0,
-                 num_beams: int = 1, no_repeat_ngram_size: int = 3, repetition_penalty: float = 1.15,
-                 prompt_template: str | None = None, tokenizer: Any = None, image_processor: Any = None):
+    def __init__(
+        self,
+        model: str | ModelSpec = "",
+        *,
+        device: str = "auto",
+        dtype: str = "auto",
+        random_weights: bool = False,
+        max_new_tokens: int = 30,
+        min_new_tokens: int = 0,
+        num_beams: int = 1,
+        no_repeat_ngram_size: int = 3,
+        repetition_penalty: float = 1.15,
+        prompt_template: str | None = None,
+        tokenizer: Any = None,
+        image_processor: Any = None,
+    ):
         spec = model if isinstance(model, ModelSpec) else get_spec(model or self.default_model)
         if spec.role != "captioner" or spec.architecture != self.architecture:
-            raise InspectorError(f"Model '{spec.id}' is a {spec.architecture} '{spec.role}' model; "
-                                 f"{type(self).__name__} needs a {self.architecture} captioner.")
+            raise InspectorError(
+                f"Model '{spec.id}' is a {spec.architecture} '{spec.role}' model; "
+                f"{type(self).__name__} needs a {self.architecture} captioner."
+            )
         if not 1 <= max_new_tokens <= MAX_NEW_TOKENS_LIMIT:
             raise InspectorError(f"max_new_tokens must be between 1 and {MAX_NEW_TOKENS_LIMIT}, got {max_new_tokens}.")
         if not 0 <= min_new_tokens <= max_new_tokens:
@@ -118,10 +132,18 @@ class TransformersCaptioner:
         if num_beams < 1:
             raise InspectorError(f"num_beams must be at least 1, got {num_beams}.")
         self.init_kwargs: dict[str, Any] = dict(
-            device=device, dtype=dtype, random_weights=random_weights, max_new_tokens=max_new_tokens,
-            min_new_tokens=min_new_tokens, num_beams=num_beams, no_repeat_ngram_size=no_repeat_ngram_size,
-            repetition_penalty=repetition_penalty, prompt_template=prompt_template, tokenizer=tokenizer,
-            image_processor=image_processor)  # to build the same captioner in a caption process
+            device=device,
+            dtype=dtype,
+            random_weights=random_weights,
+            max_new_tokens=max_new_tokens,
+            min_new_tokens=min_new_tokens,
+            num_beams=num_beams,
+            no_repeat_ngram_size=no_repeat_ngram_size,
+            repetition_penalty=repetition_penalty,
+            prompt_template=prompt_template,
+            tokenizer=tokenizer,
+            image_processor=image_processor,
+        )  # to build the same captioner in a caption process
         self.spec = spec
         self.model_id = spec.id
         self.device = device
@@ -179,8 +201,13 @@ class TransformersCaptioner:
             self.runtime = runtime
             self._model = model
             self._install_hooks(model)
-            log.info("Captioner %s loaded on %s/%s in %.1f s", self.spec.id, runtime.device, runtime.dtype,
-                     time.perf_counter() - start)
+            log.info(
+                "Captioner %s loaded on %s/%s in %.1f s",
+                self.spec.id,
+                runtime.device,
+                runtime.dtype,
+                time.perf_counter() - start,
+            )
 
     def _build_random(self, runtime):
         from inspector.captioning.architectures import build_random, byte_bpe_tokenizer
@@ -192,9 +219,9 @@ class TransformersCaptioner:
             from transformers import BlipImageProcessorPil
 
             side = int(model.config.vision_config.image_size)
-            self._image_processor = BlipImageProcessorPil(size={"height": side, "width": side},
-                                                          image_mean=list(self.spec.mean),
-                                                          image_std=list(self.spec.std))
+            self._image_processor = BlipImageProcessorPil(
+                size={"height": side, "width": side}, image_mean=list(self.spec.mean), image_std=list(self.spec.std)
+            )
         return model
 
     def _load_pretrained(self, runtime):
@@ -262,9 +289,13 @@ class TransformersCaptioner:
         return len(input_ids)
 
     def _generation_kwargs(self) -> dict[str, Any]:
-        kwargs: dict[str, Any] = dict(max_new_tokens=self.max_new_tokens, num_beams=self.num_beams, do_sample=False,
-                                      no_repeat_ngram_size=self.no_repeat_ngram_size,
-                                      repetition_penalty=self.repetition_penalty)
+        kwargs: dict[str, Any] = dict(
+            max_new_tokens=self.max_new_tokens,
+            num_beams=self.num_beams,
+            do_sample=False,
+            no_repeat_ngram_size=self.no_repeat_ngram_size,
+            repetition_penalty=self.repetition_penalty,
+        )
         if self.min_new_tokens:
             kwargs["min_new_tokens"] = self.min_new_tokens
         return kwargs
@@ -283,8 +314,9 @@ class TransformersCaptioner:
         return pixels.to(device=self.runtime.torch_device, dtype=dtype)
 
     # -- captioning ---------------------------------------------------------------------------
-    def caption(self, image: np.ndarray, prompt: CaptionPrompt | str, *,
-                checkpoint: Checkpoint | None = None) -> CaptionResult:
+    def caption(
+        self, image: np.ndarray, prompt: CaptionPrompt | str, *, checkpoint: Checkpoint | None = None
+    ) -> CaptionResult:
         """Describe an RGB uint8 image; the model loads first if it has not yet.
 
         Raises:
@@ -306,11 +338,15 @@ class TransformersCaptioner:
             try:
                 with torch.inference_mode():
                     pixels = self.pixel_values(image)
-                    output = self._model.generate(pixel_values=pixels, input_ids=ids,
-                                                  attention_mask=torch.ones_like(ids), **self._generation_kwargs())
+                    output = self._model.generate(
+                        pixel_values=pixels,
+                        input_ids=ids,
+                        attention_mask=torch.ones_like(ids),
+                        **self._generation_kwargs(),
+                    )
             finally:
                 self._checkpoint = None
-            new = output[0, self._prompt_length(input_ids):].tolist()
+            new = output[0, self._prompt_length(input_ids) :].tolist()
             vocab = len(self._tokenizer)
             text = self._tokenizer.decode([t for t in new if 0 <= t < vocab], skip_special_tokens=True)
             cleaned = clean_caption(text, prompt)
@@ -321,8 +357,15 @@ class TransformersCaptioner:
         if self.random_weights:
             caption = RANDOM_PREFIX + caption
             reason = f"{RANDOM_REASON}; {reason}" if reason else RANDOM_REASON
-        return CaptionResult(text=caption, status=status, reason=reason, seconds=seconds, model_id=self.model_id,
-                             random_weights=self.random_weights, new_tokens=len(new))
+        return CaptionResult(
+            text=caption,
+            status=status,
+            reason=reason,
+            seconds=seconds,
+            model_id=self.model_id,
+            random_weights=self.random_weights,
+            new_tokens=len(new),
+        )
 
 
 class Blip2Captioner(TransformersCaptioner):

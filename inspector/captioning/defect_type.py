@@ -94,9 +94,16 @@ class DefectTypeClassifier:
         templates: Prompt templates with ``{object}`` and ``{defect}``.
     """
 
-    def __init__(self, loaded: LoadedModel | None = None, *, model: str | ModelSpec = DEFAULT_CLIP,
-                 device: str = "auto", dtype: str = "auto", random_weights: bool = False,
-                 templates: Sequence[str] = DEFECT_TEMPLATES):
+    def __init__(
+        self,
+        loaded: LoadedModel | None = None,
+        *,
+        model: str | ModelSpec = DEFAULT_CLIP,
+        device: str = "auto",
+        dtype: str = "auto",
+        random_weights: bool = False,
+        templates: Sequence[str] = DEFECT_TEMPLATES,
+    ):
         if loaded is not None and (loaded.tokenizer is None or not hasattr(loaded.model, "encode_text")):
             raise InspectorError(f"Model '{loaded.spec.id}' is not a CLIP model: defect types need one.")
         if not templates or any("{defect}" not in t for t in templates):
@@ -129,8 +136,9 @@ class DefectTypeClassifier:
             spec = self.model if isinstance(self.model, ModelSpec) else get_spec(self.model)
             if spec.role != "clip":
                 raise InspectorError(f"Model '{spec.id}' is a '{spec.role}' model; defect types need a CLIP model.")
-            self._loaded = load_model(spec, make_runtime(self.device, self.dtype, spec.dtype),
-                                      random_weights=self.random_weights)
+            self._loaded = load_model(
+                spec, make_runtime(self.device, self.dtype, spec.dtype), random_weights=self.random_weights
+            )
         return self._loaded
 
     def _text_prototypes(self, object_name: str, classes: tuple[str, ...]):
@@ -152,8 +160,13 @@ class DefectTypeClassifier:
 
     def rebuild_args(self) -> dict[str, Any]:
         """Keyword arguments that build the same classifier elsewhere (a caption process loads its own copy)."""
-        return dict(model=self.model, device=self.device, dtype=self.dtype, random_weights=self.random_weights,
-                    templates=self.templates)
+        return dict(
+            model=self.model,
+            device=self.device,
+            dtype=self.dtype,
+            random_weights=self.random_weights,
+            templates=self.templates,
+        )
 
     def classify(self, image: np.ndarray, object_name: str, classes: Sequence[str]) -> DefectTypeResult | None:
         """The most likely of ``classes`` for an RGB uint8 region; None without classes."""
@@ -175,8 +188,11 @@ class DefectTypeClassifier:
             x = preprocess([image], size, loaded.spec.mean, loaded.spec.std, loaded.runtime)
             with torch.inference_mode():
                 emb = torch.nn.functional.normalize(loaded.model.encode_image(x).float(), dim=-1)
-                scale = float(loaded.model.logit_scale.float().exp()) if hasattr(loaded.model, "logit_scale") \
+                scale = (
+                    float(loaded.model.logit_scale.float().exp())
+                    if hasattr(loaded.model, "logit_scale")
                     else MAX_LOGIT_SCALE
+                )
                 probs = (min(scale, MAX_LOGIT_SCALE) * emb @ text.T).softmax(dim=-1)[0].double().cpu().numpy()
         order = np.argsort(-probs, kind="stable")
         ranked = tuple((names[i], float(probs[i])) for i in order)

@@ -12,8 +12,14 @@ NO_CAPTIONER = "none"
 CAPTIONER_CHOICES = (DEFAULT_CAPTIONER, LIGHT_CAPTIONER, NO_CAPTIONER)
 
 
-def create_captioner(name: str | ModelSpec = DEFAULT_CAPTIONER, *, device: str = "auto", dtype: str = "auto",
-                     random_weights: bool = False, **options) -> Captioner:
+def create_captioner(
+    name: str | ModelSpec = DEFAULT_CAPTIONER,
+    *,
+    device: str = "auto",
+    dtype: str = "auto",
+    random_weights: bool = False,
+    **options,
+) -> Captioner:
     """A captioner for a registry id or spec, or :class:`NoCaptioner` for ``none``.
 
     Nothing is loaded here (no torch import): the model loads on the thread of its first caption.
@@ -37,15 +43,26 @@ def create_captioner(name: str | ModelSpec = DEFAULT_CAPTIONER, *, device: str =
     for cls in (Blip2Captioner, BlipCaptioner):
         if spec.architecture == cls.architecture and spec.role == "captioner":
             return cls(spec, device=device, dtype=dtype, random_weights=random_weights, **options)
-    raise InspectorError(f"Model '{spec.id}' ({spec.role}, {spec.architecture}) is not a captioner; choose one of "
-                         f"{', '.join(CAPTIONER_CHOICES)}.")
+    raise InspectorError(
+        f"Model '{spec.id}' ({spec.role}, {spec.architecture}) is not a captioner; choose one of "
+        f"{', '.join(CAPTIONER_CHOICES)}."
+    )
 
 
-def create_caption_scheduler(on_result, *, captioner: str | ModelSpec = DEFAULT_CAPTIONER, detector=None,
-                             defect_types: bool = True, clip_model: str | ModelSpec | None = None,
-                             isolate: bool | None = None, device: str = "auto", dtype: str = "auto",
-                             random_weights: bool = False, captioner_options: dict | None = None,
-                             **scheduler_options):
+def create_caption_scheduler(
+    on_result,
+    *,
+    captioner: str | ModelSpec = DEFAULT_CAPTIONER,
+    detector=None,
+    defect_types: bool = True,
+    clip_model: str | ModelSpec | None = None,
+    isolate: bool | None = None,
+    device: str = "auto",
+    dtype: str = "auto",
+    random_weights: bool = False,
+    captioner_options: dict | None = None,
+    **scheduler_options,
+):
     """Captioner, defect-type classifier and scheduler wired as the station uses them.
 
     Args:
@@ -70,13 +87,19 @@ def create_caption_scheduler(on_result, *, captioner: str | ModelSpec = DEFAULT_
     from inspector.captioning.process import ProcessCaptioner, process_isolation_available
     from inspector.captioning.scheduler import CaptionScheduler
 
-    template = create_captioner(captioner, device=device, dtype=dtype, random_weights=random_weights,
-                                **(captioner_options or {}))
+    template = create_captioner(
+        captioner, device=device, dtype=dtype, random_weights=random_weights, **(captioner_options or {})
+    )
     classifier = None
     if defect_types:
         shared = clip_of_detector(detector) if detector is not None else None
-        classifier = DefectTypeClassifier(shared) if shared is not None else DefectTypeClassifier(
-            model=clip_model or DEFAULT_CLIP, device=device, dtype=dtype, random_weights=random_weights)
+        classifier = (
+            DefectTypeClassifier(shared)
+            if shared is not None
+            else DefectTypeClassifier(
+                model=clip_model or DEFAULT_CLIP, device=device, dtype=dtype, random_weights=random_weights
+            )
+        )
     if isolate is None:
         isolate = process_isolation_available()
     scheduler_options.setdefault("close_captioner", True)

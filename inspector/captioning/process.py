@@ -73,11 +73,21 @@ class ProcessCaptioner:
         cancel_grace_s: How long a cancelled job may take to stop before the child is killed.
     """
 
-    def __init__(self, template, classifier=None, *, gate: ScoringGate | None = None, nice: int = 10,
-                 start_timeout_s: float = 600.0, cancel_grace_s: float = 10.0):
+    def __init__(
+        self,
+        template,
+        classifier=None,
+        *,
+        gate: ScoringGate | None = None,
+        nice: int = 10,
+        start_timeout_s: float = 600.0,
+        cancel_grace_s: float = 10.0,
+    ):
         if not process_isolation_available():
-            raise InspectorError("Captions in a separate process need a POSIX system and a Python install "
-                                 "(not a frozen application); use the in-process captioner.")
+            raise InspectorError(
+                "Captions in a separate process need a POSIX system and a Python install "
+                "(not a frozen application); use the in-process captioner."
+            )
         self.template = template
         self.model_id = template.model_id
         self.random_weights = bool(getattr(template, "random_weights", False))
@@ -85,9 +95,13 @@ class ProcessCaptioner:
             captioner_class, spec, kwargs = "NoCaptioner", None, {}
         else:
             captioner_class, spec, kwargs = type(template).__name__, template.spec, dict(template.init_kwargs)
-        self._config = WorkerConfig(captioner_class=captioner_class, spec=spec, captioner_kwargs=kwargs,
-                                    classifier_kwargs=classifier.rebuild_args() if classifier is not None else None,
-                                    nice=int(nice))
+        self._config = WorkerConfig(
+            captioner_class=captioner_class,
+            spec=spec,
+            captioner_kwargs=kwargs,
+            classifier_kwargs=classifier.rebuild_args() if classifier is not None else None,
+            nice=int(nice),
+        )
         self.classifier_model_id = classifier.model_id if classifier is not None else None
         self.gate = gate
         self.start_timeout_s = float(start_timeout_s)
@@ -121,14 +135,14 @@ class ProcessCaptioner:
             if self.loaded:
                 return
             spec = self._config.spec
-            if (spec is not None and spec.config is None and not self.random_weights
-                    and spec.weights_location() is None):
+            if spec is not None and spec.config is None and not self.random_weights and spec.weights_location() is None:
                 raise spec.missing_weights_error()  # said at once, without starting a process for it
             self.runtime_info = self._request(("load",), None, timeout_s=self.start_timeout_s, loading=True)
             self._loaded = True
 
-    def caption(self, image: np.ndarray, prompt: CaptionPrompt | str, *,
-                checkpoint: Checkpoint | None = None) -> CaptionResult:
+    def caption(
+        self, image: np.ndarray, prompt: CaptionPrompt | str, *, checkpoint: Checkpoint | None = None
+    ) -> CaptionResult:
         if isinstance(prompt, str):
             prompt = CaptionPrompt(prompt)
         self.load()
@@ -169,9 +183,19 @@ class ProcessCaptioner:
         env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "inspector.captioning._child", str(child_sock.fileno()), gate_path,
-                 str(os.getpid())],
-                pass_fds=(child_sock.fileno(),), stdin=subprocess.DEVNULL, env=env, close_fds=True)
+                [
+                    sys.executable,
+                    "-m",
+                    "inspector.captioning._child",
+                    str(child_sock.fileno()),
+                    gate_path,
+                    str(os.getpid()),
+                ],
+                pass_fds=(child_sock.fileno(),),
+                stdin=subprocess.DEVNULL,
+                env=env,
+                close_fds=True,
+            )
         finally:
             child_sock.close()
         self._conn = Connection(parent_sock.detach())
@@ -200,12 +224,15 @@ class ProcessCaptioner:
         why = "killed - probably out of memory" if code in (-9, 137) else f"exit code {code}"
         message = f"the caption process stopped unexpectedly ({why})"
         if loading or self._deaths >= MAX_DEATHS:
-            self._broken = (f"{message} {'while loading' if loading else f'{self._deaths} times'}; captions stay "
-                            "off until the captioner is restarted (choose it again, or restart the station)")
+            self._broken = (
+                f"{message} {'while loading' if loading else f'{self._deaths} times'}; captions stay "
+                "off until the captioner is restarted (choose it again, or restart the station)"
+            )
         return CaptionProcessError("caption process", message)
 
-    def _request(self, payload: tuple, checkpoint: Checkpoint | None, timeout_s: float | None = None,
-                 loading: bool = False) -> Any:
+    def _request(
+        self, payload: tuple, checkpoint: Checkpoint | None, timeout_s: float | None = None, loading: bool = False
+    ) -> Any:
         with self._lock:
             if self._broken is not None:
                 raise InspectorError(self._broken)

@@ -142,8 +142,9 @@ def _analysis_map(anomaly_map: np.ndarray) -> tuple[np.ndarray, float, float]:
     return amap, w / amap.shape[1], h / amap.shape[0]
 
 
-def anomaly_level(anomaly_map: np.ndarray, options: RegionOptions = RegionOptions(),
-                  map_threshold: float | None = None) -> tuple[float, float, float] | None:
+def anomaly_level(
+    anomaly_map: np.ndarray, options: RegionOptions = RegionOptions(), map_threshold: float | None = None
+) -> tuple[float, float, float] | None:
     """``(background, peak, level)`` of a map, or None when it is flat (no distinct peak)."""
     amap = np.asarray(anomaly_map, dtype=np.float32)
     finite = amap[np.isfinite(amap)]
@@ -159,8 +160,12 @@ def anomaly_level(anomaly_map: np.ndarray, options: RegionOptions = RegionOption
     return background, peak, level
 
 
-def find_regions(anomaly_map: np.ndarray, image_shape: tuple[int, ...] | None = None,
-                 options: RegionOptions = RegionOptions(), map_threshold: float | None = None) -> list[Region]:
+def find_regions(
+    anomaly_map: np.ndarray,
+    image_shape: tuple[int, ...] | None = None,
+    options: RegionOptions = RegionOptions(),
+    map_threshold: float | None = None,
+) -> list[Region]:
     """The anomalous regions of a map, strongest peak first, in the coordinates of ``image_shape``.
 
     Args:
@@ -201,13 +206,16 @@ def find_regions(anomaly_map: np.ndarray, image_shape: tuple[int, ...] | None = 
             continue
         x, y = int(stats[label, cv2.CC_STAT_LEFT]), int(stats[label, cv2.CC_STAT_TOP])
         w, h = int(stats[label, cv2.CC_STAT_WIDTH]), int(stats[label, cv2.CC_STAT_HEIGHT])
-        box = Box(max(0, int(np.floor(x * sx))), max(0, int(np.floor(y * sy))),
-                  min(w_img, int(np.ceil((x + w) * sx))), min(h_img, int(np.ceil((y + h) * sy))))
+        box = Box(
+            max(0, int(np.floor(x * sx))),
+            max(0, int(np.floor(y * sy))),
+            min(w_img, int(np.ceil((x + w) * sx))),
+            min(h_img, int(np.ceil((y + h) * sy))),
+        )
         inside = np.where(labels == label, amap, -np.inf)
         py, px = np.unravel_index(int(np.argmax(inside)), inside.shape)
         peak_xy = (min(w_img - 1, int((px + 0.5) * sx)), min(h_img - 1, int((py + 0.5) * sy)))
-        regions.append(Region(box=box, peak=peak_xy, peak_value=float(peaks[label]),
-                              area=int(round(area * sx * sy))))
+        regions.append(Region(box=box, peak=peak_xy, peak_value=float(peaks[label]), area=int(round(area * sx * sy))))
         if len(regions) >= options.max_regions:
             break
     return regions
@@ -229,8 +237,12 @@ def square_crop_box(target: Box, image_shape: tuple[int, ...], options: RegionOp
     return Box(x0, y0, x0 + side, y0 + side)
 
 
-def select_regions(regions: list[Region], image_shape: tuple[int, ...],
-                   options: RegionOptions = RegionOptions(), background: float = 0.0) -> list[Region]:
+def select_regions(
+    regions: list[Region],
+    image_shape: tuple[int, ...],
+    options: RegionOptions = RegionOptions(),
+    background: float = 0.0,
+) -> list[Region]:
     """The main region plus the others strong and close enough to be shown in one crop with it."""
     if not regions:
         return []
@@ -250,8 +262,12 @@ def select_regions(regions: list[Region], image_shape: tuple[int, ...],
     return kept
 
 
-def region_crop(image: np.ndarray, anomaly_map: np.ndarray | None, options: RegionOptions = RegionOptions(),
-                map_threshold: float | None = None) -> RegionCrop:
+def region_crop(
+    image: np.ndarray,
+    anomaly_map: np.ndarray | None,
+    options: RegionOptions = RegionOptions(),
+    map_threshold: float | None = None,
+) -> RegionCrop:
     """Crop the image around its anomaly-map peak region(s).
 
     Args:
@@ -280,12 +296,13 @@ def region_crop(image: np.ndarray, anomaly_map: np.ndarray | None, options: Regi
     for region in kept[1:]:
         target = target.union(region.box)
     box = square_crop_box(target, image.shape, options)
-    crop = image[box.y0:box.y1, box.x0:box.x1].copy()
+    crop = image[box.y0 : box.y1, box.x0 : box.x1].copy()
     return RegionCrop(crop=crop, box=box, regions=tuple(kept), flat=False, level=float(levels[2]))
 
 
-def draw_box(image: np.ndarray, box: Box, color: tuple[int, int, int] = (255, 0, 0),
-             thickness: int | None = None) -> np.ndarray:
+def draw_box(
+    image: np.ndarray, box: Box, color: tuple[int, int, int] = (255, 0, 0), thickness: int | None = None
+) -> np.ndarray:
     """The whole part with the crop outlined (a copy): the context view for screens and reports."""
     import cv2
 

@@ -123,8 +123,14 @@ class CaptionOutcome:
 
     def apply(self, store: InspectionStore, inspection_id: str) -> None:
         """Write it into the store's caption slots of the inspection (on the database thread)."""
-        store.set_caption(inspection_id, status=self.status, caption=self.caption, reason=self.reason,
-                          defect_type=self.defect_type, defect_confidence=self.defect_confidence)
+        store.set_caption(
+            inspection_id,
+            status=self.status,
+            caption=self.caption,
+            reason=self.reason,
+            defect_type=self.defect_type,
+            defect_confidence=self.defect_confidence,
+        )
 
 
 ResultCallback = Callable[[str, CaptionOutcome], None]
@@ -184,13 +190,23 @@ class CaptionScheduler:
             process); :func:`~inspector.captioning.factory.create_caption_scheduler` sets it.
     """
 
-    def __init__(self, captioner: Captioner | None, on_result: ResultCallback, *,
-                 classifier: DefectTypeClassifier | None = None, enabled: bool = True,
-                 verdicts: Iterable[Verdict] = (Verdict.FAIL, Verdict.UNCERTAIN), max_pending: int = 16,
-                 timeout_s: float | None = 120.0, gate: ScoringGate | None = None,
-                 regions: RegionOptions = RegionOptions(), nice: int = 10,
-                 on_error: Callable[[BaseException], None] | None = None, close_captioner: bool = False,
-                 name: str = "inspector-captions"):
+    def __init__(
+        self,
+        captioner: Captioner | None,
+        on_result: ResultCallback,
+        *,
+        classifier: DefectTypeClassifier | None = None,
+        enabled: bool = True,
+        verdicts: Iterable[Verdict] = (Verdict.FAIL, Verdict.UNCERTAIN),
+        max_pending: int = 16,
+        timeout_s: float | None = 120.0,
+        gate: ScoringGate | None = None,
+        regions: RegionOptions = RegionOptions(),
+        nice: int = 10,
+        on_error: Callable[[BaseException], None] | None = None,
+        close_captioner: bool = False,
+        name: str = "inspector-captions",
+    ):
         if max_pending < 1:
             raise ValueError(f"max_pending must be at least 1, got {max_pending}")
         self.captioner: Captioner = captioner if captioner is not None else NoCaptioner()
@@ -429,8 +445,7 @@ class CaptionScheduler:
             return CaptionOutcome.missing(self._cancel, model_id, queue_wait)
         if defect_reason:
             reasons.append(defect_reason)
-        return self._outcome(result, reasons, defect, region, model_id, seconds,
-                             waited_s=queue_wait + clock.paused)
+        return self._outcome(result, reasons, defect, region, model_id, seconds, waited_s=queue_wait + clock.paused)
 
     def _defect_type(self, part: FlaggedPart, region: RegionCrop) -> tuple[DefectTypeResult | None, str | None]:
         if self.classifier is None or not part.defect_classes:
@@ -449,8 +464,15 @@ class CaptionScheduler:
             return None, f"defect type failed: {getattr(error, 'kind', type(error).__name__)}: {_first_line(error)}"
 
     @staticmethod
-    def _outcome(result: CaptionResult | None, reasons: list[str], defect: DefectTypeResult | None,
-                 region: RegionCrop, model_id: str, seconds: float, waited_s: float) -> CaptionOutcome:
+    def _outcome(
+        result: CaptionResult | None,
+        reasons: list[str],
+        defect: DefectTypeResult | None,
+        region: RegionCrop,
+        model_id: str,
+        seconds: float,
+        waited_s: float,
+    ) -> CaptionOutcome:
         random = bool(defect is not None and defect.random_weights)
         if result is not None and result.status in (ResultStatus.OK, ResultStatus.UNUSABLE):
             status, caption = CaptionStatus.DONE, result.text
@@ -463,10 +485,15 @@ class CaptionScheduler:
         if defect is not None and defect.random_weights and (result is None or not result.random_weights):
             reasons.append("defect type from a CLIP model with random weights")
         return CaptionOutcome(
-            status=status, caption=caption, reason="; ".join(reasons) or None,
+            status=status,
+            caption=caption,
+            reason="; ".join(reasons) or None,
             defect_type=defect.label if defect is not None else None,
             defect_confidence=defect.confidence if defect is not None else None,
-            model_id=model_id, seconds=seconds, waited_s=waited_s, crop_box=region.box.as_tuple(),
+            model_id=model_id,
+            seconds=seconds,
+            waited_s=waited_s,
+            crop_box=region.box.as_tuple(),
             random_weights=random,
         )
 

@@ -26,9 +26,20 @@ BLIP_LEAD = "{object} with"
 
 EMPTY = "No usable description (model output was empty)"
 UNREADABLE = "No usable description (model output was unreadable)"
-NON_ANSWERS = {"none", "nothing", "no", "n/a", "na", "unknown", "i don't know", "i do not know", "no defect",
-               "no defects", "not sure"}
-NO_DEFECT_NAMED = "The captioner names no defect here (it answered \"{answer}\")"
+NON_ANSWERS = {
+    "none",
+    "nothing",
+    "no",
+    "n/a",
+    "na",
+    "unknown",
+    "i don't know",
+    "i do not know",
+    "no defect",
+    "no defects",
+    "not sure",
+}
+NO_DEFECT_NAMED = 'The captioner names no defect here (it answered "{answer}")'
 
 _WORD = re.compile(r"\S+")
 _LETTERS = re.compile(r"[^\W\d_]", re.UNICODE)
@@ -78,9 +89,9 @@ def collapse_repeats(text: str, max_n: int = 8) -> str:
         for n in range(1, min(max_n, len(words) // 2) + 1):
             i = 0
             while i + 2 * n <= len(words):
-                if keys[i:i + n] == keys[i + n:i + 2 * n] and any(keys[i:i + n]):
-                    del words[i + n:i + 2 * n]
-                    del keys[i + n:i + 2 * n]
+                if keys[i : i + n] == keys[i + n : i + 2 * n] and any(keys[i : i + n]):
+                    del words[i + n : i + 2 * n]
+                    del keys[i + n : i + 2 * n]
                     changed = True
                 else:
                     i += 1
@@ -92,7 +103,7 @@ def _strip_echo(text: str, prompt: CaptionPrompt) -> str:
     for echo in (prompt.text, prompt.text.removesuffix("Answer:").strip(), prompt.lead, "Answer:"):
         echo = " ".join(echo.split())
         if echo and text.lower().startswith(echo.lower()):
-            text = text[len(echo):].lstrip()
+            text = text[len(echo) :].lstrip()
     return text
 
 

@@ -151,4 +151,3 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         gate.close()
         conn.close()
-

@@ -39,8 +39,9 @@ class Calibration:
         return data
 
 
-def calibrate_threshold(good_scores, quantile: float = 0.99, margin: float = 1.0, band: float = 1.0,
-                        method: str = "held-out good images") -> Calibration:
+def calibrate_threshold(
+    good_scores, quantile: float = 0.99, margin: float = 1.0, band: float = 1.0, method: str = "held-out good images"
+) -> Calibration:
     """Compute a threshold and uncertain band from good parts' scores.
 
     Args:

@@ -166,8 +166,7 @@ def select_references(category: CategoryData | str | Path, k: int, seed: int = 0
         raise ValueError(f"the number of references must be >= 0, not {k}")
     if k > len(data.train_good):
         raise DatasetError(
-            f"Asked for {k} reference images but {data.path / 'train' / GOOD} has only "
-            f"{len(data.train_good)}."
+            f"Asked for {k} reference images but {data.path / 'train' / GOOD} has only {len(data.train_good)}."
         )
 
     def rank(path: Path) -> tuple[bytes, str]:

@@ -242,7 +242,8 @@ def downscale_to_max_side(array: np.ndarray, max_side: int, *, nearest: bool = F
         return array
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     if nearest:
-        small = cv2.resize(array.astype(np.uint8) if array.dtype == bool else array, size,
-                           interpolation=cv2.INTER_NEAREST)
+        small = cv2.resize(
+            array.astype(np.uint8) if array.dtype == bool else array, size, interpolation=cv2.INTER_NEAREST
+        )
         return small.astype(bool) if array.dtype == bool else small
     return cv2.resize(array, size, interpolation=cv2.INTER_AREA)

@@ -63,9 +63,7 @@ def f1_max(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndar
     return _Ranked.from_labels(labels, scores).f1_max()[0]
 
 
-def f1_max_threshold(
-    labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray
-) -> tuple[float, float]:
+def f1_max_threshold(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray) -> tuple[float, float]:
     """``(best F1, threshold)``: flag scores ``>= threshold``. ``(nan, nan)`` without anomalous samples."""
     return _Ranked.from_labels(labels, scores).f1_max()
 
@@ -127,9 +125,7 @@ class _Ranked:
     pixel; ``n_regions`` is the number of regions. Both only for pixel data with ``regions=True``.
     """
 
-    def __init__(
-        self, neg: np.ndarray, pos: np.ndarray, weights: np.ndarray | None = None, n_regions: int = 0
-    ) -> None:
+    def __init__(self, neg: np.ndarray, pos: np.ndarray, weights: np.ndarray | None = None, n_regions: int = 0) -> None:
         neg.sort()
         if weights is not None:
             order = np.argsort(pos)

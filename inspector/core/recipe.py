@@ -19,8 +19,11 @@ from inspector.errors import RecipeError
 RECIPE_FORMAT = "inspector-recipe"
 RECIPE_FORMAT_VERSION = 1
 DETECTORS = ("winclip", "winclip+", "anomalydino")
-DEFAULT_MODELS = {"winclip": "clip-vit-b-16-plus-240", "winclip+": "clip-vit-b-16-plus-240",
-                  "anomalydino": "dinov2-small"}
+DEFAULT_MODELS = {
+    "winclip": "clip-vit-b-16-plus-240",
+    "winclip+": "clip-vit-b-16-plus-240",
+    "anomalydino": "dinov2-small",
+}
 
 
 @dataclass(frozen=True)
@@ -58,13 +61,16 @@ class Recipe:
 
     def __post_init__(self) -> None:
         if self.detector not in DETECTORS:
-            raise RecipeError(f"Recipe '{self.name}': unknown detector '{self.detector}' "
-                              f"(choose one of {', '.join(DETECTORS)}).")
+            raise RecipeError(
+                f"Recipe '{self.name}': unknown detector '{self.detector}' (choose one of {', '.join(DETECTORS)})."
+            )
         if self.uncertain_band is not None:
             low, high = self.uncertain_band
             if not low <= self.threshold <= high:
-                raise RecipeError(f"Recipe '{self.name}': the uncertain band {low:g}..{high:g} must "
-                                  f"contain the threshold {self.threshold:g}.")
+                raise RecipeError(
+                    f"Recipe '{self.name}': the uncertain band {low:g}..{high:g} must "
+                    f"contain the threshold {self.threshold:g}."
+                )
 
     @property
     def model_id(self) -> str:
@@ -123,10 +129,12 @@ class Recipe:
         except TypeError as exc:
             raise RecipeError(f"{source} is not a valid recipe: {exc}") from exc
 
-    def with_threshold(self, threshold: float, band: tuple[float, float] | None,
-                       calibration: dict[str, Any] | None = None) -> Recipe:
-        return replace(self, threshold=float(threshold), uncertain_band=band,
-                       calibration=dict(calibration or self.calibration))
+    def with_threshold(
+        self, threshold: float, band: tuple[float, float] | None, calibration: dict[str, Any] | None = None
+    ) -> Recipe:
+        return replace(
+            self, threshold=float(threshold), uncertain_band=band, calibration=dict(calibration or self.calibration)
+        )
 
 
 def load_recipe(path: str | os.PathLike[str]) -> Recipe:

@@ -169,9 +169,7 @@ def load_registry(folder: Path | None = None) -> dict[str, ModelSpec]:
 def get_spec(model_id: str, folder: Path | None = None) -> ModelSpec:
     specs = load_registry(folder)
     if model_id not in specs:
-        raise InspectorError(
-            f"Unknown model '{model_id}'. Known models: {', '.join(sorted(specs))}."
-        )
+        raise InspectorError(f"Unknown model '{model_id}'. Known models: {', '.join(sorted(specs))}.")
     return specs[model_id]
 
 
@@ -189,8 +187,7 @@ def import_weights(path: Path, model_id: str, folder: Path | None = None) -> Pat
     if spec.backend == "transformers":
         if not path.is_dir() or not (path / "config.json").is_file():
             raise InspectorError(
-                f"Model '{model_id}' needs a folder with config.json and the weight files; "
-                f"{path} is not one."
+                f"Model '{model_id}' needs a folder with config.json and the weight files; {path} is not one."
             )
         if not any(p.suffix in WEIGHT_SUFFIXES for p in path.iterdir()):
             raise InspectorError(f"{path} holds no weight files ({', '.join(WEIGHT_SUFFIXES)}).")

@@ -70,12 +70,17 @@ def top_fraction_mean(distances, fraction: float = 0.01):
     k = int(d.shape[1] * fraction)
     if k <= 0:
         return d.max(axis=1)
-    top = np.partition(d, d.shape[1] - k, axis=1)[:, d.shape[1] - k:]
+    top = np.partition(d, d.shape[1] - k, axis=1)[:, d.shape[1] - k :]
     return top.mean(axis=1)
 
 
-def background_mask(features: np.ndarray, grid_size: tuple[int, int], threshold: float = MASK_THRESHOLD,
-                    kernel_size: int = 3, border: float = 0.2) -> np.ndarray:
+def background_mask(
+    features: np.ndarray,
+    grid_size: tuple[int, int],
+    threshold: float = MASK_THRESHOLD,
+    kernel_size: int = 3,
+    border: float = 0.2,
+) -> np.ndarray:
     """AnomalyDINO's zero-shot foreground mask from one image's patch features.
 
     Args:
@@ -101,7 +106,7 @@ def background_mask(features: np.ndarray, grid_size: tuple[int, int], threshold:
         component = -component
     first_pc = centred @ component
     mask = first_pc > threshold
-    centre = mask.reshape(h, w)[int(h * border):int(h * (1 - border)), int(w * border):int(w * (1 - border))]
+    centre = mask.reshape(h, w)[int(h * border) : int(h * (1 - border)), int(w * border) : int(w * (1 - border))]
     if centre.sum() <= centre.size * 0.35:  # the object is expected near the centre
         mask = -first_pc > threshold
     kernel = np.ones((kernel_size, kernel_size), np.uint8)
@@ -121,8 +126,7 @@ def rotated_copies(image: np.ndarray, angles: Sequence[float] = ROTATION_ANGLES)
             out.append(image)
             continue
         matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
-        out.append(cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_LINEAR,
-                                  borderMode=cv2.BORDER_DEFAULT))
+        out.append(cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_DEFAULT))
     return out
 
 
@@ -148,14 +152,14 @@ def nearest_neighbour_distances(queries, bank, bank_low=None, candidates: int = 
     out = torch.empty(queries.shape[0], dtype=torch.float32, device=queries.device)
     k = min(candidates, m)
     for start in range(0, queries.shape[0], step):
-        q = queries[start:start + step]
+        q = queries[start : start + step]
         if bank_low is None:
             best = (q @ bank.T).amax(dim=1)
         else:
             sims = q.to(bank_low.dtype) @ bank_low
             idx = sims.topk(k, dim=1).indices if k > 1 else sims.argmax(dim=1, keepdim=True)
             best = torch.einsum("qd,qkd->qk", q, bank[idx]).amax(dim=1)
-        out[start:start + step] = (1.0 - best).clamp_(min=0.0)
+        out[start : start + step] = (1.0 - best).clamp_(min=0.0)
     return out
 
 
@@ -178,10 +182,18 @@ class AnomalyDinoDetector:
 
     needs_references = True
 
-    def __init__(self, loaded: LoadedModel, resolution: int = 448, masking: bool = False,
-                 top_fraction: float = 0.01, sigma: float = 4.0, augment_rotations: bool = False,
-                 mask_references: bool = False, batch_size: int = 4,
-                 mask_threshold: float = MASK_THRESHOLD) -> None:
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        resolution: int = 448,
+        masking: bool = False,
+        top_fraction: float = 0.01,
+        sigma: float = 4.0,
+        augment_rotations: bool = False,
+        mask_references: bool = False,
+        batch_size: int = 4,
+        mask_threshold: float = MASK_THRESHOLD,
+    ) -> None:
         patch = int(loaded.model.config.patch_size)
         if resolution <= 0 or resolution % patch:
             raise InspectorError(
@@ -206,14 +218,19 @@ class AnomalyDinoDetector:
         self._bank = None
         self._bank_low = None
         runtime = loaded.runtime
-        self.info = DetectorInfo(detector="anomalydino", model_id=loaded.spec.id, device=runtime.device,
-                                 dtype=runtime.dtype, shots=0, random_weights=loaded.random_weights)
+        self.info = DetectorInfo(
+            detector="anomalydino",
+            model_id=loaded.spec.id,
+            device=runtime.device,
+            dtype=runtime.dtype,
+            shots=0,
+            random_weights=loaded.random_weights,
+        )
 
     # -- features -------------------------------------------------------------------------
     def _pixels(self, images: Sequence[np.ndarray]):
         spec = self.loaded.spec
-        return preprocess(images, (self.resolution, self.resolution), spec.mean, spec.std,
-                          self.loaded.runtime)
+        return preprocess(images, (self.resolution, self.resolution), spec.mean, spec.std, self.loaded.runtime)
 
     def _forward(self, images: Sequence[np.ndarray]):
         from inspector._torch import import_torch
@@ -234,8 +251,8 @@ class AnomalyDinoDetector:
         chunks = []
         with torch.inference_mode():
             for start in range(0, len(images), self.batch_size):
-                hidden = self._forward(images[start:start + self.batch_size])
-                chunks.append(hidden[:, self._skip_tokens:].float())
+                hidden = self._forward(images[start : start + self.batch_size])
+                chunks.append(hidden[:, self._skip_tokens :].float())
         return torch.cat(chunks) if len(chunks) > 1 else chunks[0]
 
     def _masks(self, features) -> np.ndarray:
@@ -262,8 +279,7 @@ class AnomalyDinoDetector:
                 bank = feats[keep]
                 if bank.shape[0] == 0:
                     raise InspectorError(
-                        "Background masking removed every patch of the references; turn masking off "
-                        "for this product."
+                        "Background masking removed every patch of the references; turn masking off for this product."
                     )
             else:
                 bank = feats.reshape(-1, feats.shape[-1])
@@ -272,8 +288,12 @@ class AnomalyDinoDetector:
             self._bank = bank
             self._bank_low = bank.T.to(low).contiguous() if low != torch.float32 else None
         self.info = dataclasses.replace(self.info, shots=len(references))
-        log.info("AnomalyDINO memory bank: %d patches from %d reference(s)%s.", bank.shape[0],
-                 len(references), " with rotations" if self.augment_rotations else "")
+        log.info(
+            "AnomalyDINO memory bank: %d patches from %d reference(s)%s.",
+            bank.shape[0],
+            len(references),
+            " with rotations" if self.augment_rotations else "",
+        )
 
     @property
     def memory_bank_size(self) -> int:
@@ -289,8 +309,7 @@ class AnomalyDinoDetector:
 
         torch = import_torch()
         if self._bank is None:
-            raise InspectorError("AnomalyDINO has no good references yet: call fit(references) before "
-                                 "predict().")
+            raise InspectorError("AnomalyDINO has no good references yet: call fit(references) before predict().")
         images = [as_rgb_uint8(i) for i in images]
         if not images:
             return np.zeros((0, *self.grid_size), dtype=np.float32)
@@ -298,15 +317,15 @@ class AnomalyDinoDetector:
         out = np.empty((len(images), h, w), dtype=np.float32)
         with torch.inference_mode():
             for start in range(0, len(images), self.batch_size):
-                batch = images[start:start + self.batch_size]
+                batch = images[start : start + self.batch_size]
                 hidden = self._forward(batch)
-                feats = hidden[:, self._skip_tokens:].float()
+                feats = hidden[:, self._skip_tokens :].float()
                 queries = torch.nn.functional.normalize(feats.reshape(-1, feats.shape[-1]), dim=1)
                 dist = nearest_neighbour_distances(queries, self._bank, self._bank_low)
                 dist = dist.reshape(len(batch), h * w).cpu().numpy()
                 if self.masking:
                     dist = np.where(self._masks(feats), dist, np.float32(0.0))
-                out[start:start + len(batch)] = dist.reshape(len(batch), h, w)
+                out[start : start + len(batch)] = dist.reshape(len(batch), h, w)
         return out
 
     def predict(self, images: Sequence[np.ndarray]) -> list[AnomalyPrediction]:
@@ -318,5 +337,7 @@ class AnomalyDinoDetector:
         scores = top_fraction_mean(distances, self.top_fraction)
         maps = maps_to_image_size(distances, images, (self.resolution, self.resolution), self.sigma)
         random_weights = self.loaded.random_weights
-        return [AnomalyPrediction(score=float(s), anomaly_map=m, random_weights=random_weights)
-                for s, m in zip(scores, maps, strict=True)]
+        return [
+            AnomalyPrediction(score=float(s), anomaly_map=m, random_weights=random_weights)
+            for s, m in zip(scores, maps, strict=True)
+        ]

@@ -46,8 +46,9 @@ def as_rgb_uint8(image: np.ndarray) -> np.ndarray:
     return image
 
 
-def preprocess(images: Sequence[np.ndarray], size: tuple[int, int], mean: Sequence[float],
-               std: Sequence[float], runtime: Runtime):
+def preprocess(
+    images: Sequence[np.ndarray], size: tuple[int, int], mean: Sequence[float], std: Sequence[float], runtime: Runtime
+):
     """Resize (to ``size`` = (height, width)) and normalise a batch into a tensor.
 
     Returns a ``(N, 3, H, W)`` tensor on the runtime's device and dtype.
@@ -72,8 +73,9 @@ def preprocess(images: Sequence[np.ndarray], size: tuple[int, int], mean: Sequen
     return ((x - m) / s).to(runtime.torch_dtype).contiguous(memory_format=torch.contiguous_format)
 
 
-def maps_to_image_size(maps: np.ndarray, images: Sequence[np.ndarray], work_size: tuple[int, int],
-                       sigma: float = 4.0) -> list[np.ndarray]:
+def maps_to_image_size(
+    maps: np.ndarray, images: Sequence[np.ndarray], work_size: tuple[int, int], sigma: float = 4.0
+) -> list[np.ndarray]:
     """Bring low-resolution anomaly maps ``(N, h, w)`` to each image's resolution.
 
     As in PatchCore and AnomalyDINO, each map is first bilinearly upsampled to the model's input

@@ -45,8 +45,7 @@ def create_detector(
         raise InspectorError(f"Unknown detector '{name}'; choose one of {', '.join(DETECTORS)}.")
     spec = model if isinstance(model, ModelSpec) else get_spec(model or DEFAULT_MODELS[name])
     if spec.role != ROLES[name]:
-        raise InspectorError(f"Detector '{name}' needs a '{ROLES[name]}' model; '{spec.id}' is a "
-                             f"'{spec.role}' model.")
+        raise InspectorError(f"Detector '{name}' needs a '{ROLES[name]}' model; '{spec.id}' is a '{spec.role}' model.")
     runtime = make_runtime(device, dtype, spec.dtype)
     if runtime.device == "cpu":
         set_cpu_threads()
@@ -58,15 +57,28 @@ def create_detector(
         return AnomalyDinoDetector(loaded, **params)
     from inspector.detectors.winclip import WinClipDetector
 
-    return WinClipDetector(loaded, object_name=object_name, few_shot=name == "winclip+",
-                           extra_normal=tuple(extra_normal), extra_anomalous=tuple(extra_anomalous), **params)
+    return WinClipDetector(
+        loaded,
+        object_name=object_name,
+        few_shot=name == "winclip+",
+        extra_normal=tuple(extra_normal),
+        extra_anomalous=tuple(extra_anomalous),
+        **params,
+    )
 
 
-def detector_for_recipe(recipe: Recipe, *, device: str = "auto", dtype: str = "auto",
-                        random_weights: bool = False) -> Detector:
+def detector_for_recipe(
+    recipe: Recipe, *, device: str = "auto", dtype: str = "auto", random_weights: bool = False
+) -> Detector:
     """Build (but do not fit) the recipe's detector."""
     return create_detector(
-        recipe.detector, model=recipe.model_id, object_name=recipe.object_name, device=device,
-        dtype=dtype, random_weights=random_weights, extra_normal=recipe.extra_normal,
-        extra_anomalous=recipe.extra_anomalous, params=recipe.detector_params,
+        recipe.detector,
+        model=recipe.model_id,
+        object_name=recipe.object_name,
+        device=device,
+        dtype=dtype,
+        random_weights=random_weights,
+        extra_normal=recipe.extra_normal,
+        extra_anomalous=recipe.extra_anomalous,
+        params=recipe.detector_params,
     )

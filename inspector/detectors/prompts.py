@@ -77,8 +77,9 @@ def _states(defaults: Iterable[str], extra: Iterable[str], name: str) -> list[st
     return states
 
 
-def build_prompt_ensemble(object_name: str, extra_normal: Iterable[str] = (),
-                          extra_anomalous: Iterable[str] = ()) -> PromptEnsemble:
+def build_prompt_ensemble(
+    object_name: str, extra_normal: Iterable[str] = (), extra_anomalous: Iterable[str] = ()
+) -> PromptEnsemble:
     """Compose the state words with the templates for one object.
 
     Args:

@@ -66,8 +66,7 @@ def window_indices(grid: tuple[int, int], k: int) -> np.ndarray:
     return (top.reshape(-1, 1) + offsets[None, :]).astype(np.int64)
 
 
-def harmonic_aggregation(window_scores: np.ndarray, windows: np.ndarray,
-                         grid: tuple[int, int]) -> np.ndarray:
+def harmonic_aggregation(window_scores: np.ndarray, windows: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
     """Score each patch by the harmonic mean of the scores of the windows that contain it (Eq. 3).
 
     Args:
@@ -158,8 +157,9 @@ def _onednn_linear_works(dtype_name: str) -> bool:
                 (mk._linear_pointwise.binary(x, r, packed, b, "add"), ref + r.float()),
             )
         tol = 1e-4 if dtype == torch.float32 else 5e-2
-        return all(out.shape == want.shape and torch.allclose(out.float(), want, atol=tol, rtol=tol)
-                   for out, want in checks)
+        return all(
+            out.shape == want.shape and torch.allclose(out.float(), want, atol=tol, rtol=tol) for out, want in checks
+        )
     except (AttributeError, RuntimeError, TypeError):
         return False
 
@@ -216,11 +216,20 @@ class _Block:
     def supports(block) -> bool:
         torch = import_torch()
         attn, mlp = getattr(block, "attn", None), getattr(block, "mlp", None)
-        return (isinstance(attn, torch.nn.MultiheadAttention) and attn._qkv_same_embed_dim
-                and attn.batch_first and attn.bias_k is None and not attn.add_zero_attn
-                and not hasattr(block, "ln_1_kv") and hasattr(block, "ln_1") and hasattr(block, "ln_2")
-                and mlp is not None and [n for n, _ in mlp.named_children()] == ["c_fc", "gelu", "c_proj"]
-                and isinstance(mlp.c_fc, torch.nn.Linear) and isinstance(mlp.c_proj, torch.nn.Linear))
+        return (
+            isinstance(attn, torch.nn.MultiheadAttention)
+            and attn._qkv_same_embed_dim
+            and attn.batch_first
+            and attn.bias_k is None
+            and not attn.add_zero_attn
+            and not hasattr(block, "ln_1_kv")
+            and hasattr(block, "ln_1")
+            and hasattr(block, "ln_2")
+            and mlp is not None
+            and [n for n, _ in mlp.named_children()] == ["c_fc", "gelu", "c_proj"]
+            and isinstance(mlp.c_fc, torch.nn.Linear)
+            and isinstance(mlp.c_proj, torch.nn.Linear)
+        )
 
     def _residual(self, linear: _Linear, h, x, scale):
         if self.plain_residual:
@@ -255,18 +264,24 @@ class _WindowViT:
         needed = ("conv1", "class_embedding", "positional_embedding", "ln_pre", "transformer", "ln_post")
         if not all(hasattr(visual, name) for name in needed):
             raise InspectorError("WinCLIP needs a CLIP model with a ViT image encoder (open_clip).")
-        if getattr(visual, "attn_pool", None) is not None or getattr(visual, "pool_type", "tok") != "tok" \
-                or getattr(visual, "final_ln_after_pool", False):
+        if (
+            getattr(visual, "attn_pool", None) is not None
+            or getattr(visual, "pool_type", "tok") != "tok"
+            or getattr(visual, "final_ln_after_pool", False)
+        ):
             raise InspectorError("WinCLIP needs a ViT whose image embedding is its class token.")
         self.visual = visual
         self.grid = (int(visual.grid_size[0]), int(visual.grid_size[1]))
         self.image_size = (int(visual.image_size[0]), int(visual.image_size[1]))
-        packed = runtime.device == "cpu" and runtime.dtype in ("float32", "bfloat16") \
-            and _onednn_linear_works(runtime.dtype)
+        packed = (
+            runtime.device == "cpu" and runtime.dtype in ("float32", "bfloat16") and _onednn_linear_works(runtime.dtype)
+        )
         self.packed = packed
         resblocks = list(visual.transformer.resblocks)
-        self.blocks = [_Block(b, packed, last=i == len(resblocks) - 1) if _Block.supports(b) else b
-                       for i, b in enumerate(resblocks)]
+        self.blocks = [
+            _Block(b, packed, last=i == len(resblocks) - 1) if _Block.supports(b) else b
+            for i, b in enumerate(resblocks)
+        ]
         self.windows = {k: window_indices(self.grid, k) for k in scales}
         # Token positions of each window's sequence: the class token (0), then its patches.
         self.sequences = {
@@ -280,8 +295,9 @@ class _WindowViT:
         v = self.visual
         tokens = v.conv1(x).flatten(2).transpose(1, 2)
         if tokens.shape[1] != self.grid[0] * self.grid[1]:
-            raise InspectorError(f"Input of {tuple(x.shape[-2:])} px does not give the model's "
-                                 f"{self.grid[0]}x{self.grid[1]} patch grid.")
+            raise InspectorError(
+                f"Input of {tuple(x.shape[-2:])} px does not give the model's {self.grid[0]}x{self.grid[1]} patch grid."
+            )
         cls = v.class_embedding.to(tokens.dtype).view(1, 1, -1).expand(tokens.shape[0], 1, -1)
         tokens = torch.cat([cls, tokens], dim=1) + v.positional_embedding.to(tokens.dtype)
         return v.ln_pre(tokens)
@@ -325,7 +341,7 @@ class _WindowViT:
         chunk = -(-flat.shape[0] // -(-flat.shape[0] // chunk))  # equal chunks, no small remainder
         out = []
         for start in range(0, flat.shape[0], chunk):
-            index = flat[start:start + chunk]
+            index = flat[start : start + chunk]
             x = token_rows[index]
             x = self._run(x, qkv_rows[index] if qkv_rows is not None else None, cls_only=True)
             out.append(self._project(x[:, 0]))
@@ -342,8 +358,13 @@ def encode_text(model, tokens):
     torch = import_torch()
     needed = ("token_embedding", "positional_embedding", "transformer", "ln_final", "attn_mask")
     mask = getattr(model, "attn_mask", None)
-    if (type(model).encode_text is not _clip_encode_text() or not all(hasattr(model, n) for n in needed)
-            or getattr(model, "text_pool_type", "argmax") != "argmax" or mask is None or mask.ndim != 2):
+    if (
+        type(model).encode_text is not _clip_encode_text()
+        or not all(hasattr(model, n) for n in needed)
+        or getattr(model, "text_pool_type", "argmax") != "argmax"
+        or mask is None
+        or mask.ndim != 2
+    ):
         return model.encode_text(tokens)
     causal = torch.full_like(mask, float("-inf")).triu(1)
     if not torch.equal(mask, causal):
@@ -390,9 +411,16 @@ class WinClipDetector:
         extra_anomalous: More anomalous states (``"{} with a crack"``).
     """
 
-    def __init__(self, loaded: LoadedModel, object_name: str = "object", scales: Iterable[int] = (2, 3),
-                 few_shot: bool = False, batch_windows: int | None = None,
-                 extra_normal: Iterable[str] = (), extra_anomalous: Iterable[str] = ()):
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        object_name: str = "object",
+        scales: Iterable[int] = (2, 3),
+        few_shot: bool = False,
+        batch_windows: int | None = None,
+        extra_normal: Iterable[str] = (),
+        extra_anomalous: Iterable[str] = (),
+    ):
         torch = import_torch()
         scales = tuple(scales)
         self.scales = tuple(sorted({int(s) for s in scales}))
@@ -412,8 +440,11 @@ class WinClipDetector:
         self.needs_references = self.few_shot
         self.batch_windows = batch_windows
         with torch.inference_mode():
-            scale = float(loaded.model.logit_scale.float().exp()) if hasattr(loaded.model, "logit_scale") \
+            scale = (
+                float(loaded.model.logit_scale.float().exp())
+                if hasattr(loaded.model, "logit_scale")
                 else MAX_LOGIT_SCALE
+            )
         self.logit_scale = min(scale, MAX_LOGIT_SCALE)
         self._text_cache: dict[tuple[tuple[str, ...], tuple[str, ...]], Any] = {}
         self._memory: _Memory | None = None
@@ -428,8 +459,9 @@ class WinClipDetector:
         self.set_prompts(object_name, extra_normal, extra_anomalous)
 
     # -- text side ----------------------------------------------------------------------------
-    def set_prompts(self, object_name: str, extra_normal: Iterable[str] = (),
-                    extra_anomalous: Iterable[str] = ()) -> PromptEnsemble:
+    def set_prompts(
+        self, object_name: str, extra_normal: Iterable[str] = (), extra_anomalous: Iterable[str] = ()
+    ) -> PromptEnsemble:
         """Use the prompt ensemble of another object name (text prototypes are cached per ensemble)."""
         try:
             ensemble = build_prompt_ensemble(object_name, extra_normal, extra_anomalous)
@@ -470,10 +502,10 @@ class WinClipDetector:
             tokens = self._vit.embed(x)
             qkv = self._vit.first_qkv(tokens)
             image, patches = self._vit.image_forward(tokens, qkv, patch_tokens)
-            windows = {k: self._vit.window_forward(tokens, qkv, k, self.batch_windows).float()
-                       for k in self.scales}
-        return WinClipEmbeddings(image=image.float(), windows=windows,
-                                 patches=patches.float() if patches is not None else None)
+            windows = {k: self._vit.window_forward(tokens, qkv, k, self.batch_windows).float() for k in self.scales}
+        return WinClipEmbeddings(
+            image=image.float(), windows=windows, patches=patches.float() if patches is not None else None
+        )
 
     def encoder_forward(self, images: Sequence[np.ndarray]) -> None:
         """The bare image encoder on the batch (one full-image forward pass), for benchmarks."""
@@ -495,7 +527,7 @@ class WinClipDetector:
             raise InspectorError("WinCLIP+ needs at least one known-good reference image.")
         parts: dict[int, list] = {0: [], **{k: [] for k in self.scales}}
         for start in range(0, len(references), REFERENCE_BATCH):
-            emb = self.embed(references[start:start + REFERENCE_BATCH], patch_tokens=True)
+            emb = self.embed(references[start : start + REFERENCE_BATCH], patch_tokens=True)
             parts[0].append(emb.patches.reshape(-1, emb.patches.shape[-1]))
             for k in self.scales:
                 parts[k].append(emb.windows[k].reshape(-1, emb.windows[k].shape[-1]))
@@ -550,5 +582,7 @@ class WinClipDetector:
         scores, maps = self.score_embeddings(emb)
         full = maps_to_image_size(maps.astype(np.float32), images, self._vit.image_size)
         random = self._loaded.random_weights
-        return [AnomalyPrediction(score=float(s), anomaly_map=np.clip(m, 0.0, 1.0), random_weights=random)
-                for s, m in zip(scores, full, strict=True)]
+        return [
+            AnomalyPrediction(score=float(s), anomaly_map=np.clip(m, 0.0, 1.0), random_weights=random)
+            for s, m in zip(scores, full, strict=True)
+        ]

@@ -40,14 +40,22 @@ class PartResult:
 
     def to_json(self) -> dict[str, Any]:
         """One JSON-lines record (no pixel data)."""
-        data: dict[str, Any] = {"status": self.status.value, "index": self.index, "source": self.source_id,
-                                "path": self.path, "time": self.timestamp.isoformat()}
+        data: dict[str, Any] = {
+            "status": self.status.value,
+            "index": self.index,
+            "source": self.source_id,
+            "path": self.path,
+            "time": self.timestamp.isoformat(),
+        }
         if self.inspection_id:
             data["inspection_id"] = self.inspection_id
         if self.score is not None:
-            data.update(score=round(self.score, 6), threshold=self.threshold,
-                        verdict=self.verdict.value if self.verdict else None,
-                        latency_ms=None if self.latency_ms is None else round(self.latency_ms, 1))
+            data.update(
+                score=round(self.score, 6),
+                threshold=self.threshold,
+                verdict=self.verdict.value if self.verdict else None,
+                latency_ms=None if self.latency_ms is None else round(self.latency_ms, 1),
+            )
         if self.reason:
             data["reason"] = self.reason
         if self.random_weights:
@@ -98,9 +106,23 @@ class RunSummary:
         return self.inspected / self.seconds if self.seconds > 0 else 0.0
 
     def to_json(self) -> dict[str, Any]:
-        return {"summary": True, "run_id": self.run_id, "recipe": self.recipe, "recipe_version": self.recipe_version,
-                "source": self.source, "detector": self.detector, "model": self.model_id,
-                "pass": self.passed, "fail": self.failed, "uncertain": self.uncertain,
-                "duplicates": self.duplicates, "skipped": self.skipped, "dropped_frames": self.dropped_frames,
-                "seconds": round(self.seconds, 3), "images_per_s": round(self.images_per_s, 2),
-                "random_weights": self.random_weights, "cancelled": self.cancelled, "error": self.error}
+        return {
+            "summary": True,
+            "run_id": self.run_id,
+            "recipe": self.recipe,
+            "recipe_version": self.recipe_version,
+            "source": self.source,
+            "detector": self.detector,
+            "model": self.model_id,
+            "pass": self.passed,
+            "fail": self.failed,
+            "uncertain": self.uncertain,
+            "duplicates": self.duplicates,
+            "skipped": self.skipped,
+            "dropped_frames": self.dropped_frames,
+            "seconds": round(self.seconds, 3),
+            "images_per_s": round(self.images_per_s, 2),
+            "random_weights": self.random_weights,
+            "cancelled": self.cancelled,
+            "error": self.error,
+        }

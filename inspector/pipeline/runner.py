@@ -89,11 +89,24 @@ class InspectionPipeline:
             caption status "pending" and handed to it once their verdict is committed.
     """
 
-    def __init__(self, recipe: Recipe, detector: Detector, store: InspectionStore, source: Source, *,
-                 batch_size: int = 8, operator: str | None = None, keep_images: str = "flagged",
-                 heatmap_max_side: int = 256, on_result: Callable[[PartResult], None] | None = None,
-                 on_flagged: Callable[[FlaggedPart], None] | None = None, progress: ProgressState | None = None,
-                 with_pixels: bool = False, lot: str | None = None, captions: Any = None) -> None:
+    def __init__(
+        self,
+        recipe: Recipe,
+        detector: Detector,
+        store: InspectionStore,
+        source: Source,
+        *,
+        batch_size: int = 8,
+        operator: str | None = None,
+        keep_images: str = "flagged",
+        heatmap_max_side: int = 256,
+        on_result: Callable[[PartResult], None] | None = None,
+        on_flagged: Callable[[FlaggedPart], None] | None = None,
+        progress: ProgressState | None = None,
+        with_pixels: bool = False,
+        lot: str | None = None,
+        captions: Any = None,
+    ) -> None:
         if keep_images not in KEEP_IMAGES:
             raise ValueError(f"keep_images must be one of {KEEP_IMAGES}")
         self.recipe = recipe
@@ -133,8 +146,9 @@ class InspectionPipeline:
             version = self.store.save_recipe_version(self.recipe.name, self.recipe.to_dict())
             if self.operator:
                 self.store.upsert_operator(self.operator)
-            run = self.store.start_run(source=self.source.source_id, recipe_version_id=version.id,
-                                       operator=self.operator, lot=self.lot)
+            run = self.store.start_run(
+                source=self.source.source_id, recipe_version_id=version.id, operator=self.operator, lot=self.lot
+            )
             writer = StoreWriter(self.store, on_error=self._on_store_error)
             self.source.open()
             while not self.progress.cancelled and not self._store_error:
@@ -160,13 +174,23 @@ class InspectionPipeline:
         seconds = time.perf_counter() - start
         cancelled = self.progress.cancelled
         return RunSummary(
-            run_id=run.id if run else "", recipe=self.recipe.name, recipe_version=version.version if version else 0,
+            run_id=run.id if run else "",
+            recipe=self.recipe.name,
+            recipe_version=version.version if version else 0,
             source=self.source.source_id,
-            detector=info.detector, model_id=info.model_id, passed=self._counts[Verdict.PASS],
-            failed=self._counts[Verdict.FAIL], uncertain=self._counts[Verdict.UNCERTAIN],
-            duplicates=self._duplicates, skipped=self._skipped, dropped_frames=self.source.dropped,
-            seconds=seconds, predict_seconds=self._predict_seconds, random_weights=info.random_weights,
-            cancelled=cancelled, error=error or self._store_error,
+            detector=info.detector,
+            model_id=info.model_id,
+            passed=self._counts[Verdict.PASS],
+            failed=self._counts[Verdict.FAIL],
+            uncertain=self._counts[Verdict.UNCERTAIN],
+            duplicates=self._duplicates,
+            skipped=self._skipped,
+            dropped_frames=self.source.dropped,
+            seconds=seconds,
+            predict_seconds=self._predict_seconds,
+            random_weights=info.random_weights,
+            cancelled=cancelled,
+            error=error or self._store_error,
             error_kind=error_kind or ("store" if self._store_error else None),
         )
 
@@ -194,8 +218,9 @@ class InspectionPipeline:
         image = np.ascontiguousarray(frame.image)
         return sha256_bytes(f"{image.shape}".encode() + image.tobytes())
 
-    def _process(self, batch: list[Frame], version_id: str, run_id: str, writer: StoreWriter,
-                 post: ThreadPoolExecutor) -> None:
+    def _process(
+        self, batch: list[Frame], version_id: str, run_id: str, writer: StoreWriter, post: ThreadPoolExecutor
+    ) -> None:
         todo: list[tuple[Frame, str]] = []
         for frame in batch:
             if not frame.ok:
@@ -212,9 +237,17 @@ class InspectionPipeline:
         fresh: list[tuple[Frame, str]] = []
         for frame, digest in todo:
             if digest in existing or digest in seen:
-                self._emit(PartResult(PartStatus.DUPLICATE, frame.index, frame.source_id, _path(frame),
-                                      frame.timestamp, inspection_id=existing.get(digest),
-                                      reason="already inspected with this recipe version"))
+                self._emit(
+                    PartResult(
+                        PartStatus.DUPLICATE,
+                        frame.index,
+                        frame.source_id,
+                        _path(frame),
+                        frame.timestamp,
+                        inspection_id=existing.get(digest),
+                        reason="already inspected with this recipe version",
+                    )
+                )
                 with self._lock:
                     self._duplicates += 1
                     self._done += 1
@@ -240,20 +273,29 @@ class InspectionPipeline:
         with self._lock:
             self._skipped += 1
             self._done += 1
-        self._emit(PartResult(PartStatus.SKIPPED, frame.index, frame.source_id, _path(frame), frame.timestamp,
-                              reason=reason))
+        self._emit(
+            PartResult(PartStatus.SKIPPED, frame.index, frame.source_id, _path(frame), frame.timestamp, reason=reason)
+        )
 
     # -- post-processing thread -------------------------------------------------------------------
-    def _store_part(self, frame: Frame, digest: str, prediction: AnomalyPrediction, version_id: str, run_id: str,
-                    writer: StoreWriter) -> None:
+    def _store_part(
+        self,
+        frame: Frame,
+        digest: str,
+        prediction: AnomalyPrediction,
+        version_id: str,
+        run_id: str,
+        writer: StoreWriter,
+    ) -> None:
         try:
             verdict = self.recipe.verdict(prediction.score)
             artifacts = self.store.artifacts
             image = frame.image
             assert image is not None
             try:
-                heatmap = artifacts.save_heatmap(downscale_to_max_side(prediction.anomaly_map, self.heatmap_max_side),
-                                                 compact=True)
+                heatmap = artifacts.save_heatmap(
+                    downscale_to_max_side(prediction.anomaly_map, self.heatmap_max_side), compact=True
+                )
                 thumbnail = artifacts.save_thumbnail(image)
                 image_key = None
                 if self.keep_images == "all" or (self.keep_images == "flagged" and verdict is not Verdict.PASS):
@@ -267,10 +309,19 @@ class InspectionPipeline:
             latency = (datetime.now(UTC) - frame.timestamp).total_seconds() * 1000.0
             caption = self._wants_caption(verdict)
             item = NewInspection.from_prediction(
-                prediction, self.detector.info, content_hash=digest, recipe_version_id=version_id,
-                threshold=self.recipe.threshold, verdict=verdict, source=frame.source_id,
-                file_path=_path(frame), run_id=run_id, latency_ms=latency, image_artifact=image_key,
-                heatmap_artifact=heatmap, thumbnail_artifact=thumbnail,
+                prediction,
+                self.detector.info,
+                content_hash=digest,
+                recipe_version_id=version_id,
+                threshold=self.recipe.threshold,
+                verdict=verdict,
+                source=frame.source_id,
+                file_path=_path(frame),
+                run_id=run_id,
+                latency_ms=latency,
+                image_artifact=image_key,
+                heatmap_artifact=heatmap,
+                thumbnail_artifact=thumbnail,
                 caption_status=CaptionStatus.PENDING if caption else None,
             )
             future = writer.add(item)
@@ -279,14 +330,32 @@ class InspectionPipeline:
             self._in_flight.release()
 
     # -- writer thread ------------------------------------------------------------------------------
-    def _stored(self, future: Future, frame: Frame, prediction: AnomalyPrediction, verdict: Verdict,
-                latency: float, caption: bool) -> None:
+    def _stored(
+        self,
+        future: Future,
+        frame: Frame,
+        prediction: AnomalyPrediction,
+        verdict: Verdict,
+        latency: float,
+        caption: bool,
+    ) -> None:
         exc = future.exception()
         if exc is not None:
             self._on_store_error(exc)
-            self._emit(PartResult(PartStatus.ERROR, frame.index, frame.source_id, _path(frame), frame.timestamp,
-                                  score=prediction.score, threshold=self.recipe.threshold, verdict=verdict,
-                                  reason=str(exc), random_weights=prediction.random_weights))
+            self._emit(
+                PartResult(
+                    PartStatus.ERROR,
+                    frame.index,
+                    frame.source_id,
+                    _path(frame),
+                    frame.timestamp,
+                    score=prediction.score,
+                    threshold=self.recipe.threshold,
+                    verdict=verdict,
+                    reason=str(exc),
+                    random_weights=prediction.random_weights,
+                )
+            )
             return
         stored = future.result()
         with self._lock:
@@ -296,33 +365,62 @@ class InspectionPipeline:
                 self._counts[verdict] += 1
             self._done += 1
         status = PartStatus.DUPLICATE if stored.duplicate else PartStatus.STORED
-        self._emit(PartResult(
-            status, frame.index, frame.source_id, _path(frame), frame.timestamp, inspection_id=stored.id,
-            score=prediction.score, threshold=self.recipe.threshold, verdict=verdict, latency_ms=latency,
-            random_weights=prediction.random_weights,
-            image=frame.image if self.with_pixels else None,
-            anomaly_map=prediction.anomaly_map if self.with_pixels else None,
-        ))
+        self._emit(
+            PartResult(
+                status,
+                frame.index,
+                frame.source_id,
+                _path(frame),
+                frame.timestamp,
+                inspection_id=stored.id,
+                score=prediction.score,
+                threshold=self.recipe.threshold,
+                verdict=verdict,
+                latency_ms=latency,
+                random_weights=prediction.random_weights,
+                image=frame.image if self.with_pixels else None,
+                anomaly_map=prediction.anomaly_map if self.with_pixels else None,
+            )
+        )
         if caption and not stored.duplicate:  # stored as "pending": always hand it over (a closed
             self._submit_caption(stored.id, frame, prediction, verdict)  # scheduler reports it missing)
         if self.on_flagged is not None and verdict is not Verdict.PASS and not stored.duplicate:
             try:
-                self.on_flagged(FlaggedPart(stored.id, frame.image, prediction.anomaly_map, prediction.score,
-                                            verdict, self.recipe.object_name, self.recipe.defect_classes))
+                self.on_flagged(
+                    FlaggedPart(
+                        stored.id,
+                        frame.image,
+                        prediction.anomaly_map,
+                        prediction.score,
+                        verdict,
+                        self.recipe.object_name,
+                        self.recipe.defect_classes,
+                    )
+                )
             except Exception:  # noqa: BLE001 - a caption problem never touches the verdict
                 log.exception("caption hook failed for inspection %s", stored.id)
 
     def _wants_caption(self, verdict: Verdict) -> bool:
         return self.captions is not None and bool(self.captions.wants(verdict, self.recipe.defect_classes))
 
-    def _submit_caption(self, inspection_id: str, frame: Frame, prediction: AnomalyPrediction,
-                        verdict: Verdict) -> None:
+    def _submit_caption(
+        self, inspection_id: str, frame: Frame, prediction: AnomalyPrediction, verdict: Verdict
+    ) -> None:
         from inspector.captioning import FlaggedPart as CaptionPart
 
         try:
-            self.captions.submit(CaptionPart(inspection_id, frame.image, prediction.anomaly_map, prediction.score,
-                                             verdict, self.recipe.object_name, tuple(self.recipe.defect_classes),
-                                             self.recipe.threshold))
+            self.captions.submit(
+                CaptionPart(
+                    inspection_id,
+                    frame.image,
+                    prediction.anomaly_map,
+                    prediction.score,
+                    verdict,
+                    self.recipe.object_name,
+                    tuple(self.recipe.defect_classes),
+                    self.recipe.threshold,
+                )
+            )
         except Exception:  # noqa: BLE001 - a caption problem never touches the verdict
             log.exception("could not queue the caption of inspection %s", inspection_id)
 

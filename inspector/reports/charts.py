@@ -268,11 +268,11 @@ def _rolling_median(values: np.ndarray, window: int) -> np.ndarray:
     half = window // 2
     n = len(values)
     if n <= 2 * half:
-        return np.array([np.median(values[max(0, i - half): i + half + 1]) for i in range(n)])
+        return np.array([np.median(values[max(0, i - half) : i + half + 1]) for i in range(n)])
     out = np.empty(n)
-    out[half: n - half] = np.median(np.lib.stride_tricks.sliding_window_view(values, 2 * half + 1), axis=1)
+    out[half : n - half] = np.median(np.lib.stride_tricks.sliding_window_view(values, 2 * half + 1), axis=1)
     for i in (*range(half), *range(n - half, n)):
-        out[i] = np.median(values[max(0, i - half): i + half + 1])
+        out[i] = np.median(values[max(0, i - half) : i + half + 1])
     return out
 
 
@@ -314,8 +314,7 @@ def defects_png(data: ReportData, top: int = 12) -> bytes | None:
     left = min(max(left, 120), 520)
     c = Canvas(WIDTH, 48 + row * len(shown) + 16, margins=(int(left), 130, 48, 16))
     dark, light, grey = COLORS[Verdict.FAIL], (239, 154, 154), (189, 189, 189)
-    c.legend([("labelled by an operator", dark, "box"), ("captioner's guess", light, "box"),
-              ("no label", grey, "box")])
+    c.legend([("labelled by an operator", dark, "box"), ("captioner's guess", light, "box"), ("no label", grey, "box")])
     most = max(d.parts for d in shown)
 
     def to_x(v: float) -> float:
@@ -341,4 +340,3 @@ def defects_png(data: ReportData, top: int = 12) -> bytes | None:
 def draw_charts(data: ReportData) -> Charts:
     """All the report's charts (called once by :func:`~inspector.reports.data.gather_report`)."""
     return Charts(histogram=histogram_png(data), trend=trend_png(data), defects=defects_png(data))
-

@@ -37,14 +37,23 @@ def register(subparsers) -> None:
     )  # fmt: skip
     _add_scope(p)
     p.add_argument("-f", "--format", help="comma list of pdf, html, csv (default: all three, or the -o suffix)")
-    p.add_argument("-o", "--out", default=".",
-                   help="folder for the files (default: here), or a file name: report.pdf (its stem is used "
-                        "for the other formats)")
+    p.add_argument(
+        "-o",
+        "--out",
+        default=".",
+        help="folder for the files (default: here), or a file name: report.pdf (its stem is used "
+        "for the other formats)",
+    )
     p.add_argument("--paper", choices=["a4", "letter"], default="a4", help="PDF paper size (default a4)")
     p.add_argument("--title", help="report title (default from the scope)")
-    p.add_argument("--max-parts", type=int, default=DEFAULT_MAX_PARTS, metavar="N",
-                   help=f"list at most N flagged or reviewed parts with images (default {DEFAULT_MAX_PARTS}; "
-                        "the CSV always has every inspection)")
+    p.add_argument(
+        "--max-parts",
+        type=int,
+        default=DEFAULT_MAX_PARTS,
+        metavar="N",
+        help=f"list at most N flagged or reviewed parts with images (default {DEFAULT_MAX_PARTS}; "
+        "the CSV always has every inspection)",
+    )
     p.add_argument("--utc", action="store_true", help="show times in UTC (default: this computer's time zone)")
     p.add_argument("--list-runs", action="store_true", help="list the runs (id, label, lot, operator) and exit")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -59,17 +68,36 @@ def register(subparsers) -> None:
     )  # fmt: skip
     p.add_argument("out", help="new (or empty) folder to write the dataset to")
     _add_scope(p)
-    p.add_argument("--include-unreviewed", action="store_true",
-                   help="also export parts nobody reviewed, labelled by the model's verdict")
-    p.add_argument("--uncertain", choices=["exclude", "aside"], default="exclude",
-                   help="parts still uncertain after review: leave out (default) or copy to <category>/uncertain")
-    p.add_argument("--train-fraction", type=float, default=0.5, metavar="F",
-                   help="share of good parts put in train/good (default 0.5; 0: all in test/good)")
+    p.add_argument(
+        "--include-unreviewed",
+        action="store_true",
+        help="also export parts nobody reviewed, labelled by the model's verdict",
+    )
+    p.add_argument(
+        "--uncertain",
+        choices=["exclude", "aside"],
+        default="exclude",
+        help="parts still uncertain after review: leave out (default) or copy to <category>/uncertain",
+    )
+    p.add_argument(
+        "--train-fraction",
+        type=float,
+        default=0.5,
+        metavar="F",
+        help="share of good parts put in train/good (default 0.5; 0: all in test/good)",
+    )
     p.add_argument("--category", help="category folder name for all parts (default: the recipe name)")
-    p.add_argument("--maps", choices=["tiff", "npy", "none"], default="tiff",
-                   help="anomaly maps as float32 TIFF (default), .npy, or none")
-    p.add_argument("--no-captioner-labels", action="store_true",
-                   help="defect folders from operator labels only (else the captioner's guess fills gaps)")
+    p.add_argument(
+        "--maps",
+        choices=["tiff", "npy", "none"],
+        default="tiff",
+        help="anomaly maps as float32 TIFF (default), .npy, or none",
+    )
+    p.add_argument(
+        "--no-captioner-labels",
+        action="store_true",
+        help="defect folders from operator labels only (else the captioner's guess fills gaps)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_export_dataset)
 
@@ -77,8 +105,12 @@ def register(subparsers) -> None:
 def _add_scope(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("what to include (all given filters apply)")
     g.add_argument("--db", help="inspection database file or URL (default: the station's)")
-    g.add_argument("--from", dest="since", metavar="WHEN",
-                   help="start: 2025-03-01, '2025-03-01 06:00', today, yesterday, or 8h / 2d ago")
+    g.add_argument(
+        "--from",
+        dest="since",
+        metavar="WHEN",
+        help="start: 2025-03-01, '2025-03-01 06:00', today, yesterday, or 8h / 2d ago",
+    )
     g.add_argument("--to", dest="until", metavar="WHEN", help="end (exclusive; a bare date includes that day)")
     g.add_argument("--run", help="run id (or its first characters) or run label, e.g. 'Shift A'")
     g.add_argument("--recipe", metavar="NAME[:VERSION]", help="recipe name, optionally one version: bracket-A:2")
@@ -110,8 +142,10 @@ def open_store_arg(db: str | None):
         return open_store(db)
     path = Path(db).expanduser() if db else default_database_path()
     if not path.is_file():
-        raise ReportError(f"There is no inspection database at {path}. Give its file with --db, or set "
-                          "INSPECTOR_DATA_DIR to the station's data folder.")
+        raise ReportError(
+            f"There is no inspection database at {path}. Give its file with --db, or set "
+            "INSPECTOR_DATA_DIR to the station's data folder."
+        )
     return open_store(path)
 
 
@@ -121,9 +155,11 @@ def resolve_run(store, text: str) -> str:
 
     runs = all_runs(store)
     text = text.strip()
-    for match in ([r for r in runs if r.id == text],
-                  [r for r in runs if len(text) >= 6 and r.id.startswith(text)],
-                  [r for r in runs if (r.label or "").strip().casefold() == text.casefold()]):
+    for match in (
+        [r for r in runs if r.id == text],
+        [r for r in runs if len(text) >= 6 and r.id.startswith(text)],
+        [r for r in runs if (r.label or "").strip().casefold() == text.casefold()],
+    ):
         if len(match) == 1:
             return match[0].id
         if len(match) > 1:
@@ -162,8 +198,19 @@ def _list_runs(store, tz) -> int:
     from inspector.console import format_rows
     from inspector.reports.scope import all_runs, format_time
 
-    rows = [[r.id, format_time(r.started_at, tz), r.label or "-", r.lot or "-", r.operator or "-",
-             r.counts.total, r.counts.failed, r.counts.uncertain] for r in all_runs(store)]
+    rows = [
+        [
+            r.id,
+            format_time(r.started_at, tz),
+            r.label or "-",
+            r.lot or "-",
+            r.operator or "-",
+            r.counts.total,
+            r.counts.failed,
+            r.counts.uncertain,
+        ]
+        for r in all_runs(store)
+    ]
     if not rows:
         print("No runs in this database yet.")
         return 0
@@ -193,16 +240,27 @@ def cmd_report(args: argparse.Namespace) -> int:
             return _list_runs(store, _tz(args))
         scope = build_scope(args, store)
         outputs = _outputs(args, scope)
-        result = export_report(store, scope, outputs, title=args.title, paper=args.paper, max_parts=args.max_parts,
-                               tz=_tz(args), progress=ProgressState(_PhaseBars(args.quiet)))
+        result = export_report(
+            store,
+            scope,
+            outputs,
+            title=args.title,
+            paper=args.paper,
+            max_parts=args.max_parts,
+            tz=_tz(args),
+            progress=ProgressState(_PhaseBars(args.quiet)),
+        )
     d = result.data
     eff, model = d.effective_counts, d.model_counts
-    print(f"{d.inspections:,} inspections ({scope.describe(_tz(args))}): after review {eff.passed:,} pass, "
-          f"{eff.failed:,} fail, {eff.uncertain:,} uncertain (model: {model.passed:,} / {model.failed:,} / "
-          f"{model.uncertain:,}); operators changed {d.overrides.changed_parts:,} verdicts.")
+    print(
+        f"{d.inspections:,} inspections ({scope.describe(_tz(args))}): after review {eff.passed:,} pass, "
+        f"{eff.failed:,} fail, {eff.uncertain:,} uncertain (model: {model.passed:,} / {model.failed:,} / "
+        f"{model.uncertain:,}); operators changed {d.overrides.changed_parts:,} verdicts."
+    )
     for fmt, path in result.files.items():
-        extra = (f" ({result.pdf_pages} pages)" if fmt == "pdf" else
-                 f" ({result.csv_rows:,} rows)" if fmt == "csv" else "")
+        extra = (
+            f" ({result.pdf_pages} pages)" if fmt == "pdf" else f" ({result.csv_rows:,} rows)" if fmt == "csv" else ""
+        )
         print(f"  {fmt.upper():4} {path}{extra}")
     if not d.inspections:
         print("Note: no inspection matches this scope; the report says so.", file=sys.stderr)
@@ -222,16 +280,23 @@ def cmd_export_dataset(args: argparse.Namespace) -> int:
     with open_store_arg(args.db) as store:
         scope = build_scope(args, store)
         result = export_dataset(store, scope, args.out, options, progress=ProgressState(_PhaseBars(args.quiet)))
-    print(f"Exported {result.exported:,} parts to {result.root} ({result.maps:,} anomaly maps); "
-          f"manifest: {result.manifest}")
+    print(
+        f"Exported {result.exported:,} parts to {result.root} ({result.maps:,} anomaly maps); "
+        f"manifest: {result.manifest}"
+    )
     for key, n in sorted(result.counts.items()):
         print(f"  {key:40} {n:6,}")
     for reason, n in sorted(result.excluded.items()):
         print(f"  left out: {reason}: {n:,}")
     if result.random_weights:
-        print(f"WARNING: {result.random_weights:,} exported parts were scored with RANDOM WEIGHTS; "
-              "their anomaly maps were not exported.", file=sys.stderr)
+        print(
+            f"WARNING: {result.random_weights:,} exported parts were scored with RANDOM WEIGHTS; "
+            "their anomaly maps were not exported.",
+            file=sys.stderr,
+        )
     if not result.exported:
-        print("Note: nothing was exported (see 'left out'; --include-unreviewed adds parts nobody reviewed).",
-              file=sys.stderr)
+        print(
+            "Note: nothing was exported (see 'left out'; --include-unreviewed adds parts nobody reviewed).",
+            file=sys.stderr,
+        )
     return 0

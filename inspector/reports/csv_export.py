@@ -146,6 +146,5 @@ def write_csv(
 ) -> tuple[CsvResult, ReportData]:
     """Write the inspections in ``scope`` to ``path``; also returns the figures counted in the same pass."""
     with csv_output(path) as rows:
-        data = gather_report(store, scope, images=False, charts=False, max_parts=0, progress=progress,
-                             on_record=rows)
+        data = gather_report(store, scope, images=False, charts=False, max_parts=0, progress=progress, on_record=rows)
     return CsvResult(Path(path), rows.rows), data

@@ -196,11 +196,7 @@ class ReportData:
 
 def is_listed(record: InspectionRecord) -> bool:
     """Flagged by the model, not passed after review, or reviewed by an operator."""
-    return (
-        record.model_verdict != Verdict.PASS
-        or record.effective_verdict != Verdict.PASS
-        or record.override_count > 0
-    )
+    return record.model_verdict != Verdict.PASS or record.effective_verdict != Verdict.PASS or record.override_count > 0
 
 
 def defect_of(record: InspectionRecord) -> tuple[str | None, str]:
@@ -373,8 +369,7 @@ def gather_report(
         stations=tuple(sorted(collect.stations)),
         recipes=recipes,
         models=tuple(
-            ModelUse(det, mid, n, collect.models_random[(det, mid)])
-            for (det, mid), n in sorted(collect.models.items())
+            ModelUse(det, mid, n, collect.models_random[(det, mid)]) for (det, mid), n in sorted(collect.models.items())
         ),
         runs=runs,
         operators=_operators(collect, runs_by_id),
@@ -523,4 +518,3 @@ def _histogram(series: ScoreSeries, recipes: tuple[RecipeUse, ...]) -> Histogram
     edges = np.linspace(lo - pad, hi + pad, HIST_BINS + 1)
     counts = tuple(np.histogram(scores[codes == CODE[v]], bins=edges)[0] for v in VERDICTS)
     return Histogram(edges, counts, thresholds, bands)  # type: ignore[arg-type]
-

@@ -292,9 +292,18 @@ def _export(store, resolved, stage: Path, options: DatasetOptions, total: int, p
             "Labels are the verdicts after operator review; defect folders are operator labels "
             + ("or, where none, the captioner's guess." if options.captioner_labels else "only."),
             "No ground_truth masks: the station records image-level labels only.",
-        ] + ([f"{random} exported parts were scored with RANDOM WEIGHTS: their anomaly maps are not exported."]
-             if random else []),
+        ]
+        + (
+            [f"{random} exported parts were scored with RANDOM WEIGHTS: their anomaly maps are not exported."]
+            if random
+            else []
+        ),
     }
     (stage / "export.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    return {"exported": exported, "counts": dict(counts), "excluded": dict(excluded), "maps": writer.maps,
-            "random_weights": random}
+    return {
+        "exported": exported,
+        "counts": dict(counts),
+        "excluded": dict(excluded),
+        "maps": writer.maps,
+        "random_weights": random,
+    }

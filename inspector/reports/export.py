@@ -107,8 +107,9 @@ def export_report(
         if paper.lower() not in PAPERS:
             raise ReportError(f"Unknown paper size '{paper}': choose {' or '.join(PAPERS)}.")
         ensure_gui_application()  # fail before the long part, and on the caller's thread
-    options = dict(title=title, max_parts=max_parts if visual else 0, images=visual, charts=visual, tz=tz,
-                   progress=progress)
+    options = dict(
+        title=title, max_parts=max_parts if visual else 0, images=visual, charts=visual, tz=tz, progress=progress
+    )
     csv_rows = None
     if "csv" in outputs:
         from inspector.reports.csv_export import csv_output

@@ -85,11 +85,17 @@ def data_uri(data: bytes, mime: str) -> str:
 
 
 def _table(table: sec.Table) -> str:
-    head = "".join(f'<th class="num">{_e(h)}</th>' if n else f"<th>{_e(h)}</th>"
-                   for h, n in zip(table.headers, table.numeric, strict=True))
+    head = "".join(
+        f'<th class="num">{_e(h)}</th>' if n else f"<th>{_e(h)}</th>"
+        for h, n in zip(table.headers, table.numeric, strict=True)
+    )
     body = "".join(
-        "<tr>" + "".join(f'<td class="num">{_e(c)}</td>' if n else f"<td>{_e(c)}</td>"
-                         for c, n in zip(row, table.numeric, strict=True)) + "</tr>"
+        "<tr>"
+        + "".join(
+            f'<td class="num">{_e(c)}</td>' if n else f"<td>{_e(c)}</td>"
+            for c, n in zip(row, table.numeric, strict=True)
+        )
+        + "</tr>"
         for row in table.rows
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
@@ -105,8 +111,10 @@ def _dl(items: list[tuple[str, str]], cls: str = "meta") -> str:
 def _picture(data: bytes | None, caption: str, alt: str, missing: str) -> str:
     if data is None:
         return f'<figure><div class="missing">{_e(missing)}</div><figcaption>{_e(caption)}</figcaption></figure>'
-    return (f'<figure><img src="{data_uri(data, "image/jpeg")}" alt="{_e(alt)}">'
-            f"<figcaption>{_e(caption)}</figcaption></figure>")
+    return (
+        f'<figure><img src="{data_uri(data, "image/jpeg")}" alt="{_e(alt)}">'
+        f"<figcaption>{_e(caption)}</figcaption></figure>"
+    )
 
 
 def _badge(verdict) -> str:
@@ -118,8 +126,9 @@ def _part(part: ListedPart, data: ReportData) -> str:
     badges = _badge(r.model_verdict)
     if r.effective_verdict != r.model_verdict:
         badges += f" → {_badge(r.effective_verdict)}"
-    pics = (_picture(part.thumbnail, "part", "part thumbnail", part.image_note or "no image")
-            + _picture(part.overlay, "heatmap (scaled per part)", "anomaly heatmap", part.image_note or "no heatmap"))
+    pics = _picture(part.thumbnail, "part", "part thumbnail", part.image_note or "no image") + _picture(
+        part.overlay, "heatmap (scaled per part)", "anomaly heatmap", part.image_note or "no heatmap"
+    )
     history = sec.history_table(part, data)
     trail = f"<div><b>Override history</b>{_table(history)}</div>" if history else ""
     cls = "part random" if r.random_weights else "part"
@@ -146,8 +155,10 @@ def render_html(data: ReportData, progress: ProgressState | None = None) -> str:
     out.append(_dl(sec.header_items(data)))
     out.append('<h2>Summary</h2><div class="figures">')
     for label, value, detail in sec.key_figures(data):
-        out.append(f'<div class="figure"><div class="label">{_e(label)}</div><div class="value">{_e(value)}</div>'
-                   f'<div class="detail">{_e(detail)}</div></div>')
+        out.append(
+            f'<div class="figure"><div class="label">{_e(label)}</div><div class="value">{_e(value)}</div>'
+            f'<div class="detail">{_e(detail)}</div></div>'
+        )
     out.append("</div>")
     out.append(_table(sec.verdict_table(data)))
     out.append("<h2>Operator decisions</h2>" + _dl(sec.override_items(data)))
@@ -159,17 +170,22 @@ def render_html(data: ReportData, progress: ProgressState | None = None) -> str:
     charts = data.charts
     out.append("<h2>Score distribution</h2>")
     if charts:
-        out.append(f'<img class="chart" alt="score histogram with the threshold" '
-                   f'src="{data_uri(charts.histogram, "image/png")}">')
+        out.append(
+            f'<img class="chart" alt="score histogram with the threshold" '
+            f'src="{data_uri(charts.histogram, "image/png")}">'
+        )
     out.append("<h2>Score trend</h2>")
     if charts:
-        out.append(f'<img class="chart" alt="score of each part in inspection order" '
-                   f'src="{data_uri(charts.trend, "image/png")}">')
+        out.append(
+            f'<img class="chart" alt="score of each part in inspection order" '
+            f'src="{data_uri(charts.trend, "image/png")}">'
+        )
     out.append("<h2>Defect types</h2>")
     if data.defects:
         if charts and charts.defects:
-            out.append(f'<img class="chart" alt="failed parts by defect type" '
-                       f'src="{data_uri(charts.defects, "image/png")}">')
+            out.append(
+                f'<img class="chart" alt="failed parts by defect type" src="{data_uri(charts.defects, "image/png")}">'
+            )
         out.append(_table(sec.defects_table(data)))
     else:
         out.append("<p class='note'>No part failed after review.</p>")

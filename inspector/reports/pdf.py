@@ -110,16 +110,22 @@ def _table(table: sec.Table, *, size: float = 8.0, header_bg: str = "#eeeeee", p
         for h, n in zip(table.headers, table.numeric, strict=True)
     )
     rows = "".join(
-        "<tr>" + "".join(f"<td align='{'right' if n else 'left'}' {cell}>{_e(c)}</td>"
-                         for c, n in zip(row, table.numeric, strict=True)) + "</tr>"
+        "<tr>"
+        + "".join(
+            f"<td align='{'right' if n else 'left'}' {cell}>{_e(c)}</td>"
+            for c, n in zip(row, table.numeric, strict=True)
+        )
+        + "</tr>"
         for row in table.rows
     )
     return f"<table cellspacing='0' cellpadding='{pad}'><tr>{head}</tr>{rows}</table>"
 
 
 def _badge(verdict) -> str:
-    return (f"<span style='background-color:{COLORS[verdict.value]}; color:#ffffff; font-weight:bold'>"
-            f"&nbsp;{_e(sec.VERDICT_WORD[verdict])}&nbsp;</span>")
+    return (
+        f"<span style='background-color:{COLORS[verdict.value]}; color:#ffffff; font-weight:bold'>"
+        f"&nbsp;{_e(sec.VERDICT_WORD[verdict])}&nbsp;</span>"
+    )
 
 
 def _h2(text: str) -> str:
@@ -160,9 +166,7 @@ class _Layout:
             table = next((f for f in doc.rootFrame().childFrames() if isinstance(f, QTextTable)), None)
             if table is not None:
                 fmt = table.format()
-                fmt.setColumnWidthConstraints(
-                    [QTextLength(QTextLength.Type.PercentageLength, c) for c in columns]
-                )
+                fmt.setColumnWidthConstraints([QTextLength(QTextLength.Type.PercentageLength, c) for c in columns])
                 table.setFormat(fmt)
         doc.setTextWidth(self.width)
         self.blocks.append((doc, new_page))
@@ -194,8 +198,14 @@ class _Layout:
 
 def _header_markup(data: ReportData, width: float) -> str:
     notice = sec.random_weights_notice(data)
-    banner = (f"<table width='100%' cellpadding='6' bgcolor='{BANNER}'><tr><td style='color:#ffffff; "
-              f"font-weight:bold; font-size:9.5pt'>{_e(notice)}</td></tr></table>") if notice else ""
+    banner = (
+        (
+            f"<table width='100%' cellpadding='6' bgcolor='{BANNER}'><tr><td style='color:#ffffff; "
+            f"font-weight:bold; font-size:9.5pt'>{_e(notice)}</td></tr></table>"
+        )
+        if notice
+        else ""
+    )
     items = "".join(
         f"<tr><td style='color:{MUTED}' width='{_css_px(width * 0.16)}'>{_e(k)}</td><td>{_e(v)}</td></tr>"
         for k, v in sec.header_items(data)
@@ -222,11 +232,15 @@ def _summary_markup(data: ReportData, width: float) -> str:
 
 
 def _overrides_markup(data: ReportData) -> str:
-    items = "".join(f"<tr><td style='color:{MUTED}'>{_e(k)}</td><td>{_e(v)}</td></tr>"
-                    for k, v in sec.override_items(data))
+    items = "".join(
+        f"<tr><td style='color:{MUTED}'>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in sec.override_items(data)
+    )
     changes = sec.changes_table(data)
-    return (_h2("Operator decisions") + f"<table cellpadding='1'>{items}</table>"
-            + ("<br>" + _table(changes) if changes else ""))
+    return (
+        _h2("Operator decisions")
+        + f"<table cellpadding='1'>{items}</table>"
+        + ("<br>" + _table(changes) if changes else "")
+    )
 
 
 def _chart_markup(title: str, name: str, png: bytes | None, width: float, note: str = "") -> tuple[str, dict]:
@@ -254,11 +268,14 @@ def _part_markup(part: ListedPart, data: ReportData, width: float) -> tuple[str,
             if h > pic_w * 1.1:  # tall parts: keep the entry short, narrow the picture instead
                 w, h = round(w * pic_w * 1.1 / h), round(pic_w * 1.1)
             images[key] = blob
-            cells.append(f"<td valign='top'><img src='{key}' width='{w}' height='{h}'><br>"
-                         f"<span style='font-size:6.5pt; color:{MUTED}'>{caption}</span></td>")
+            cells.append(
+                f"<td valign='top'><img src='{key}' width='{w}' height='{h}'><br>"
+                f"<span style='font-size:6.5pt; color:{MUTED}'>{caption}</span></td>"
+            )
         else:
-            cells.append(f"<td valign='top' style='color:{MUTED}; font-size:7pt'>"
-                         f"{_e(part.image_note or 'no ' + caption)}</td>")
+            cells.append(
+                f"<td valign='top' style='color:{MUTED}; font-size:7pt'>{_e(part.image_note or 'no ' + caption)}</td>"
+            )
     head = _badge(r.model_verdict)
     if r.effective_verdict != r.model_verdict:
         head += " → " + _badge(r.effective_verdict)
@@ -269,13 +286,23 @@ def _part_markup(part: ListedPart, data: ReportData, width: float) -> tuple[str,
         for k, v in sec.part_fields(part, data)
     )
     history = sec.history_table(part, data)
-    trail = (f"<p style='font-size:7.5pt; font-weight:bold; margin-top:3px; margin-bottom:0'>Override history</p>"
-             f"{_table(history, size=7.0, pad=2)}") if history else ""
-    info = (f"<td valign='top'><b>{head} {_e(sec.part_title(part, data))}</b>"
-            f"<table cellpadding='0' cellspacing='1'>{fields}</table>{trail}</td>")
+    trail = (
+        (
+            f"<p style='font-size:7.5pt; font-weight:bold; margin-top:3px; margin-bottom:0'>Override history</p>"
+            f"{_table(history, size=7.0, pad=2)}"
+        )
+        if history
+        else ""
+    )
+    info = (
+        f"<td valign='top'><b>{head} {_e(sec.part_title(part, data))}</b>"
+        f"<table cellpadding='0' cellspacing='1'>{fields}</table>{trail}</td>"
+    )
     frame = f"<hr style='height:2px; background-color:{BANNER}'>" if r.random_weights else "<hr>"
-    return (f"<table width='100%' cellspacing='0' cellpadding='3'><tr>{''.join(cells)}{info}</tr></table>"
-            f"{frame}", images)
+    return (
+        f"<table width='100%' cellspacing='0' cellpadding='3'><tr>{''.join(cells)}{info}</tr></table>{frame}",
+        images,
+    )
 
 
 def write_pdf(
@@ -342,8 +369,10 @@ def _build(layout: _Layout, data: ReportData, width: float, progress: ProgressSt
         layout.add(markup + _table(sec.defects_table(data)), images)
     else:
         layout.add(_h2("Defect types") + f"<p style='color:{MUTED}'>No part failed after review.</p>")
-    layout.add(_h2("Flagged and reviewed parts") + f"<p style='color:{MUTED}'>{_e(sec.parts_note(data))}</p>",
-               new_page=bool(data.parts))
+    layout.add(
+        _h2("Flagged and reviewed parts") + f"<p style='color:{MUTED}'>{_e(sec.parts_note(data))}</p>",
+        new_page=bool(data.parts),
+    )
     for i, part in enumerate(data.parts, 1):
         layout.add(*_part_markup(part, data, width), columns=PART_COLUMNS)
         if i % 20 == 0 or i == total:
@@ -351,8 +380,18 @@ def _build(layout: _Layout, data: ReportData, width: float, progress: ProgressSt
             progress.report(i, total, PHASE_LAYOUT)
 
 
-def _draw(painter, writer, data: ReportData, placed, pages: int, width: float, height: float,
-          header_h: float, footer_h: float, progress: ProgressState) -> None:
+def _draw(
+    painter,
+    writer,
+    data: ReportData,
+    placed,
+    pages: int,
+    width: float,
+    height: float,
+    header_h: float,
+    footer_h: float,
+    progress: ProgressState,
+) -> None:
     from PySide6.QtCore import QRectF, Qt
     from PySide6.QtGui import QColor, QFont, QPen
 
@@ -380,17 +419,21 @@ def _draw(painter, writer, data: ReportData, placed, pages: int, width: float, h
         painter.drawText(QRectF(0, 0, width * 0.55, line_h), left, data.title)
         painter.setFont(font(7.5))
         painter.setPen(QColor(MUTED))
-        painter.drawText(QRectF(width * 0.45, 0, width * 0.55, line_h), right,
-                         " · ".join(x for x in (station, period) if x))
+        painter.drawText(
+            QRectF(width * 0.45, 0, width * 0.55, line_h), right, " · ".join(x for x in (station, period) if x)
+        )
         y = line_h
         if data.has_random_weights:
             band = QRectF(0, y + DPI * 0.5 / 25.4, width, DPI * 4.5 / 25.4)
             painter.fillRect(band, QColor(BANNER))
             painter.setPen(QColor("#ffffff"))
             painter.setFont(font(7.5, bold=True))
-            painter.drawText(band.adjusted(DPI * 2 / 25.4, 0, 0, 0), left,
-                             f"RANDOM WEIGHTS in {data.random_weights:,} of {data.inspections:,} inspections: "
-                             "their scores and verdicts are meaningless")
+            painter.drawText(
+                band.adjusted(DPI * 2 / 25.4, 0, 0, 0),
+                left,
+                f"RANDOM WEIGHTS in {data.random_weights:,} of {data.inspections:,} inspections: "
+                "their scores and verdicts are meaningless",
+            )
             y = band.bottom()
         painter.setPen(QPen(QColor("#999999"), DPI * 0.2 / 25.4))
         painter.drawLine(0, round(y + DPI * 1 / 25.4), round(width), round(y + DPI * 1 / 25.4))
@@ -405,8 +448,9 @@ def _draw(painter, writer, data: ReportData, placed, pages: int, width: float, h
         painter.setFont(font(7.5))
         painter.setPen(QColor(MUTED))
         foot = QRectF(0, fy, width, height - fy)
-        painter.drawText(foot, left, f"Generated {format_time(data.generated_at, data.tz)} by Inspector "
-                                     f"{data.app_version}")
+        painter.drawText(
+            foot, left, f"Generated {format_time(data.generated_at, data.tz)} by Inspector {data.app_version}"
+        )
         painter.setPen(QColor("#222222"))
         painter.drawText(foot, right, f"Page {page + 1} of {pages}")
         progress.report(page + 1, pages, PHASE_PDF)

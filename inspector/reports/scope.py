@@ -188,9 +188,7 @@ def to_zone(value: datetime, tz: tzinfo | None) -> datetime:
     return value.astimezone(tz) if tz is not None else value.astimezone()
 
 
-def format_time(
-    value: datetime | None, tz: tzinfo | None = None, *, seconds: bool = False, zone: bool = True
-) -> str:
+def format_time(value: datetime | None, tz: tzinfo | None = None, *, seconds: bool = False, zone: bool = True) -> str:
     """``2025-03-01 07:05 CET``: a time as a person reads it, in ``tz`` (None: local time)."""
     if value is None:
         return "-"

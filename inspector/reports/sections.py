@@ -177,8 +177,11 @@ def defects_table(data: ReportData) -> Table:
     rows = tuple(
         (d.label, num(d.parts), pct(d.parts, fails), num(d.by_operator), num(d.by_captioner)) for d in data.defects
     )
-    return Table(("Defect type", "Failed parts", "% of fails", "Labelled by operator", "Captioner's guess"), rows,
-                 (False, True, True, True, True))
+    return Table(
+        ("Defect type", "Failed parts", "% of fails", "Labelled by operator", "Captioner's guess"),
+        rows,
+        (False, True, True, True, True),
+    )
 
 
 def parts_note(data: ReportData) -> str:

@@ -255,8 +255,7 @@ class Source(ABC):
         on_state: Called with a :class:`SourceEvent` on every state change (from the source's thread).
     """
 
-    def __init__(self, source_id: str, *, live: bool, buffer_size: int,
-                 on_state: StateCallback | None = None) -> None:
+    def __init__(self, source_id: str, *, live: bool, buffer_size: int, on_state: StateCallback | None = None) -> None:
         self.source_id = source_id
         self._live = live
         self._buffer = FrameBuffer(buffer_size, drop_oldest=live)
@@ -382,8 +381,7 @@ class Source(ABC):
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
             if thread.is_alive():
-                log.warning("Source %s did not stop within %.1f s (blocked in a device read?)",
-                            self.source_id, timeout)
+                log.warning("Source %s did not stop within %.1f s (blocked in a device read?)", self.source_id, timeout)
         elif thread is None and self._state is SourceState.IDLE:
             self._set_state(SourceState.STOPPED, "Stopped")
 
@@ -392,8 +390,9 @@ class Source(ABC):
             self.open()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     # ----------------------------------------------------------------- consuming
@@ -433,8 +432,9 @@ class Source(ABC):
 
     # ----------------------------------------------------------------- for subclasses
 
-    def _emit(self, image: np.ndarray | None, *, path: Path | None = None, error: str | None = None,
-              index: int | None = None) -> bool:
+    def _emit(
+        self, image: np.ndarray | None, *, path: Path | None = None, error: str | None = None, index: int | None = None
+    ) -> bool:
         """Hand one frame (or one error record) to the consumer; waits for room unless live.
 
         Args:
@@ -450,8 +450,7 @@ class Source(ABC):
             if index is None:
                 index = self._next_index
             self._next_index = index + 1
-        frame = Frame(image=image, source_id=self.source_id, index=index, timestamp=utc_now(), path=path,
-                      error=error)
+        frame = Frame(image=image, source_id=self.source_id, index=index, timestamp=utc_now(), path=path, error=error)
         if self._stop_event.is_set():
             return False
         if error is not None:

@@ -29,8 +29,9 @@ from inspector.sources.video import STREAM_SCHEMES, VIDEO_SUFFIXES, CaptureFacto
 
 __all__ = ["SourceKind", "SourceSpec", "make_source", "open_source", "parse_source_spec"]
 
-_HINT = ("Give a folder, an image or video file, a camera number (0, 1, ...) or a stream address "
-         "(rtsp://... or http://...).")
+_HINT = (
+    "Give a folder, an image or video file, a camera number (0, 1, ...) or a stream address (rtsp://... or http://...)."
+)
 
 
 class SourceKind(enum.StrEnum):
@@ -106,8 +107,10 @@ def parse_source_spec(spec: str | int | os.PathLike[str], *, watch: bool = False
             return SourceSpec(SourceKind.STREAM, text)
         if scheme == "file":
             return _path_spec(Path(unquote(urlsplit(text).path)), watch)
-        raise SourceError(f"Unsupported address {redact_url(text)}: the station reads "
-                          f"{', '.join(s + '://' for s in STREAM_SCHEMES)} streams. {_HINT}")
+        raise SourceError(
+            f"Unsupported address {redact_url(text)}: the station reads "
+            f"{', '.join(s + '://' for s in STREAM_SCHEMES)} streams. {_HINT}"
+        )
     return _path_spec(Path(text).expanduser(), watch)
 
 
@@ -140,10 +143,17 @@ def _path_spec(path: Path, watch: bool) -> SourceSpec:
     raise SourceError(f"Nothing found at {path}. {_HINT}")
 
 
-def make_source(spec: str | int | os.PathLike[str] | SourceSpec, *, watch: bool = False,
-                include_existing: bool = False, recursive: bool = False, live: bool | None = None,
-                source_id: str | None = None, on_state: StateCallback | None = None,
-                capture_factory: CaptureFactory | None = None) -> Source:
+def make_source(
+    spec: str | int | os.PathLike[str] | SourceSpec,
+    *,
+    watch: bool = False,
+    include_existing: bool = False,
+    recursive: bool = False,
+    live: bool | None = None,
+    source_id: str | None = None,
+    on_state: StateCallback | None = None,
+    capture_factory: CaptureFactory | None = None,
+) -> Source:
     """Build (without opening) the source a spec names.
 
     Args:
@@ -165,23 +175,39 @@ def make_source(spec: str | int | os.PathLike[str] | SourceSpec, *, watch: bool 
     if parsed.kind is SourceKind.FOLDER:
         return FolderSource(Path(target), recursive=recursive, source_id=source_id, on_state=on_state)
     if parsed.kind is SourceKind.HOT_FOLDER:
-        return HotFolderSource(Path(target), include_existing=include_existing, recursive=recursive,
-                               source_id=source_id, on_state=on_state)
+        return HotFolderSource(
+            Path(target), include_existing=include_existing, recursive=recursive, source_id=source_id, on_state=on_state
+        )
     if parsed.kind is SourceKind.IMAGE:
         return ImageListSource([Path(target)], source_id=source_id, on_state=on_state)
     uri: int | str = target if isinstance(target, int) else str(target)
     return VideoSource(uri, live=live, capture_factory=capture_factory, source_id=source_id, on_state=on_state)
 
 
-def open_source(spec: str | int | os.PathLike[str] | SourceSpec, *, watch: bool = False,
-                include_existing: bool = False, recursive: bool = False, live: bool | None = None,
-                source_id: str | None = None, on_state: StateCallback | None = None,
-                capture_factory: CaptureFactory | None = None) -> Source:
+def open_source(
+    spec: str | int | os.PathLike[str] | SourceSpec,
+    *,
+    watch: bool = False,
+    include_existing: bool = False,
+    recursive: bool = False,
+    live: bool | None = None,
+    source_id: str | None = None,
+    on_state: StateCallback | None = None,
+    capture_factory: CaptureFactory | None = None,
+) -> Source:
     """:func:`make_source`, then :meth:`~inspector.sources.base.Source.open` it (its thread starts).
 
     Raises:
         SourceError: The spec names nothing readable, or the folder, file, camera or stream cannot be opened.
     """
-    source = make_source(spec, watch=watch, include_existing=include_existing, recursive=recursive, live=live,
-                         source_id=source_id, on_state=on_state, capture_factory=capture_factory)
+    source = make_source(
+        spec,
+        watch=watch,
+        include_existing=include_existing,
+        recursive=recursive,
+        live=live,
+        source_id=source_id,
+        on_state=on_state,
+        capture_factory=capture_factory,
+    )
     return source.open()

@@ -38,8 +38,9 @@ def scan_images(folder: Path, *, recursive: bool = False) -> list[Path]:
         SourceError: The folder does not exist, is not a folder or cannot be listed.
     """
     if not folder.exists():
-        raise SourceError(f"The folder {folder} does not exist. Check the path, or that the disk or share is "
-                          f"connected.")
+        raise SourceError(
+            f"The folder {folder} does not exist. Check the path, or that the disk or share is connected."
+        )
     if not folder.is_dir():
         raise SourceError(f"{folder} is a file, not a folder.")
     try:
@@ -74,8 +75,15 @@ class ImageListSource(Source):
         on_state: State-change callback (see :class:`~inspector.sources.base.Source`).
     """
 
-    def __init__(self, paths: Iterable[str | os.PathLike[str]], *, source_id: str | None = None,
-                 buffer_size: int = 4, missing_grace: float = 5.0, on_state: StateCallback | None = None) -> None:
+    def __init__(
+        self,
+        paths: Iterable[str | os.PathLike[str]],
+        *,
+        source_id: str | None = None,
+        buffer_size: int = 4,
+        missing_grace: float = 5.0,
+        on_state: StateCallback | None = None,
+    ) -> None:
         self._paths: list[Path] = [Path(p) for p in paths]
         if source_id is None:
             source_id = f"images:{self._paths[0]}" if self._paths else "images:"
@@ -143,8 +151,11 @@ class ImageListSource(Source):
 
     def _wait_for_folder(self, folder: Path) -> bool:
         """After a file's folder was found missing: True when it came back within ``missing_grace``."""
-        self._set_state(SourceState.LOST, f"The folder {folder} has disappeared (disk removed or share "
-                                          f"unmounted?). Waiting {self.missing_grace:g} s for it to come back.")
+        self._set_state(
+            SourceState.LOST,
+            f"The folder {folder} has disappeared (disk removed or share "
+            f"unmounted?). Waiting {self.missing_grace:g} s for it to come back.",
+        )
         deadline = time.monotonic() + self.missing_grace
         while time.monotonic() < deadline:
             if self._wait(min(0.1, self.missing_grace)):
@@ -160,8 +171,10 @@ class ImageListSource(Source):
             return
         self._lost_folder = folder
         rest = self._paths[start:]
-        reason = (f"Not inspected: the folder {folder} disappeared during the run (disk removed or share "
-                  f"unmounted?); {len(rest)} image(s) of this run could not be read.")
+        reason = (
+            f"Not inspected: the folder {folder} disappeared during the run (disk removed or share "
+            f"unmounted?); {len(rest)} image(s) of this run could not be read."
+        )
         for index, path in enumerate(rest, start):
             if not self._emit(None, path=path, error=reason, index=index):
                 return
@@ -197,12 +210,25 @@ class FolderSource(ImageListSource):
         on_state: State-change callback.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, recursive: bool = False, source_id: str | None = None,
-                 buffer_size: int = 4, missing_grace: float = 5.0, on_state: StateCallback | None = None) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        recursive: bool = False,
+        source_id: str | None = None,
+        buffer_size: int = 4,
+        missing_grace: float = 5.0,
+        on_state: StateCallback | None = None,
+    ) -> None:
         self.folder = Path(path).expanduser()
         self.recursive = recursive
-        super().__init__((), source_id=source_id or f"folder:{self.folder.absolute()}", buffer_size=buffer_size,
-                         missing_grace=missing_grace, on_state=on_state)
+        super().__init__(
+            (),
+            source_id=source_id or f"folder:{self.folder.absolute()}",
+            buffer_size=buffer_size,
+            missing_grace=missing_grace,
+            on_state=on_state,
+        )
 
     def _setup(self) -> None:
         self._paths = scan_images(self.folder, recursive=self.recursive)

@@ -98,13 +98,24 @@ class HotFolderSource(Source):
         on_state: State-change callback.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, include_existing: bool = False, recursive: bool = False,
-                 poll_interval: float = 0.2, settle_time: float = 0.3, incomplete_timeout: float = 10.0,
-                 reprocess_modified: bool = False, source_id: str | None = None, buffer_size: int = 4,
-                 on_state: StateCallback | None = None) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        include_existing: bool = False,
+        recursive: bool = False,
+        poll_interval: float = 0.2,
+        settle_time: float = 0.3,
+        incomplete_timeout: float = 10.0,
+        reprocess_modified: bool = False,
+        source_id: str | None = None,
+        buffer_size: int = 4,
+        on_state: StateCallback | None = None,
+    ) -> None:
         self.folder = Path(path).expanduser()
-        super().__init__(source_id or f"hot:{self.folder.absolute()}", live=False, buffer_size=buffer_size,
-                         on_state=on_state)
+        super().__init__(
+            source_id or f"hot:{self.folder.absolute()}", live=False, buffer_size=buffer_size, on_state=on_state
+        )
         self.include_existing = include_existing
         self.recursive = recursive
         self.poll_interval = poll_interval
@@ -129,8 +140,9 @@ class HotFolderSource(Source):
 
     def _setup(self) -> None:
         if not self.folder.exists():
-            raise SourceError(f"The hot folder {self.folder} does not exist. Create it, or check that the disk "
-                              f"or share is connected.")
+            raise SourceError(
+                f"The hot folder {self.folder} does not exist. Create it, or check that the disk or share is connected."
+            )
         if not self.folder.is_dir():
             raise SourceError(f"{self.folder} is a file, not a folder to watch.")
         try:
@@ -201,8 +213,11 @@ class HotFolderSource(Source):
         except OSError as exc:
             if self._state is not SourceState.LOST:
                 reason = exc.strerror or "it is gone"
-                self._set_state(SourceState.LOST, f"The hot folder {self.folder} cannot be reached ({reason}): "
-                                                  f"disk removed or share unmounted? Waiting for it to come back.")
+                self._set_state(
+                    SourceState.LOST,
+                    f"The hot folder {self.folder} cannot be reached ({reason}): "
+                    f"disk removed or share unmounted? Waiting for it to come back.",
+                )
             self._pending.clear()  # half-seen files are looked at afresh when it is back
             return
         if self._state is SourceState.LOST:

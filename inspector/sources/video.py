@@ -46,8 +46,23 @@ STREAM_SCHEMES: tuple[str, ...] = ("rtsp", "rtsps", "rtmp", "http", "https", "ud
 """URL schemes opened as live network streams."""
 
 VIDEO_SUFFIXES: tuple[str, ...] = (
-    ".avi", ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".wmv", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts",
-    ".mjpg", ".mjpeg", ".flv", ".3gp", ".ogv",
+    ".avi",
+    ".mp4",
+    ".m4v",
+    ".mov",
+    ".mkv",
+    ".webm",
+    ".wmv",
+    ".mpg",
+    ".mpeg",
+    ".ts",
+    ".mts",
+    ".m2ts",
+    ".mjpg",
+    ".mjpeg",
+    ".flv",
+    ".3gp",
+    ".ogv",
 )
 """File suffixes (lower case) read as video files."""
 
@@ -147,11 +162,20 @@ class VideoSource(Source):
         on_state: State-change callback.
     """
 
-    def __init__(self, uri: int | str | os.PathLike[str], *, live: bool | None = None, buffer_size: int | None = None,
-                 realtime: bool | None = None, lost_after: float = 2.0,
-                 reconnect_delays: Sequence[float] = (0.5, 1.0, 2.0, 5.0), max_reconnect_attempts: int | None = None,
-                 capture_factory: CaptureFactory | None = None, source_id: str | None = None,
-                 on_state: StateCallback | None = None) -> None:
+    def __init__(
+        self,
+        uri: int | str | os.PathLike[str],
+        *,
+        live: bool | None = None,
+        buffer_size: int | None = None,
+        realtime: bool | None = None,
+        lost_after: float = 2.0,
+        reconnect_delays: Sequence[float] = (0.5, 1.0, 2.0, 5.0),
+        max_reconnect_attempts: int | None = None,
+        capture_factory: CaptureFactory | None = None,
+        source_id: str | None = None,
+        on_state: StateCallback | None = None,
+    ) -> None:
         if isinstance(uri, os.PathLike):
             uri = os.fspath(uri)
         self.uri: int | str = uri
@@ -222,8 +246,10 @@ class VideoSource(Source):
 
     def _cannot_open(self) -> str:
         if self.is_camera:
-            return (f"Cannot open {self.name}. Check that it is connected and switched on, and that no other "
-                    f"program is using it.")
+            return (
+                f"Cannot open {self.name}. Check that it is connected and switched on, and that no other "
+                f"program is using it."
+            )
         if self.is_stream:
             return f"Cannot open {self.name}. Check the address, the network and the camera's credentials."
         return f"Cannot open {self.name}: it is not a video this station can read, or it is damaged."
@@ -268,8 +294,9 @@ class VideoSource(Source):
                 if self._wait(0.02):
                     return
                 continue
-            self._set_state(SourceState.LOST, f"{self.name.capitalize()} lost: no frames for "
-                                              f"{time.monotonic() - last_good:.1f} s.")
+            self._set_state(
+                SourceState.LOST, f"{self.name.capitalize()} lost: no frames for {time.monotonic() - last_good:.1f} s."
+            )
             if not self._reconnect():
                 return
             last_good = time.monotonic()
@@ -292,20 +319,25 @@ class VideoSource(Source):
                 if ok and frame is not None:
                     self._capture = capture
                     self._reconnects += 1
-                    self._set_state(SourceState.RUNNING, f"{self.name.capitalize()} is back (after {attempt} "
-                                                         f"attempt(s)).")
+                    self._set_state(
+                        SourceState.RUNNING, f"{self.name.capitalize()} is back (after {attempt} attempt(s))."
+                    )
                     index = self._count
                     self._count += 1
                     self._emit(to_rgb(frame), index=index)
                     return True
                 capture.release()
             if self.max_reconnect_attempts is not None and attempt >= self.max_reconnect_attempts:
-                self._fail(f"{self.name.capitalize()} lost: no frames after {attempt} reconnect attempt(s). Check the "
-                           f"cable, power and network, then start the source again.")
+                self._fail(
+                    f"{self.name.capitalize()} lost: no frames after {attempt} reconnect attempt(s). Check the "
+                    f"cable, power and network, then start the source again."
+                )
                 return False
             next_delay = self.reconnect_delays[min(attempt, len(self.reconnect_delays) - 1)]
-            self._set_state(SourceState.RECONNECTING, f"{self.name.capitalize()} still unavailable after attempt "
-                                                      f"{attempt}; next try in {next_delay:g} s.")
+            self._set_state(
+                SourceState.RECONNECTING,
+                f"{self.name.capitalize()} still unavailable after attempt {attempt}; next try in {next_delay:g} s.",
+            )
 
     def _finished_message(self) -> str:
         if self.is_file:

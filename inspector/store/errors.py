@@ -107,9 +107,7 @@ def translate_error(error: BaseException, where: str | Path, busy_timeout_s: flo
         if code in (_CORRUPT, _NOTADB) or "not a database" in text or "malformed" in text:
             return DatabaseCorruptError(corrupt_message(where, f"SQLite: {text}"))
         if code == _CANTOPEN:
-            return ReadOnlyError(
-                f"Cannot open {where} ({text}): the folder is missing, read-only or not accessible."
-            )
+            return ReadOnlyError(f"Cannot open {where} ({text}): the folder is missing, read-only or not accessible.")
         if code == _IOERR:
             return StoreError(f"A disk error stopped the inspection database {where} ({text}).")
         if isinstance(orig, sqlite3.IntegrityError):

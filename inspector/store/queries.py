@@ -148,8 +148,12 @@ def conditions(f: InspectionFilter | None) -> list[ColumnElement[bool]]:
         c.append(Inspection.file_path.contains(f.path_contains, autoescape=True))
     if f.caption_contains:
         needle = f.caption_contains.lower()
-        c.append(or_(func.lower(Inspection.caption).contains(needle, autoescape=True),
-                     func.lower(Inspection.defect_type).contains(needle, autoescape=True)))
+        c.append(
+            or_(
+                func.lower(Inspection.caption).contains(needle, autoescape=True),
+                func.lower(Inspection.defect_type).contains(needle, autoescape=True),
+            )
+        )
     if f.caption_status is not None:
         c.append(Inspection.caption_status == f.caption_status)
     if f.random_weights is not None:

@@ -64,9 +64,7 @@ def open_store(
     station: str | None = None,
 ) -> InspectionStore:
     """Open the database (see :func:`~inspector.store.engine.open_database`) and its artifact files."""
-    db = open_database(
-        target, busy_timeout_s=busy_timeout_s, synchronous=synchronous, artifacts_dir=artifacts_dir
-    )
+    db = open_database(target, busy_timeout_s=busy_timeout_s, synchronous=synchronous, artifacts_dir=artifacts_dir)
     store = InspectionStore(db, station=station)
     store.artifacts.remove_stale_temp_files()
     return store
@@ -83,9 +81,7 @@ def _canonical_json(body: Mapping[str, Any]) -> str:
     try:
         return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as error:
-        raise ValueError(
-            f"a recipe body must be plain JSON data (no NaN, paths or objects): {error}"
-        ) from error
+        raise ValueError(f"a recipe body must be plain JSON data (no NaN, paths or objects): {error}") from error
 
 
 class InspectionStore:
@@ -114,9 +110,7 @@ class InspectionStore:
 
     def operators(self) -> list[OperatorRecord]:
         with self.db.read() as conn:
-            rows = conn.execute(
-                select(Operator.id, Operator.name, Operator.created_at).order_by(Operator.name)
-            )
+            rows = conn.execute(select(Operator.id, Operator.name, Operator.created_at).order_by(Operator.name))
             return [OperatorRecord(r.id, r.name, r.created_at) for r in rows]
 
     def _operator(self, conn: Connection, name: str) -> OperatorRecord:
@@ -217,9 +211,7 @@ class InspectionStore:
 
     def runs(self, *, since: datetime | None = None, offset: int = 0, limit: int = 100) -> list[RunRecord]:
         """Runs, newest first; ``since`` keeps those started at or after it."""
-        query = (
-            queries.run_select().order_by(Run.started_at.desc(), Run.id.desc()).offset(offset).limit(limit)
-        )
+        query = queries.run_select().order_by(Run.started_at.desc(), Run.id.desc()).offset(offset).limit(limit)
         if since is not None:
             query = query.where(Run.started_at >= since)
         with self.db.read() as conn:
@@ -246,10 +238,7 @@ class InspectionStore:
 
     def skips(self, *, run_id: str | None = None, offset: int = 0, limit: int = 1000) -> list[SkipRecord]:
         query = (
-            select(SkippedItem.__table__)
-            .order_by(SkippedItem.created_at, SkippedItem.id)
-            .offset(offset)
-            .limit(limit)
+            select(SkippedItem.__table__).order_by(SkippedItem.created_at, SkippedItem.id).offset(offset).limit(limit)
         )
         if run_id is not None:
             query = query.where(SkippedItem.run_id == run_id)
@@ -371,17 +360,13 @@ class InspectionStore:
         with self.db.read() as conn:
             return int(conn.execute(stmt).scalar_one())
 
-    def count_by_verdict(
-        self, where: InspectionFilter | None = None, *, effective: bool = True
-    ) -> VerdictCounts:
+    def count_by_verdict(self, where: InspectionFilter | None = None, *, effective: bool = True) -> VerdictCounts:
         """How many pass / fail / uncertain, by effective (reviewed) or by model verdict."""
         verdict = queries.effective_verdict() if effective else Inspection.verdict
         stmt = select(verdict, func.count()).where(*queries.conditions(where)).group_by(verdict)
         with self.db.read() as conn:
             counts = {Verdict(v): n for v, n in conn.execute(stmt)}
-        return VerdictCounts(
-            counts.get(Verdict.PASS, 0), counts.get(Verdict.FAIL, 0), counts.get(Verdict.UNCERTAIN, 0)
-        )
+        return VerdictCounts(counts.get(Verdict.PASS, 0), counts.get(Verdict.FAIL, 0), counts.get(Verdict.UNCERTAIN, 0))
 
     # -- overrides: the append-only audit trail ------------------------------------------------
 
@@ -408,9 +393,7 @@ class InspectionStore:
                 previous, new_verdict, previous_label, defect_label, note, None,
             )  # fmt: skip
 
-    def undo_last_override(
-        self, inspection_id: str, operator: str, note: str | None = None
-    ) -> OverrideRecord:
+    def undo_last_override(self, inspection_id: str, operator: str, note: str | None = None) -> OverrideRecord:
         """Take back the newest override not yet undone, with a new audit row restoring the verdict
         and defect label that override replaced. Nothing is deleted."""
         with self.db.write() as conn:
@@ -436,9 +419,7 @@ class InspectionStore:
             return self._trail(conn, inspection_id)[1]
 
     def _trail(self, conn: Connection, inspection_id: str) -> tuple[Verdict, list[OverrideRecord]]:
-        model_verdict = conn.execute(
-            select(Inspection.verdict).where(Inspection.id == inspection_id)
-        ).scalar()
+        model_verdict = conn.execute(select(Inspection.verdict).where(Inspection.id == inspection_id)).scalar()
         if model_verdict is None:
             raise self._missing(inspection_id)
         trail = queries.load_trail(conn, inspection_id)

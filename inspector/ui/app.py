@@ -19,20 +19,32 @@ _T0 = time.perf_counter()
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="inspector gui", description="The inspection station window (live view, recipes, review queue).")
+        prog="inspector gui", description="The inspection station window (live view, recipes, review queue)."
+    )
     parser.add_argument("--operator", metavar="NAME", help="log in as NAME (skips the log-in dialog)")
-    parser.add_argument("--data-dir", metavar="PATH", help="data folder for this session (database, recipes, "
-                        "settings); default: INSPECTOR_DATA_DIR or the per-user data folder")
+    parser.add_argument(
+        "--data-dir",
+        metavar="PATH",
+        help="data folder for this session (database, recipes, "
+        "settings); default: INSPECTOR_DATA_DIR or the per-user data folder",
+    )
     parser.add_argument("--recipe", metavar="PATH", help="select this recipe file in the live screen")
-    parser.add_argument("--source", metavar="SPEC", help="pre-fill the source: a folder, hot:FOLDER, a video "
-                        "file, a camera number or a stream URL")
+    parser.add_argument(
+        "--source",
+        metavar="SPEC",
+        help="pre-fill the source: a folder, hot:FOLDER, a video file, a camera number or a stream URL",
+    )
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help="override the device setting")
-    parser.add_argument("--dtype", choices=("auto", "float32", "bfloat16", "float16"),
-                        help="override the precision setting")
+    parser.add_argument(
+        "--dtype", choices=("auto", "float32", "bfloat16", "float16"), help="override the precision setting"
+    )
     parser.add_argument("--theme", choices=("light", "dark"), help="override the theme setting")
-    parser.add_argument("--random-weights", action="store_true",
-                        help="DEMO ONLY: build the models with random weights (no weights needed; every verdict "
-                             "is meaningless and the window says so)")
+    parser.add_argument(
+        "--random-weights",
+        action="store_true",
+        help="DEMO ONLY: build the models with random weights (no weights needed; every verdict "
+        "is meaningless and the window says so)",
+    )
     parser.add_argument("--start", action="store_true", help="start inspecting at once (needs --recipe and --source)")
     parser.add_argument("--quit-after-show", action="store_true", help=argparse.SUPPRESS)  # benchmarks
     return parser
@@ -41,10 +53,15 @@ def build_parser() -> argparse.ArgumentParser:
 def _source_choice(spec: str) -> tuple[str, str]:
     """(kind, target) for the live screen's source fields."""
     lowered = spec.lower()
-    for prefix, kind in (("hot:", "hot"), ("watch:", "hot"), ("folder:", "folder"), ("video:", "video"),
-                         ("camera:", "camera")):
+    for prefix, kind in (
+        ("hot:", "hot"),
+        ("watch:", "hot"),
+        ("folder:", "folder"),
+        ("video:", "video"),
+        ("camera:", "camera"),
+    ):
         if lowered.startswith(prefix):
-            return kind, spec[len(prefix):]
+            return kind, spec[len(prefix) :]
     if spec.isdigit() or spec.startswith("/dev/video"):
         return "camera", spec
     if "://" in spec:
@@ -86,6 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     apply_theme(app, settings.theme)
     window = MainWindow(settings, operator=args.operator or "", random_weights=args.random_weights)
     if args.quit_after_show:
+
         def shown() -> None:
             torch_loaded = "torch" in sys.modules
             print(f"window-visible {time.perf_counter() - _T0:.3f} torch-loaded={torch_loaded}", flush=True)

@@ -43,17 +43,22 @@ class ScoreHistogram(pg.PlotWidget):
         self.setLabel("bottom", "score of good parts")
         self.setLabel("left", "count")
         self.getAxis("bottom").enableAutoSIPrefix(False)
-        self.bars = pg.BarGraphItem(x=[], height=[], width=0.1, brush=pg.mkBrush(VERDICT_COLOURS["pass"]),
-                                    pen=pg.mkPen("#14622b"))
+        self.bars = pg.BarGraphItem(
+            x=[], height=[], width=0.1, brush=pg.mkBrush(VERDICT_COLOURS["pass"]), pen=pg.mkPen("#14622b")
+        )
         self.addItem(self.bars)
-        self.band = pg.LinearRegionItem(values=(0, 0), movable=False, brush=pg.mkBrush(232, 160, 0, 60),
-                                        pen=pg.mkPen(None))
+        self.band = pg.LinearRegionItem(
+            values=(0, 0), movable=False, brush=pg.mkBrush(232, 160, 0, 60), pen=pg.mkPen(None)
+        )
         self.band.setVisible(False)
         self.addItem(self.band)
-        self.line = pg.InfiniteLine(angle=90, movable=False,
-                                    pen=pg.mkPen(VERDICT_COLOURS["fail"], width=3, style=Qt.PenStyle.DashLine),
-                                    label="threshold {value:.4g}",
-                                    labelOpts={"position": 0.92, "color": VERDICT_COLOURS["fail"]})
+        self.line = pg.InfiniteLine(
+            angle=90,
+            movable=False,
+            pen=pg.mkPen(VERDICT_COLOURS["fail"], width=3, style=Qt.PenStyle.DashLine),
+            label="threshold {value:.4g}",
+            labelOpts={"position": 0.92, "color": VERDICT_COLOURS["fail"]},
+        )
         self.line.setVisible(False)
         self.addItem(self.line)
         self.counts: np.ndarray = np.zeros(0)
@@ -88,8 +93,9 @@ class CalibrationDialog(QDialog):
 
     calibrated = Signal()
 
-    def __init__(self, recipe: Recipe, run: Callable[[Recipe, Any], tuple[Recipe, Calibration]],
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, recipe: Recipe, run: Callable[[Recipe, Any], tuple[Recipe, Calibration]], parent: QWidget | None = None
+    ) -> None:
         """``run(recipe, progress)`` computes the calibration (on a worker thread)."""
         super().__init__(parent)
         self.setWindowTitle(f"Calibrate '{recipe.name}'")
@@ -100,11 +106,18 @@ class CalibrationDialog(QDialog):
         self.calibration: Calibration | None = None
         self.result_recipe: Recipe | None = None
         self.job: Job | None = None
-        how = ("held-out good images" if recipe.calibration_images else
-               "leave-one-out over the good references" if recipe.few_shot else "the good references")
-        intro = QLabel(f"The threshold is set from the scores of good parts the model did not learn from "
-                       f"(here: {how}): a high quantile of those scores plus a margin. Parts in the amber band "
-                       f"go to the review queue as UNCERTAIN.")
+        how = (
+            "held-out good images"
+            if recipe.calibration_images
+            else "leave-one-out over the good references"
+            if recipe.few_shot
+            else "the good references"
+        )
+        intro = QLabel(
+            f"The threshold is set from the scores of good parts the model did not learn from "
+            f"(here: {how}): a high quantile of those scores plus a margin. Parts in the amber band "
+            f"go to the review queue as UNCERTAIN."
+        )
         intro.setWordWrap(True)
         self.progress = QProgressBar()
         self.progress.setRange(0, 0)
@@ -217,8 +230,13 @@ class CalibrationDialog(QDialog):
     def _recompute(self) -> None:
         if len(self.scores) < 2:
             return
-        calibration = calibrate_threshold(self.scores, quantile=self.quantile.value(), margin=self.margin.value(),
-                                          band=self.band.value(), method=getattr(self, "_method", ""))
+        calibration = calibrate_threshold(
+            self.scores,
+            quantile=self.quantile.value(),
+            margin=self.margin.value(),
+            band=self.band.value(),
+            method=getattr(self, "_method", ""),
+        )
         self._show(calibration)
 
     def _show(self, calibration: Calibration) -> None:
@@ -231,7 +249,8 @@ class CalibrationDialog(QDialog):
             f"<br><span style='font-size:12pt; font-weight:600'>uncertain band {band_text}</span>"
             f"<br>{calibration.n_good} good parts: min {fmt_score(calibration.good_min)}, median "
             f"{fmt_score(calibration.good_median)}, max {fmt_score(calibration.good_max)}, "
-            f"σ {fmt_score(calibration.good_std)}")
+            f"σ {fmt_score(calibration.good_std)}"
+        )
 
     def _apply(self) -> None:
         calibration = self.calibration

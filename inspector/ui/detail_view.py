@@ -28,8 +28,10 @@ from inspector.ui.heatmap_overlay import OverlayView, PreparedPart, prepare_part
 from inspector.ui.theme import VERDICT_TEXT
 from inspector.ui.widgets import VerdictBadge, section_title
 
-REVIEW_SHORTCUTS = ("P pass · F fail · U uncertain · J/↓ next · K/↑ previous · D defect label · N note · "
-                    "Ctrl+Z undo · H heatmap · Ctrl+R refresh")
+REVIEW_SHORTCUTS = (
+    "P pass · F fail · U uncertain · J/↓ next · K/↑ previous · D defect label · N note · "
+    "Ctrl+Z undo · H heatmap · Ctrl+R refresh"
+)
 
 
 @dataclass(frozen=True)
@@ -60,9 +62,17 @@ def load_detail(store: InspectionStore, inspection_id: str, max_side: int = 1600
                 heat = store.artifacts.load_heatmap(record.heatmap_artifact)
             except (StoreError, OSError):
                 note += " The heatmap file is missing."
-        part = prepare_part(image, heat, threshold=record.threshold, max_side=max_side, score=record.score,
-                            verdict=record.effective_verdict.value, path=record.file_path,
-                            inspection_id=record.id, random_weights=record.random_weights)
+        part = prepare_part(
+            image,
+            heat,
+            threshold=record.threshold,
+            max_side=max_side,
+            score=record.score,
+            verdict=record.effective_verdict.value,
+            path=record.file_path,
+            inspection_id=record.id,
+            random_weights=record.random_weights,
+        )
     return DetailData(record, part, history, classes, note.strip())
 
 
@@ -74,8 +84,9 @@ def _part_image(store: InspectionStore, record: InspectionRecord) -> tuple[np.nd
     if record.file_path and Path(record.file_path).suffix.lower() in IMAGE_SUFFIXES:
         candidates.append((Path(record.file_path), "Showing the original file."))
     if record.thumbnail_artifact:
-        candidates.append((store.artifacts.path(record.thumbnail_artifact),
-                           "Only a thumbnail was kept for this part (keep_images)."))
+        candidates.append(
+            (store.artifacts.path(record.thumbnail_artifact), "Only a thumbnail was kept for this part (keep_images).")
+        )
     for path, note in candidates:
         try:
             if path.is_file():
@@ -92,8 +103,10 @@ def _history_text(row: OverrideRecord) -> str:
     elif row.previous_verdict == row.new_verdict:
         text = f"{when}  {row.operator}: confirmed {VERDICT_TEXT[row.new_verdict.value]}"
     else:
-        text = (f"{when}  {row.operator}: {VERDICT_TEXT[row.previous_verdict.value]} → "
-                f"{VERDICT_TEXT[row.new_verdict.value]}")
+        text = (
+            f"{when}  {row.operator}: {VERDICT_TEXT[row.previous_verdict.value]} → "
+            f"{VERDICT_TEXT[row.new_verdict.value]}"
+        )
     if row.defect_label != row.previous_defect_label:
         text += f" · label “{row.defect_label}”" if row.defect_label else " · label cleared"
     if row.note:
@@ -198,8 +211,9 @@ class DetailView(QWidget):
         note = "RANDOM WEIGHTS — meaningless" if r.random_weights else ""
         self.badge.set_verdict(r.effective_verdict.value, r.score, r.threshold, note=note)
         if r.overridden:
-            self.model_line.setText(f"The model said {VERDICT_TEXT[r.model_verdict.value]}; "
-                                    f"{r.last_reviewed_by} changed it.")
+            self.model_line.setText(
+                f"The model said {VERDICT_TEXT[r.model_verdict.value]}; {r.last_reviewed_by} changed it."
+            )
         elif r.reviewed:
             self.model_line.setText(f"Confirmed by {r.last_reviewed_by}.")
         else:

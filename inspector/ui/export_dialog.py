@@ -194,9 +194,12 @@ class ExportDialog(QDialog):
         from inspector.reports import ReportScope
 
         recipe = self.recipe.currentText()
-        return ReportScope(since=_day_start(self.date_from.date()), until=_day_start(self.date_to.date().addDays(1)),
-                           recipe_name=None if recipe in ("", ANY_RECIPE) else recipe,
-                           lot=self.lot.text().strip() or None)
+        return ReportScope(
+            since=_day_start(self.date_from.date()),
+            until=_day_start(self.date_to.date().addDays(1)),
+            recipe_name=None if recipe in ("", ANY_RECIPE) else recipe,
+            lot=self.lot.text().strip() or None,
+        )
 
     # -- running -----------------------------------------------------------------------------------------
     @property
@@ -220,8 +223,11 @@ class ExportDialog(QDialog):
         folder = Path(folder_text).expanduser()
         try:
             scope = self.scope()
-            fn = self._report_fn(store, scope, folder) if self.kind_report.isChecked() else \
-                self._dataset_fn(store, scope, folder)
+            fn = (
+                self._report_fn(store, scope, folder)
+                if self.kind_report.isChecked()
+                else self._dataset_fn(store, scope, folder)
+            )
         except InspectorError as error:
             self._show_error(str(error))
             return
@@ -252,8 +258,9 @@ class ExportDialog(QDialog):
     def _dataset_fn(self, store, scope, folder: Path):
         from inspector.reports import DatasetOptions, export_dataset
 
-        options = DatasetOptions(uncertain=self.uncertain.currentData(),
-                                 include_unreviewed=self.include_unreviewed.isChecked())
+        options = DatasetOptions(
+            uncertain=self.uncertain.currentData(), include_unreviewed=self.include_unreviewed.isChecked()
+        )
         out = folder / f"dataset_{datetime.now(UTC).astimezone():%Y%m%d-%H%M%S}"
 
         def run(progress) -> list[Path]:

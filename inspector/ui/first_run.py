@@ -56,8 +56,10 @@ def check_weights(recipes_dir: Path, extra: tuple[str, ...] = ()) -> WeightsRepo
     for model_id in needed:
         spec = registry.get(model_id)
         if spec is None:
-            missing[model_id] = (f"The model '{model_id}' is not in the model registry ({', '.join(sorted(registry))} "
-                                 "are). Choose another model in the recipe.")
+            missing[model_id] = (
+                f"The model '{model_id}' is not in the model registry ({', '.join(sorted(registry))} "
+                "are). Choose another model in the recipe."
+            )
         elif spec.config is None and not spec.has_weights():
             missing[model_id] = str(spec.missing_weights_error())
     return WeightsReport(needed, missing, has_recipes)
@@ -104,12 +106,17 @@ class FirstRunPanel(QFrame):
             self.setVisible(False)
             return
         names = ", ".join(report.missing)
-        self.intro.setText(f"This station cannot inspect yet: the weights of {names} are not here. Nothing is "
-                           "downloaded behind your back, and the station never guesses with untrained models. "
-                           "Get the weights one of the two ways below, then press “Check again”.")
+        self.intro.setText(
+            f"This station cannot inspect yet: the weights of {names} are not here. Nothing is "
+            "downloaded behind your back, and the station never guesses with untrained models. "
+            "Get the weights one of the two ways below, then press “Check again”."
+        )
         self.help.setPlainText("\n\n".join(report.missing.values()))
-        self.next_step.setText("" if report.has_recipes else
-                               "Next: set up a recipe in the Recipes tab (object name and a few good images).")
+        self.next_step.setText(
+            ""
+            if report.has_recipes
+            else "Next: set up a recipe in the Recipes tab (object name and a few good images)."
+        )
         self.setVisible(True)
 
     def show_message(self, message: str) -> None:

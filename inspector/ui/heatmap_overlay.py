@@ -59,8 +59,9 @@ def downsize(image: np.ndarray, max_side: int) -> np.ndarray:
     return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
 
 
-def heat_levels(anomaly_map: np.ndarray, threshold: float | None,
-                band: tuple[float, float] | None = None) -> tuple[float, float]:
+def heat_levels(
+    anomaly_map: np.ndarray, threshold: float | None, band: tuple[float, float] | None = None
+) -> tuple[float, float]:
     """The map values drawn as the coolest and hottest colours.
 
     Tied to the threshold: the bottom of the scale is well below it (a good surface stays clear),
@@ -100,9 +101,16 @@ def outline_rgba(mask: np.ndarray, thickness: int = 2) -> np.ndarray:
     return out
 
 
-def prepare_part(image: np.ndarray, anomaly_map: np.ndarray | None, *, threshold: float | None,
-                 band: tuple[float, float] | None = None, max_side: int = 1280, colormap: str = DEFAULT_COLORMAP,
-                 **meta) -> PreparedPart:
+def prepare_part(
+    image: np.ndarray,
+    anomaly_map: np.ndarray | None,
+    *,
+    threshold: float | None,
+    band: tuple[float, float] | None = None,
+    max_side: int = 1280,
+    colormap: str = DEFAULT_COLORMAP,
+    **meta,
+) -> PreparedPart:
     """Downsize, normalise and colour the heatmap, draw the over-threshold outline (on a worker thread)."""
     if image.ndim == 2:
         image = np.repeat(image[:, :, None], 3, axis=2)
@@ -121,8 +129,16 @@ def prepare_part(image: np.ndarray, anomaly_map: np.ndarray | None, *, threshold
             mask = amap >= threshold
             fraction = float(mask.mean())
             outline = outline_rgba(mask, thickness=max(2, round(max(h, w) / 450)))
-    return PreparedPart(image=shown, heat=heat, outline=outline, heat_rgba=heat_rgba, colormap=colormap,
-                        threshold=threshold, over_threshold_fraction=fraction, **meta)
+    return PreparedPart(
+        image=shown,
+        heat=heat,
+        outline=outline,
+        heat_rgba=heat_rgba,
+        colormap=colormap,
+        threshold=threshold,
+        over_threshold_fraction=fraction,
+        **meta,
+    )
 
 
 @functools.cache
@@ -136,8 +152,9 @@ def colour_lut(name: str = DEFAULT_COLORMAP) -> np.ndarray:
     return lut
 
 
-def compose(part: PreparedPart, *, opacity: float = 0.6, colormap: str = DEFAULT_COLORMAP,
-            outline: bool = True) -> np.ndarray:
+def compose(
+    part: PreparedPart, *, opacity: float = 0.6, colormap: str = DEFAULT_COLORMAP, outline: bool = True
+) -> np.ndarray:
     """The overlay as one RGB array (what the view paints), for exports and tests."""
     out = part.image.astype(np.float32)
     if part.heat is not None:

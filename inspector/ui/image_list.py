@@ -33,8 +33,12 @@ class ImageList(QListWidget):
 
     changed = Signal()
 
-    def __init__(self, parent: QWidget | None = None, *,
-                 thumbnails: Callable[[str, Callable[[QImage | None], None]], None] | None = None) -> None:
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        *,
+        thumbnails: Callable[[str, Callable[[QImage | None], None]], None] | None = None,
+    ) -> None:
         super().__init__(parent)
         self._thumbnails = thumbnails
         self.setViewMode(QListView.ViewMode.IconMode)

@@ -111,9 +111,16 @@ class LiveController(QObject):
         self.feed.band = recipe.uncertain_band
         self.feed.colormap = self.view.overlay.colormap
         self.preparer = DisplayPreparer(self.feed)
-        config = SessionConfig(recipe=recipe, source=choice, store=station.store, operator=station.operator,
-                               device=station.settings.device, dtype=station.settings.dtype,
-                               random_weights=station.random_weights, caption_hook=hook)
+        config = SessionConfig(
+            recipe=recipe,
+            source=choice,
+            store=station.store,
+            operator=station.operator,
+            device=station.settings.device,
+            dtype=station.settings.dtype,
+            random_weights=station.random_weights,
+            caption_hook=hook,
+        )
         self.job = Job(partial(run_session, config, self.feed, self.cache), name="inspector-inference", parent=self)
         self.job.progress.connect(self._on_progress)
         self.job.finished.connect(self._on_finished)
@@ -165,8 +172,9 @@ class LiveController(QObject):
     def _on_failed(self, message: str, exc: object) -> None:
         if isinstance(exc, WeightsMissingError):
             self.weights_missing.emit(message)
-            self.view.messages.show_message("The model's weights are not on this station — see above for how "
-                                            "to get them.", "error")
+            self.view.messages.show_message(
+                "The model's weights are not on this station — see above for how to get them.", "error"
+            )
         else:
             self.view.messages.show_message(message, "error")
         self._on_finished(None)
@@ -183,8 +191,10 @@ class LiveController(QObject):
         self._stop_threads()
         self.view.set_running(False)
         if summary is not None:
-            text = (f"Run finished: {summary.inspected} inspected — {summary.passed} pass, {summary.failed} fail, "
-                    f"{summary.uncertain} uncertain")
+            text = (
+                f"Run finished: {summary.inspected} inspected — {summary.passed} pass, {summary.failed} fail, "
+                f"{summary.uncertain} uncertain"
+            )
             if summary.duplicates:
                 text += f"; {summary.duplicates} already inspected with this recipe version"
             if summary.skipped:
@@ -222,8 +232,11 @@ class LiveController(QObject):
                     view.trend.add(point.score, point.verdict)
                 if point.verdict in ("fail", "uncertain"):
                     name = (point.path or "").rsplit("/", 1)[-1] or f"frame {point.index}"
-                    view.add_flagged(f"{point.verdict.upper()}  {fmt_score(point.score)}  {name}  ·  "
-                                     f"{time.strftime('%H:%M:%S')}", point.verdict, point.inspection_id)
+                    view.add_flagged(
+                        f"{point.verdict.upper()}  {fmt_score(point.score)}  {name}  ·  {time.strftime('%H:%M:%S')}",
+                        point.verdict,
+                        point.inspection_id,
+                    )
             elif point.status == "duplicate":
                 self.counts["duplicates"] += 1
             elif point.status == "skipped":
@@ -265,10 +278,14 @@ class LiveController(QObject):
             span = max(now - self._arrivals[0], 1e-3)
             rate = (len(self._arrivals) - 1) / span if now - self._arrivals[-1] < 2.0 else 0.0
         source = feed.source
-        view.set_counters(inspected=self.counts["inspected"], failed=self.counts["failed"],
-                          uncertain=self.counts["uncertain"],
-                          overridden=self.station.session_overrides - self._overrides_at_start, rate=rate,
-                          dropped=source.dropped if source is not None else 0)
+        view.set_counters(
+            inspected=self.counts["inspected"],
+            failed=self.counts["failed"],
+            uncertain=self.counts["uncertain"],
+            overridden=self.station.session_overrides - self._overrides_at_start,
+            rate=rate,
+            dropped=source.dropped if source is not None else 0,
+        )
         view.trend.refresh()
 
     def _detector_ready(self, info: DetectorInfo) -> None:
@@ -282,8 +299,9 @@ class LiveController(QObject):
         if store is None or part_id is None or self._caption_polls > 120:
             self.caption_timer.stop()
             return
-        self.station.tasks.submit(lambda: store.get(part_id), partial(self._caption_arrived, part_id),
-                                  lambda _exc: None)
+        self.station.tasks.submit(
+            lambda: store.get(part_id), partial(self._caption_arrived, part_id), lambda _exc: None
+        )
 
     def _caption_arrived(self, part_id: str, record) -> None:
         if part_id != self._current_id:

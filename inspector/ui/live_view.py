@@ -67,8 +67,10 @@ class LiveView(QWidget):
         self.source_target.setMinimumWidth(260)
         self.browse = QPushButton("Browse…")
         self.play_live = QCheckBox("real time")
-        self.play_live.setToolTip("Play the video at its own frame rate, like a camera (frames are dropped "
-                                  "when scoring falls behind). Off: every frame is scored.")
+        self.play_live.setToolTip(
+            "Play the video at its own frame rate, like a camera (frames are dropped "
+            "when scoring falls behind). Off: every frame is scored."
+        )
         self.play_live.setChecked(True)
         self.recipe = QComboBox()
         self.recipe.setMinimumWidth(200)
@@ -161,7 +163,8 @@ class LiveView(QWidget):
         self.flagged = QListWidget()
         self.flagged.setToolTip("Failed and uncertain parts of this run, newest first. Double-click: review it.")
         self.flagged.itemDoubleClicked.connect(
-            lambda item: self.open_inspection.emit(item.data(Qt.ItemDataRole.UserRole) or ""))
+            lambda item: self.open_inspection.emit(item.data(Qt.ItemDataRole.UserRole) or "")
+        )
         self.frames_shown = 0
         right = QWidget()
         right.setMinimumWidth(330)
@@ -214,10 +217,13 @@ class LiveView(QWidget):
         self.colormap.currentTextChanged.connect(self.overlay.set_colormap)
         for key, slot in (("F5", self._start_key), ("F6", self._stop_key)):
             QShortcut(QKeySequence(key), self, activated=slot, context=Qt.ShortcutContext.WindowShortcut)
-        for key, slot in (("H", self.show_heat.toggle), ("O", self.show_outline.toggle),
-                          ("[", lambda: self.opacity.setValue(self.opacity.value() - 10)),
-                          ("]", lambda: self.opacity.setValue(self.opacity.value() + 10)),
-                          ("Z", self.overlay.reset_zoom)):
+        for key, slot in (
+            ("H", self.show_heat.toggle),
+            ("O", self.show_outline.toggle),
+            ("[", lambda: self.opacity.setValue(self.opacity.value() - 10)),
+            ("]", lambda: self.opacity.setValue(self.opacity.value() + 10)),
+            ("Z", self.overlay.reset_zoom),
+        ):
             QShortcut(QKeySequence(key), self, activated=slot, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self._kind_changed()
 
@@ -240,8 +246,9 @@ class LiveView(QWidget):
             self.source_target.setText(path)
 
     def source_choice(self) -> SourceChoice:
-        return SourceChoice(self.source_kind.currentData(), self.source_target.text().strip(),
-                            self.play_live.isChecked())
+        return SourceChoice(
+            self.source_kind.currentData(), self.source_target.text().strip(), self.play_live.isChecked()
+        )
 
     def set_source_choice(self, kind: str, target: str, play_live: bool = True) -> None:
         index = self.source_kind.findData(kind)
@@ -277,8 +284,14 @@ class LiveView(QWidget):
     def set_running(self, running: bool, *, preview: bool = False) -> None:
         self.start.setEnabled(not running)
         self.stop.setEnabled(running)
-        for widget in (self.source_kind, self.source_target, self.browse, self.play_live, self.recipe,
-                       self.open_recipe):
+        for widget in (
+            self.source_kind,
+            self.source_target,
+            self.browse,
+            self.play_live,
+            self.recipe,
+            self.open_recipe,
+        ):
             widget.setEnabled(not running)
         if running:
             self.preview_title.setVisible(preview)
@@ -326,17 +339,25 @@ class LiveView(QWidget):
         while self.flagged.count() > 200:
             self.flagged.takeItem(self.flagged.count() - 1)
 
-    def set_caption(self, caption: str | None, defect_type: str | None, pending: bool = False,
-                    off: bool = False) -> None:
+    def set_caption(
+        self, caption: str | None, defect_type: str | None, pending: bool = False, off: bool = False
+    ) -> None:
         self.defect.setText(defect_type or ("…" if pending else "—"))
         if off:
             self.caption.setText("Captions are off (Station ▸ Settings).")
         else:
             self.caption.setText(caption or ("Caption pending…" if pending else ""))
 
-    def set_counters(self, *, inspected: int, failed: int, uncertain: int, overridden: int, rate: float,
-                     dropped: int) -> None:
-        values = {"inspected": inspected, "failed": failed, "uncertain": uncertain, "overridden": overridden,
-                  "rate": rate, "dropped": dropped}
+    def set_counters(
+        self, *, inspected: int, failed: int, uncertain: int, overridden: int, rate: float, dropped: int
+    ) -> None:
+        values = {
+            "inspected": inspected,
+            "failed": failed,
+            "uncertain": uncertain,
+            "overridden": overridden,
+            "rate": rate,
+            "dropped": dropped,
+        }
         for key, value in values.items():
             self.counters[key].set_value(value)

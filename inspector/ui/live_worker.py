@@ -166,8 +166,14 @@ class LiveFeed:
     flagged part in the middle of a batch would never be seen); a newer flagged part replaces it at once.
     """
 
-    def __init__(self, *, part_max_side: int = 1280, preview_max_side: int = 960, preview_fps: float = 60.0,
-                 flagged_hold_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        *,
+        part_max_side: int = 1280,
+        preview_max_side: int = 960,
+        preview_fps: float = 60.0,
+        flagged_hold_s: float = 1.0,
+    ) -> None:
         self.points: Mailbox[ResultPoint] = Mailbox()
         self.states: Mailbox[SourceEvent] = Mailbox()
         self.part: LatestSlot[PreparedPart] = LatestSlot()
@@ -193,9 +199,19 @@ class LiveFeed:
     # -- called from worker threads ----------------------------------------------------------------
     def on_result(self, result: PartResult) -> None:
         """The pipeline's ``on_result`` (database-writer thread): cheap, never blocks the writer."""
-        self.points.put(ResultPoint(result.status.value, result.index, result.score,
-                                    result.verdict.value if result.verdict else None, result.inspection_id,
-                                    result.path, result.reason, result.random_weights, time.monotonic()))
+        self.points.put(
+            ResultPoint(
+                result.status.value,
+                result.index,
+                result.score,
+                result.verdict.value if result.verdict else None,
+                result.inspection_id,
+                result.path,
+                result.reason,
+                result.random_weights,
+                time.monotonic(),
+            )
+        )
         if result.status is PartStatus.STORED and result.image is not None:
             with self._lock:
                 self._seq += 1
@@ -258,12 +274,22 @@ class DisplayPreparer:
             if result is None or result.image is None:
                 continue
             try:
-                part = prepare_part(result.image, result.anomaly_map, threshold=result.threshold, band=feed.band,
-                                    max_side=feed.part_max_side, colormap=feed.colormap, score=result.score,
-                                    verdict=result.verdict.value if result.verdict else None, index=result.index,
-                                    path=result.path, inspection_id=result.inspection_id,
-                                    source_id=result.source_id, latency_ms=result.latency_ms,
-                                    random_weights=result.random_weights)
+                part = prepare_part(
+                    result.image,
+                    result.anomaly_map,
+                    threshold=result.threshold,
+                    band=feed.band,
+                    max_side=feed.part_max_side,
+                    colormap=feed.colormap,
+                    score=result.score,
+                    verdict=result.verdict.value if result.verdict else None,
+                    index=result.index,
+                    path=result.path,
+                    inspection_id=result.inspection_id,
+                    source_id=result.source_id,
+                    latency_ms=result.latency_ms,
+                    random_weights=result.random_weights,
+                )
             except Exception:
                 log.exception("could not prepare part %s for display", result.inspection_id)
                 continue
@@ -293,8 +319,11 @@ def lower_thread_priority(niceness: int = WORKER_NICENESS) -> None:
 
 
 def _detector_key(recipe: Recipe, device: str, dtype: str, random_weights: bool) -> str:
-    body = {k: v for k, v in recipe.to_dict().items()
-            if k in ("detector", "model", "object_name", "extra_normal", "extra_anomalous", "detector_params")}
+    body = {
+        k: v
+        for k, v in recipe.to_dict().items()
+        if k in ("detector", "model", "object_name", "extra_normal", "extra_anomalous", "detector_params")
+    }
     return json.dumps([body, device, dtype, random_weights], sort_keys=True)
 
 
@@ -348,13 +377,17 @@ def run_session(config: SessionConfig, feed: LiveFeed, cache: DetectorCache, pro
     a camera previews) from the moment Start was pressed, while the model loads.
     """
     lower_thread_priority()  # inherited by every thread started from here: source, pipeline, torch
-    inner = make_source(config.source.spec(), include_existing=False, live=config.source.live,
-                        on_state=feed.on_state)
+    inner = make_source(config.source.spec(), include_existing=False, live=config.source.live, on_state=feed.on_state)
     source = TappedSource(inner, feed.on_frame if config.source.has_preview else None)
     source.open_early()
     try:
-        detector = cache.get(config.recipe, device=config.device, dtype=config.dtype,
-                             random_weights=config.random_weights, progress=progress)
+        detector = cache.get(
+            config.recipe,
+            device=config.device,
+            dtype=config.dtype,
+            random_weights=config.random_weights,
+            progress=progress,
+        )
         feed.detector.put(detector.info)
         progress.check()
     except BaseException:
@@ -364,8 +397,19 @@ def run_session(config: SessionConfig, feed: LiveFeed, cache: DetectorCache, pro
     progress.report(0, source.total or 0, "Running")
     # a caption scheduler goes to the pipeline itself (scoring inside its gate, captions pending in the store)
     scheduler = getattr(config.caption_hook, "scheduler", None)
-    pipeline = InspectionPipeline(config.recipe, detector, config.store, source, batch_size=config.batch_size,
-                                  operator=config.operator, keep_images=config.keep_images,
-                                  on_result=feed.on_result, on_flagged=None if scheduler else config.caption_hook,
-                                  progress=progress, with_pixels=True, lot=config.lot, captions=scheduler)
+    pipeline = InspectionPipeline(
+        config.recipe,
+        detector,
+        config.store,
+        source,
+        batch_size=config.batch_size,
+        operator=config.operator,
+        keep_images=config.keep_images,
+        on_result=feed.on_result,
+        on_flagged=None if scheduler else config.caption_hook,
+        progress=progress,
+        with_pixels=True,
+        lot=config.lot,
+        captions=scheduler,
+    )
     return pipeline.run()

@@ -24,8 +24,9 @@ class LoginDialog(QDialog):
     log-in (at least 4 digits); later log-ins must give it.
     """
 
-    def __init__(self, settings: StationSettings, operators: list[str] | None = None,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, settings: StationSettings, operators: list[str] | None = None, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Inspector — who is at the station?")
         self.setMinimumWidth(420)

@@ -61,17 +61,30 @@ class MainWindow(QMainWindow):
     weights_checked = Signal(object)  # WeightsReport
     first_shown = Signal()
 
-    def __init__(self, settings: StationSettings, *, operator: str = "", random_weights: bool = False,
-                 detector_factory: Callable[..., Any] | None = None,
-                 caption_hook_factory: CaptionHookFactory = default_caption_hook, ask_login: bool = True,
-                 check_weights_on_start: bool = True, preload_torch_after_s: float | None = 2.0) -> None:
+    def __init__(
+        self,
+        settings: StationSettings,
+        *,
+        operator: str = "",
+        random_weights: bool = False,
+        detector_factory: Callable[..., Any] | None = None,
+        caption_hook_factory: CaptionHookFactory = default_caption_hook,
+        ask_login: bool = True,
+        check_weights_on_start: bool = True,
+        preload_torch_after_s: float | None = 2.0,
+    ) -> None:
         super().__init__()
         self.setWindowIcon(app_icon())
         self.resize(1500, 920)
         self.tasks = Tasks(parent=self)
-        self.station = Station(settings=settings, operator=operator, random_weights=random_weights,
-                               tasks=self.tasks, detector_factory=detector_factory,
-                               caption_hook_factory=caption_hook_factory)
+        self.station = Station(
+            settings=settings,
+            operator=operator,
+            random_weights=random_weights,
+            tasks=self.tasks,
+            detector_factory=detector_factory,
+            caption_hook_factory=caption_hook_factory,
+        )
         self._ask_login = ask_login and not operator
         self._check_weights = check_weights_on_start and not random_weights
         self._preload_after = preload_torch_after_s
@@ -126,10 +139,13 @@ class MainWindow(QMainWindow):
     # -- start-up ----------------------------------------------------------------------------------------
     def _build_menu(self) -> None:
         station = self.menuBar().addMenu("&Station")
-        for text, keys, slot in (("Switch operator…", "Ctrl+L", self.switch_operator),
-                                 ("Settings…", "Ctrl+,", self.edit_settings),
-                                 ("Export report / dataset…", "Ctrl+E", self.open_export), (None, None, None),
-                                 ("Quit", "Ctrl+Q", self.close)):
+        for text, keys, slot in (
+            ("Switch operator…", "Ctrl+L", self.switch_operator),
+            ("Settings…", "Ctrl+,", self.edit_settings),
+            ("Export report / dataset…", "Ctrl+E", self.open_export),
+            (None, None, None),
+            ("Quit", "Ctrl+Q", self.close),
+        ):
             if text is None:
                 station.addSeparator()
                 continue
@@ -197,8 +213,11 @@ class MainWindow(QMainWindow):
         settings = self.station.settings
         folder = settings.recipes_dir
         extra = (settings.captioner_model,) if settings.captioner_enabled else ()
-        self.tasks.submit(lambda: check_weights(folder, extra), self._weights_checked,
-                          lambda exc: self.live.messages.show_message(describe_error(exc), "warning"))
+        self.tasks.submit(
+            lambda: check_weights(folder, extra),
+            self._weights_checked,
+            lambda exc: self.live.messages.show_message(describe_error(exc), "warning"),
+        )
 
     def _weights_checked(self, report: WeightsReport) -> None:
         self.weights_report = report
@@ -212,8 +231,9 @@ class MainWindow(QMainWindow):
         if store is None:
             self._login([])
             return
-        self.tasks.submit(store.operators, lambda found: self._login([o.name for o in found]),
-                          lambda _exc: self._login([]))
+        self.tasks.submit(
+            store.operators, lambda found: self._login([o.name for o in found]), lambda _exc: self._login([])
+        )
 
     def _login(self, operators: list[str]) -> None:
         dialog = LoginDialog(self.station.settings, operators, self)
@@ -224,8 +244,7 @@ class MainWindow(QMainWindow):
             self._save_settings()
             self._update_title()
         elif not self.station.operator:
-            self.live.messages.show_message("Nobody is logged in: log in (Ctrl+L) before relabelling parts.",
-                                            "warning")
+            self.live.messages.show_message("Nobody is logged in: log in (Ctrl+L) before relabelling parts.", "warning")
 
     def edit_settings(self) -> None:
         dialog = SettingsDialog(self.station.settings, self)
@@ -274,9 +293,14 @@ class MainWindow(QMainWindow):
     def show_shortcuts(self) -> None:
         box = QMessageBox(self)
         box.setWindowTitle("Keyboard shortcuts")
-        box.setText("Live: " + SHORTCUTS_TEXT + "\n\nReview: " + REVIEW_SHORTCUTS +
-                    "\n\nWindow: Ctrl+1/2/3 tabs · Ctrl+L switch operator · Ctrl+, settings · Ctrl+S save recipe · "
-                    "F1 this help · Ctrl+Q quit")
+        box.setText(
+            "Live: "
+            + SHORTCUTS_TEXT
+            + "\n\nReview: "
+            + REVIEW_SHORTCUTS
+            + "\n\nWindow: Ctrl+1/2/3 tabs · Ctrl+L switch operator · Ctrl+, settings · Ctrl+S save recipe · "
+            "F1 this help · Ctrl+Q quit"
+        )
         box.setModal(False)
         box.show()
 
@@ -296,8 +320,12 @@ class MainWindow(QMainWindow):
     def _running_changed(self, running: bool) -> None:
         if running:
             choice = self.live.source_choice()
-            self.station.settings = replace(self.station.settings, last_source_kind=choice.kind,
-                                            last_source=choice.target, last_recipe=self.live.recipe_path())
+            self.station.settings = replace(
+                self.station.settings,
+                last_source_kind=choice.kind,
+                last_source=choice.target,
+                last_recipe=self.live.recipe_path(),
+            )
             self.source_label.setText(f"Source: starting {choice.target}")
         elif self.weights_report is not None and self.controller.summary is not None:
             self.first_run.setVisible(False)
@@ -335,9 +363,12 @@ class MainWindow(QMainWindow):
         self._closed = True
         self.controller.shutdown()
         settings = self.station.settings
-        self.station.settings = replace(settings, heatmap_opacity=self.live.opacity.value() / 100,
-                                        colormap=self.live.colormap.currentText(),
-                                        advance_after_relabel=self.review.advance.isChecked())
+        self.station.settings = replace(
+            settings,
+            heatmap_opacity=self.live.opacity.value() / 100,
+            colormap=self.live.colormap.currentText(),
+            advance_after_relabel=self.review.advance.isChecked(),
+        )
         self._save_settings()
         captions = self.station.extras.pop("captions", None)
         if captions is not None:  # before the writer it writes through

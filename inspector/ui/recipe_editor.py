@@ -43,8 +43,11 @@ from inspector.ui.workers import OpChange, describe_error
 
 log = logging.getLogger(__name__)
 
-DETECTOR_LABELS = {"anomalydino": "Few-shot — AnomalyDINO (DINOv2)", "winclip+": "Few-shot — WinCLIP+ (CLIP)",
-                   "winclip": "Zero-shot — WinCLIP (CLIP)"}
+DETECTOR_LABELS = {
+    "anomalydino": "Few-shot — AnomalyDINO (DINOv2)",
+    "winclip+": "Few-shot — WinCLIP+ (CLIP)",
+    "winclip": "Zero-shot — WinCLIP (CLIP)",
+}
 ROLES = {"winclip": "clip", "winclip+": "clip", "anomalydino": "vision"}
 
 
@@ -214,8 +217,12 @@ class RecipeEditor(QWidget):
         self.references.changed.connect(self._refs_changed)
         self.calibrate_button.clicked.connect(self.calibrate)
         self.save_button.clicked.connect(self.save)
-        QShortcut(QKeySequence.StandardKey.Save, self, activated=self.save,
-                  context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        QShortcut(
+            QKeySequence.StandardKey.Save,
+            self,
+            activated=self.save,
+            context=Qt.ShortcutContext.WidgetWithChildrenShortcut,
+        )
         self._models: list[tuple[str, str, str, bool]] = []  # id, title, role, has weights
         self.new_recipe()
 
@@ -236,14 +243,19 @@ class RecipeEditor(QWidget):
 
     def load_models(self) -> None:
         """Read the model registry and whether each model's weights are here (off the GUI thread)."""
+
         def read():
             from inspector.core.registry import load_registry
 
-            return [(s.id, s.title, s.role, s.config is not None or s.has_weights())
-                    for s in load_registry().values() if s.role in ("clip", "vision")]
+            return [
+                (s.id, s.title, s.role, s.config is not None or s.has_weights())
+                for s in load_registry().values()
+                if s.role in ("clip", "vision")
+            ]
 
-        self.station.tasks.submit(read, self._models_loaded,
-                                  lambda exc: self.messages.show_message(describe_error(exc), "warning"))
+        self.station.tasks.submit(
+            read, self._models_loaded, lambda exc: self.messages.show_message(describe_error(exc), "warning")
+        )
 
     def _models_loaded(self, models) -> None:
         self._models = models
@@ -254,8 +266,9 @@ class RecipeEditor(QWidget):
             self.open_path(Path(current.data(Qt.ItemDataRole.UserRole)))
 
     def _open_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open recipe", str(self.station.settings.recipes_dir),
-                                              "Recipes (*.json)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open recipe", str(self.station.settings.recipes_dir), "Recipes (*.json)"
+        )
         if path:
             self.open_path(Path(path))
 
@@ -312,14 +325,21 @@ class RecipeEditor(QWidget):
     def recipe(self) -> Recipe:
         """The recipe in the form. Raises RecipeError with a message when it is not valid."""
         band = (self._value(self.band_low), self._value(self.band_high)) if self.use_band.isChecked() else None
-        return Recipe(name=self.name.text().strip(), object_name=self.object_name.text().strip() or "object",
-                      detector=self.detector.currentData(), model=self.model.currentData() or "",
-                      references=self.references.paths(), calibration_images=self.held_out.paths(),
-                      extra_normal=_lines(self.extra_normal.toPlainText()),
-                      extra_anomalous=_lines(self.extra_anomalous.toPlainText()),
-                      defect_classes=tuple(c.strip() for c in self.defects.text().split(",") if c.strip()),
-                      threshold=self._value(self.threshold), uncertain_band=band,
-                      detector_params=dict(self.detector_params), calibration=dict(self.calibration))
+        return Recipe(
+            name=self.name.text().strip(),
+            object_name=self.object_name.text().strip() or "object",
+            detector=self.detector.currentData(),
+            model=self.model.currentData() or "",
+            references=self.references.paths(),
+            calibration_images=self.held_out.paths(),
+            extra_normal=_lines(self.extra_normal.toPlainText()),
+            extra_anomalous=_lines(self.extra_anomalous.toPlainText()),
+            defect_classes=tuple(c.strip() for c in self.defects.text().split(",") if c.strip()),
+            threshold=self._value(self.threshold),
+            uncertain_band=band,
+            detector_params=dict(self.detector_params),
+            calibration=dict(self.calibration),
+        )
 
     def _detector_changed(self, *_args, select: str = "") -> None:
         detector = self.detector.currentData()
@@ -349,11 +369,14 @@ class RecipeEditor(QWidget):
     def update_preview(self) -> None:
         """The prompt ensemble WinCLIP averages (pure Python: no model needed)."""
         name = self.object_name.text().strip() or "object"
-        ensemble = build_prompt_ensemble(name, _lines(self.extra_normal.toPlainText()),
-                                         _lines(self.extra_anomalous.toPlainText()))
+        ensemble = build_prompt_ensemble(
+            name, _lines(self.extra_normal.toPlainText()), _lines(self.extra_anomalous.toPlainText())
+        )
         uses = self.detector.currentData() in ("winclip", "winclip+")
-        self.preview_count.setText(f"{len(ensemble.normal)} normal and {len(ensemble.anomalous)} anomalous prompts"
-                                   + ("" if uses else " (used only by the WinCLIP detectors)"))
+        self.preview_count.setText(
+            f"{len(ensemble.normal)} normal and {len(ensemble.anomalous)} anomalous prompts"
+            + ("" if uses else " (used only by the WinCLIP detectors)")
+        )
         lines = ["NORMAL"] + [f"  {p}" for p in ensemble.normal] + ["", "ANOMALOUS"]
         lines += [f"  {p}" for p in ensemble.anomalous]
         self.preview.setPlainText("\n".join(lines))
@@ -372,7 +395,8 @@ class RecipeEditor(QWidget):
         rw = "  RANDOM WEIGHTS." if c.get("random_weights") else ""
         self.calibration_label.setText(
             f"Calibrated on {c.get('n_good', '?')} good parts ({c.get('method', '')}): good max "
-            f"{fmt_score(c.get('good_max'))}, quantile {c.get('quantile')}, margin {c.get('margin')} σ.{rw}")
+            f"{fmt_score(c.get('good_max'))}, quantile {c.get('quantile')}, margin {c.get('margin')} σ.{rw}"
+        )
 
     # -- calibrate and save -------------------------------------------------------------------------------
     def calibrate(self) -> CalibrationDialog | None:
@@ -388,10 +412,20 @@ class RecipeEditor(QWidget):
 
             detector = None
             if station.detector_factory is not None:
-                detector = station.detector_factory(r, device=station.settings.device, dtype=station.settings.dtype,
-                                                    random_weights=station.random_weights)
-            return calibrate_recipe(r, device=station.settings.device, dtype=station.settings.dtype,
-                                    random_weights=station.random_weights, detector=detector, progress=progress)
+                detector = station.detector_factory(
+                    r,
+                    device=station.settings.device,
+                    dtype=station.settings.dtype,
+                    random_weights=station.random_weights,
+                )
+            return calibrate_recipe(
+                r,
+                device=station.settings.device,
+                dtype=station.settings.dtype,
+                random_weights=station.random_weights,
+                detector=detector,
+                progress=progress,
+            )
 
         dialog = CalibrationDialog(recipe, run, self)
         dialog.accepted.connect(lambda: self._calibrated(dialog))
@@ -422,8 +456,10 @@ class RecipeEditor(QWidget):
             if not recipe.name:
                 raise InspectorError("Give the recipe a name.")
             if recipe.few_shot and not recipe.references:
-                self.messages.show_message(f"{DETECTOR_LABELS[recipe.detector]} needs good reference images: "
-                                           "add some before inspecting.", "warning")
+                self.messages.show_message(
+                    f"{DETECTOR_LABELS[recipe.detector]} needs good reference images: add some before inspecting.",
+                    "warning",
+                )
             folder = self.station.settings.recipes_dir
             folder.mkdir(parents=True, exist_ok=True)
             same_folder = self.path is not None and self.path.parent == folder
@@ -438,9 +474,12 @@ class RecipeEditor(QWidget):
         ops = self.station.ops
         if ops is not None:
             saved = replace(recipe)
-            ops.run(lambda s: s.save_recipe_version(saved.name, saved.to_dict()), change=OpChange("recipe"),
-                    on_done=lambda v: self._saved(v.version, path),
-                    on_error=lambda exc: self.messages.show_message(describe_error(exc), "error"))
+            ops.run(
+                lambda s: s.save_recipe_version(saved.name, saved.to_dict()),
+                change=OpChange("recipe"),
+                on_done=lambda v: self._saved(v.version, path),
+                on_error=lambda exc: self.messages.show_message(describe_error(exc), "error"),
+            )
         return path
 
     def _saved(self, version: int, path: Path) -> None:
@@ -459,6 +498,8 @@ class RecipeEditor(QWidget):
             self.versions.setText("Not in the database yet: saved as version 1 on the first save or run.")
             return
         latest = versions[-1]
-        self.versions.setText(f"{len(versions)} version(s) in the database; latest v{latest.version} of "
-                              f"{latest.created_at.astimezone():%Y-%m-%d %H:%M}. Every inspection names its version.")
+        self.versions.setText(
+            f"{len(versions)} version(s) in the database; latest v{latest.version} of "
+            f"{latest.created_at.astimezone():%Y-%m-%d %H:%M}. Every inspection names its version."
+        )
         self.latest_version = latest.version

@@ -70,8 +70,9 @@ class InspectionTableModel(QAbstractTableModel):
     def set_store(self, store: InspectionStore) -> None:
         self._store = store
 
-    def set_filter(self, where: InspectionFilter, order: Order = Order.NEWEST,
-                   then: Callable[[], None] | None = None) -> None:
+    def set_filter(
+        self, where: InspectionFilter, order: Order = Order.NEWEST, then: Callable[[], None] | None = None
+    ) -> None:
         """Count the rows for a new filter (off the GUI thread), then show them; ``then`` runs after."""
         self._filter, self._order = where, order
         self.reload(then)
@@ -187,8 +188,11 @@ class InspectionTableModel(QAbstractTableModel):
             return
         self._pending.add(page)
         generation, where, order = self._generation, self._filter, self._order
-        self._tasks.submit(lambda: store.query(where, offset=page * PAGE, limit=PAGE, order=order),
-                           lambda records: self._loaded(generation, page, records), self._failed)
+        self._tasks.submit(
+            lambda: store.query(where, offset=page * PAGE, limit=PAGE, order=order),
+            lambda records: self._loaded(generation, page, records),
+            self._failed,
+        )
 
     def _loaded(self, generation: int, page: int, records: list[InspectionRecord]) -> None:
         self._pending.discard(page)

@@ -37,8 +37,7 @@ from inspector.ui.widgets import MessageBar
 from inspector.ui.workers import OpChange, describe_error
 
 # Text search: in captions when the store offers it, else in file names.
-TEXT_FIELD = ("caption_contains" if "caption_contains" in InspectionFilter.__dataclass_fields__
-              else "path_contains")
+TEXT_FIELD = "caption_contains" if "caption_contains" in InspectionFilter.__dataclass_fields__ else "path_contains"
 
 
 def ask_label(parent: QWidget, classes: tuple[str, ...], current: str | None) -> str | None:
@@ -86,8 +85,11 @@ class ReviewQueue(QWidget):
         self.recipe.addItem("All recipes", None)
         self.recipe.currentIndexChanged.connect(self._filters_changed)
         self.reviewed = QComboBox()
-        for text, value in (("Reviewed or not", None), ("Not reviewed", False),
-                            ("Reviewed (overridden/confirmed)", True)):
+        for text, value in (
+            ("Reviewed or not", None),
+            ("Not reviewed", False),
+            ("Reviewed (overridden/confirmed)", True),
+        ):
             self.reviewed.addItem(text, value)
         self.reviewed.currentIndexChanged.connect(self._filters_changed)
         self.use_dates = QCheckBox("From")
@@ -117,8 +119,16 @@ class ReviewQueue(QWidget):
         self.refresh_button.clicked.connect(self.refresh)
         self.advance = QCheckBox("Next part after a decision")
         self.advance.setChecked(station.settings.advance_after_relabel)
-        for widget in (QLabel("  Recipe"), self.recipe, self.reviewed, self.use_dates, self.date_from, QLabel("to"),
-                       self.date_to, self.text):
+        for widget in (
+            QLabel("  Recipe"),
+            self.recipe,
+            self.reviewed,
+            self.use_dates,
+            self.date_from,
+            QLabel("to"),
+            self.date_to,
+            self.text,
+        ):
             filters.addWidget(widget)
         filters.addStretch(1)
         filters.addWidget(self.count_label)
@@ -142,12 +152,14 @@ class ReviewQueue(QWidget):
         self.detail = DetailView()
         buttons = QHBoxLayout()
         self.buttons: dict[str, QPushButton] = {}
-        for key, text, slot in (("pass", "Pass  (P)", partial(self.relabel, Verdict.PASS)),
-                                ("fail", "Fail  (F)", partial(self.relabel, Verdict.FAIL)),
-                                ("uncertain", "Uncertain  (U)", partial(self.relabel, Verdict.UNCERTAIN)),
-                                ("label", "Defect label…  (D)", self.edit_label),
-                                ("note", "Note…  (N)", self.edit_note),
-                                ("undo", "Undo  (Ctrl+Z)", self.undo)):
+        for key, text, slot in (
+            ("pass", "Pass  (P)", partial(self.relabel, Verdict.PASS)),
+            ("fail", "Fail  (F)", partial(self.relabel, Verdict.FAIL)),
+            ("uncertain", "Uncertain  (U)", partial(self.relabel, Verdict.UNCERTAIN)),
+            ("label", "Defect label…  (D)", self.edit_label),
+            ("note", "Note…  (N)", self.edit_note),
+            ("undo", "Undo  (Ctrl+Z)", self.undo),
+        ):
             button = QPushButton(text)
             if key in VERDICT_COLOURS:
                 button.setStyleSheet(f"QPushButton {{ border: 2px solid {VERDICT_COLOURS[key]}; font-weight: 700; }}")
@@ -178,11 +190,18 @@ class ReviewQueue(QWidget):
         layout.addWidget(help_line)
 
         # -- keyboard --------------------------------------------------------------------------------
-        for keys, slot in ((("P",), partial(self.relabel, Verdict.PASS)), (("F",), partial(self.relabel, Verdict.FAIL)),
-                           (("U",), partial(self.relabel, Verdict.UNCERTAIN)), (("J",), self.next_part),
-                           (("K",), self.previous_part), (("D",), self.edit_label), (("N",), self.edit_note),
-                           (("Ctrl+Z",), self.undo), (("Ctrl+R",), self.refresh),
-                           (("H",), self.detail.show_heat.toggle)):
+        for keys, slot in (
+            (("P",), partial(self.relabel, Verdict.PASS)),
+            (("F",), partial(self.relabel, Verdict.FAIL)),
+            (("U",), partial(self.relabel, Verdict.UNCERTAIN)),
+            (("J",), self.next_part),
+            (("K",), self.previous_part),
+            (("D",), self.edit_label),
+            (("N",), self.edit_note),
+            (("Ctrl+Z",), self.undo),
+            (("Ctrl+R",), self.refresh),
+            (("H",), self.detail.show_heat.toggle),
+        ):
             action = QAction(self)
             action.setShortcuts([QKeySequence(k) for k in keys])
             action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -269,7 +288,8 @@ class ReviewQueue(QWidget):
             return
         index = self.model.index(row, 0)
         self.table.selectionModel().setCurrentIndex(
-            index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
+            index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+        )
         self.table.scrollTo(index)
 
     def next_part(self) -> None:
@@ -297,8 +317,11 @@ class ReviewQueue(QWidget):
         if store is None:
             return
         self._detail_for = inspection_id
-        self.station.tasks.submit(lambda: load_detail(store, inspection_id), self._detail_loaded,
-                                  lambda exc: self.messages.show_message(describe_error(exc), "error"))
+        self.station.tasks.submit(
+            lambda: load_detail(store, inspection_id),
+            self._detail_loaded,
+            lambda exc: self.messages.show_message(describe_error(exc), "error"),
+        )
 
     def _detail_loaded(self, data: DetailData) -> None:
         if data.record.id != self._detail_for:
@@ -324,8 +347,10 @@ class ReviewQueue(QWidget):
         if ops is None:
             return
         if not self.station.operator:
-            self.messages.show_message("Log in first (Station ▸ Switch operator, Ctrl+L): every decision is "
-                                       "recorded under your name.", "warning")
+            self.messages.show_message(
+                "Log in first (Station ▸ Switch operator, Ctrl+L): every decision is recorded under your name.",
+                "warning",
+            )
             return
 
         def done(_row) -> None:
@@ -333,8 +358,12 @@ class ReviewQueue(QWidget):
                 self._undo_stack.append(record.id)
             self.override_done.emit(record.id)
 
-        ops.run(fn, change=OpChange("override", (record.id,)), on_done=done,
-                on_error=lambda exc: self.messages.show_message(describe_error(exc), "warning"))
+        ops.run(
+            fn,
+            change=OpChange("override", (record.id,)),
+            on_done=done,
+            on_error=lambda exc: self.messages.show_message(describe_error(exc), "warning"),
+        )
         if advance and self.advance.isChecked():
             self.next_part()
 
@@ -377,8 +406,9 @@ class ReviewQueue(QWidget):
 
         def decide(store):
             current = store.get(part)
-            return store.add_override(part, operator, current.effective_verdict,
-                                      defect_label=current.effective_defect_label, note=note)
+            return store.add_override(
+                part, operator, current.effective_verdict, defect_label=current.effective_defect_label, note=note
+            )
 
         self._decide(record, decide, advance=False)
 
@@ -397,9 +427,12 @@ class ReviewQueue(QWidget):
         row = self.model.row_of(target_id)
         if row is not None and row != self.current_row():
             self.select_row(row)
-        ops.run(lambda s: s.undo_last_override(target_id, operator), change=OpChange("override", (target_id,)),
-                on_done=lambda _r: self.override_done.emit(target_id),
-                on_error=lambda exc: self.messages.show_message(describe_error(exc), "info"))
+        ops.run(
+            lambda s: s.undo_last_override(target_id, operator),
+            change=OpChange("override", (target_id,)),
+            on_done=lambda _r: self.override_done.emit(target_id),
+            on_error=lambda exc: self.messages.show_message(describe_error(exc), "info"),
+        )
 
     def on_change(self, change: OpChange) -> None:
         """React to a database change (Anki-style): reload the parts concerned, or the list."""
@@ -409,8 +442,9 @@ class ReviewQueue(QWidget):
                 if inspection_id == self._detail_for:
                     self.load_detail(inspection_id)
                 elif store is not None:
-                    self.station.tasks.submit(partial(store.get, inspection_id), self.model.replace_record,
-                                              lambda _exc: None)
+                    self.station.tasks.submit(
+                        partial(store.get, inspection_id), self.model.replace_record, lambda _exc: None
+                    )
         elif change.kind in ("inspections", "recipe"):
             if self.station.store is not None:
                 self.station.tasks.submit(self.station.store.recipe_names, self._recipes_loaded)

@@ -191,8 +191,13 @@ class SettingsDialog(QDialog):
             self.data_folder.setText(folder)
 
     def result_settings(self) -> StationSettings:
-        return replace(self._settings, data_folder=self.data_folder.text().strip(),
-                       device=self.device.currentText(), dtype=self.dtype.currentText(),
-                       captioner_enabled=self.captioner.isChecked(),
-                       captioner_model=self.captioner_model.currentText(), theme=self.theme.currentText(),
-                       require_pin=self.require_pin.isChecked())
+        return replace(
+            self._settings,
+            data_folder=self.data_folder.text().strip(),
+            device=self.device.currentText(),
+            dtype=self.dtype.currentText(),
+            captioner_enabled=self.captioner.isChecked(),
+            captioner_model=self.captioner_model.currentText(),
+            theme=self.theme.currentText(),
+            require_pin=self.require_pin.isChecked(),
+        )

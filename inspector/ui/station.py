@@ -19,6 +19,7 @@ from inspector.ui.workers import StoreOps, Tasks
 
 log = logging.getLogger(__name__)
 
+
 class CaptionHook(Protocol):
     """The pipeline's ``on_flagged`` for a run, and the means to stop it when the station closes."""
 
@@ -46,9 +47,18 @@ class SchedulerHook:
         from inspector.captioning import FlaggedPart as CaptionPart
 
         if self.scheduler.wants(part.verdict):
-            self.scheduler.submit(CaptionPart(part.inspection_id, part.image, part.anomaly_map, part.score,
-                                              part.verdict, part.object_name, tuple(part.defect_classes),
-                                              self.map_threshold))
+            self.scheduler.submit(
+                CaptionPart(
+                    part.inspection_id,
+                    part.image,
+                    part.anomaly_map,
+                    part.score,
+                    part.verdict,
+                    part.object_name,
+                    tuple(part.defect_classes),
+                    self.map_threshold,
+                )
+            )
 
     def close(self) -> None:
         self.scheduler.close()
@@ -71,9 +81,13 @@ def default_caption_hook(station: Station, recipe: Recipe) -> CaptionHook | None
         from inspector.captioning import create_caption_scheduler, store_callback
 
         scheduler = create_caption_scheduler(
-            store_callback(station.ops.writer), captioner=station.settings.captioner_model,
-            device=station.settings.device, dtype=station.settings.dtype, random_weights=station.random_weights,
-            on_error=lambda exc: log.warning("captions: %s", exc))
+            store_callback(station.ops.writer),
+            captioner=station.settings.captioner_model,
+            device=station.settings.device,
+            dtype=station.settings.dtype,
+            random_weights=station.random_weights,
+            on_error=lambda exc: log.warning("captions: %s", exc),
+        )
         hook = SchedulerHook(scheduler, station.settings.captioner_model)
         station.extras["captions"] = hook
     hook.map_threshold = recipe.threshold

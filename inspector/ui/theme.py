@@ -52,8 +52,12 @@ def colour(theme: str, token: str) -> str:
 
 def configure_pyqtgraph(theme: str = "light") -> None:
     """Global pyqtgraph options: row-major images (numpy order), antialiased lines, theme colours."""
-    pg.setConfigOptions(imageAxisOrder="row-major", antialias=True, background=colour(theme, "plotBg"),
-                        foreground=colour(theme, "plotFg"))
+    pg.setConfigOptions(
+        imageAxisOrder="row-major",
+        antialias=True,
+        background=colour(theme, "plotBg"),
+        foreground=colour(theme, "plotFg"),
+    )
 
 
 def apply_theme(app: QApplication, theme: str) -> None:

@@ -42,18 +42,29 @@ class TrendPlot(pg.PlotWidget):
         self._dirty = False
         self.curve = self.plot([], [], pen=pg.mkPen(QColor(NEUTRAL_COLOUR), width=1))
         # one scatter item per verdict, each with a single brush: far cheaper to paint than per-point brushes
-        self.points = {k: pg.ScatterPlotItem(size=9, pen=pg.mkPen(None), brush=pg.mkBrush(QColor(c)))
-                       for k, c in {**VERDICT_COLOURS, "": NEUTRAL_COLOUR}.items()}
+        self.points = {
+            k: pg.ScatterPlotItem(size=9, pen=pg.mkPen(None), brush=pg.mkBrush(QColor(c)))
+            for k, c in {**VERDICT_COLOURS, "": NEUTRAL_COLOUR}.items()
+        }
         for item in self.points.values():
             self.addItem(item)
-        self.band = pg.LinearRegionItem(values=(0, 0), orientation="horizontal", movable=False,
-                                        brush=pg.mkBrush(232, 160, 0, 45), pen=pg.mkPen(None))
+        self.band = pg.LinearRegionItem(
+            values=(0, 0),
+            orientation="horizontal",
+            movable=False,
+            brush=pg.mkBrush(232, 160, 0, 45),
+            pen=pg.mkPen(None),
+        )
         self.band.setVisible(False)
         self.addItem(self.band)
         pen = pg.mkPen(VERDICT_COLOURS["fail"], width=2)
-        self.threshold_line = pg.InfiniteLine(angle=0, movable=False, pen=pen, label="threshold {value:.4g}",
-                                              labelOpts={"position": 0.05, "color": VERDICT_COLOURS["fail"],
-                                                         "anchors": [(0, 1), (0, 1)]})
+        self.threshold_line = pg.InfiniteLine(
+            angle=0,
+            movable=False,
+            pen=pen,
+            label="threshold {value:.4g}",
+            labelOpts={"position": 0.05, "color": VERDICT_COLOURS["fail"], "anchors": [(0, 1), (0, 1)]},
+        )
         self.threshold_line.setVisible(False)
         self.addItem(self.threshold_line)
 

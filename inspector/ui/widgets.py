@@ -50,8 +50,15 @@ class VerdictBadge(QFrame):
         self.verdict: str | None = None
         self._paint(None)
 
-    def set_verdict(self, verdict: str | None, score: float | None = None, threshold: float | None = None,
-                    *, band: tuple[float, float] | None = None, note: str = "") -> None:
+    def set_verdict(
+        self,
+        verdict: str | None,
+        score: float | None = None,
+        threshold: float | None = None,
+        *,
+        band: tuple[float, float] | None = None,
+        note: str = "",
+    ) -> None:
         self.verdict = str(verdict) if verdict else None
         self.text.setText(VERDICT_TEXT.get(self.verdict or "", "—"))
         self._fit_text()
@@ -72,8 +79,10 @@ class VerdictBadge(QFrame):
         """Colours come from one stylesheet with a rule per verdict: a change only re-polishes."""
         if not getattr(self, "_styled", False):
             self._styled = True
-            rules = [f"QFrame#verdictBadge {{ background: {NEUTRAL_COLOUR}; border-radius: 10px; }}",
-                     "QFrame#verdictBadge QLabel { color: #ffffff; background: transparent; }"]
+            rules = [
+                f"QFrame#verdictBadge {{ background: {NEUTRAL_COLOUR}; border-radius: 10px; }}",
+                "QFrame#verdictBadge QLabel { color: #ffffff; background: transparent; }",
+            ]
             for name, bg in VERDICT_COLOURS.items():
                 fg = "#1b1b1b" if name == "uncertain" else "#ffffff"
                 rules.append(f'QFrame#verdictBadge[verdict="{name}"] {{ background: {bg}; }}')
@@ -227,6 +236,8 @@ def section_title(text: str) -> QLabel:
 def random_weights_badge(text: str = "RANDOM WEIGHTS (demo)") -> QLabel:
     label = QLabel(text)
     label.setObjectName("randomBadge")
-    label.setToolTip("The models were built with random weights (started with --random-weights). "
-                     "Scores, heatmaps and verdicts mean nothing; they are marked so in the database.")
+    label.setToolTip(
+        "The models were built with random weights (started with --random-weights). "
+        "Scores, heatmaps and verdicts mean nothing; they are marked so in the database."
+    )
     return label

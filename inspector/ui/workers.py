@@ -85,8 +85,12 @@ class Tasks(QObject):
         self._gui = GuiCaller(self)
         self._closed = False
 
-    def submit(self, fn: Callable[[], T], on_done: Callable[[T], Any] | None = None,
-               on_error: Callable[[BaseException], Any] | None = None) -> Future[T] | None:
+    def submit(
+        self,
+        fn: Callable[[], T],
+        on_done: Callable[[T], Any] | None = None,
+        on_error: Callable[[BaseException], Any] | None = None,
+    ) -> Future[T] | None:
         """Run ``fn()`` off the GUI thread; ``on_done(result)`` / ``on_error(exc)`` run on the GUI thread."""
         if self._closed:
             return None
@@ -139,9 +143,14 @@ class StoreOps(QObject):
         self._tasks = tasks
         self._writer = StoreWriter(store, name="inspector-ui-db")
 
-    def run(self, fn: Callable[[InspectionStore], T], *, change: OpChange | None = None,
-            on_done: Callable[[T], Any] | None = None,
-            on_error: Callable[[BaseException], Any] | None = None) -> Future[T] | None:
+    def run(
+        self,
+        fn: Callable[[InspectionStore], T],
+        *,
+        change: OpChange | None = None,
+        on_done: Callable[[T], Any] | None = None,
+        on_error: Callable[[BaseException], Any] | None = None,
+    ) -> Future[T] | None:
         """Queue ``fn(store)`` on the writer thread; callbacks and ``changed`` come on the GUI thread."""
         try:
             future = self._writer.call(fn)
@@ -151,8 +160,9 @@ class StoreOps(QObject):
         future.add_done_callback(lambda f: self._tasks.post(partial(self._deliver, f, change, on_done, on_error)))
         return future
 
-    def _deliver(self, future: Future, change: OpChange | None, on_done: Callable | None,
-                 on_error: Callable | None) -> None:
+    def _deliver(
+        self, future: Future, change: OpChange | None, on_done: Callable | None, on_error: Callable | None
+    ) -> None:
         exc = future.exception()
         if exc is not None:
             if on_error is not None:
@@ -193,8 +203,14 @@ class Job(QObject):
     failed = Signal(str, object)  # message, the exception (e.g. to recognise missing weights)
     cancelled = Signal()
 
-    def __init__(self, fn: Callable[[ProgressState], Any], *, name: str = "inspector-job",
-                 interval_s: float = 0.05, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        fn: Callable[[ProgressState], Any],
+        *,
+        name: str = "inspector-job",
+        interval_s: float = 0.05,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self._fn = fn
         self._name = name

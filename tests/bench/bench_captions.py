@@ -101,7 +101,7 @@ def wait_quiet(limit_cores: float = 0.2, max_wait_s: float = 600.0) -> float:
 
 
 def _rss_peak_gib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2  # KiB on Linux
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # KiB on Linux
 
 
 def _image(seed: int, size: int = 320) -> np.ndarray:
@@ -117,8 +117,9 @@ def run_one(model: str, dtype: str, tokens: int, repeats: int) -> dict:
     import torch
 
     rss_before = _rss_peak_gib()
-    captioner = create_captioner(model, device="cpu", dtype=dtype, random_weights=True,
-                                 min_new_tokens=tokens, max_new_tokens=tokens)
+    captioner = create_captioner(
+        model, device="cpu", dtype=dtype, random_weights=True, min_new_tokens=tokens, max_new_tokens=tokens
+    )
     start = time.perf_counter()
     captioner.load()
     build_s = time.perf_counter() - start
@@ -134,14 +135,24 @@ def run_one(model: str, dtype: str, tokens: int, repeats: int) -> dict:
             times.append(result.seconds)
             loads.append(one.cores)
     quiet = [t for t, other in zip(times, loads, strict=True) if other < QUIET_CORES]
-    return {"model": model, "dtype": dtype, "tokens": tokens, "params_m": round(params / 1e6, 1),
-            "build_s": round(build_s, 1), "warmup_s": round(warm.seconds, 2),
-            "s_per_caption_median": round(statistics.median(times), 3), "s_per_caption_best": round(min(times), 3),
-            "s_per_caption_quiet_median": round(statistics.median(quiet), 3) if quiet else None,
-            "n_quiet": len(quiet), "times": [round(t, 3) for t in times],
-            "other_cores_per_caption": [round(c, 2) for c in loads], "peak_rss_gib": round(_rss_peak_gib(), 2),
-            "rss_before_build_gib": round(rss_before, 2), "threads": torch.get_num_threads(),
-            "other_load_cores": round(load.cores, 2)}
+    return {
+        "model": model,
+        "dtype": dtype,
+        "tokens": tokens,
+        "params_m": round(params / 1e6, 1),
+        "build_s": round(build_s, 1),
+        "warmup_s": round(warm.seconds, 2),
+        "s_per_caption_median": round(statistics.median(times), 3),
+        "s_per_caption_best": round(min(times), 3),
+        "s_per_caption_quiet_median": round(statistics.median(quiet), 3) if quiet else None,
+        "n_quiet": len(quiet),
+        "times": [round(t, 3) for t in times],
+        "other_cores_per_caption": [round(c, 2) for c in loads],
+        "peak_rss_gib": round(_rss_peak_gib(), 2),
+        "rss_before_build_gib": round(rss_before, 2),
+        "threads": torch.get_num_threads(),
+        "other_load_cores": round(load.cores, 2),
+    }
 
 
 def captions(args) -> None:
@@ -149,13 +160,25 @@ def captions(args) -> None:
     rows = []
     for model in args.models:
         for dtype in args.dtypes:
-            cmd = [sys.executable, __file__, "one", "--model", model, "--dtype", dtype, "--tokens", str(args.tokens),
-                   "--repeats", str(args.repeats)]
+            cmd = [
+                sys.executable,
+                __file__,
+                "one",
+                "--model",
+                model,
+                "--dtype",
+                dtype,
+                "--tokens",
+                str(args.tokens),
+                "--repeats",
+                str(args.repeats),
+            ]
             if flock and not args.no_lock:
                 cmd = [flock, LOCK, *cmd]
             if args.wait_quiet:
-                print(f"others use {wait_quiet(max_wait_s=args.wait_quiet):.2f} cores before {model} {dtype}",
-                      flush=True)
+                print(
+                    f"others use {wait_quiet(max_wait_s=args.wait_quiet):.2f} cores before {model} {dtype}", flush=True
+                )
             out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
             lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
             if out.returncode or not lines:
@@ -163,11 +186,14 @@ def captions(args) -> None:
                 continue
             row = json.loads(lines[-1])
             rows.append(row)
-            print(f"{model:15s} {dtype:9s} {row['params_m']:7.1f} M params  build {row['build_s']:5.1f} s  "
-                  f"{row['tokens']} tokens: {row['s_per_caption_median']:6.3f} s/caption median, "
-                  f"{row['s_per_caption_best']:6.3f} best, {row['s_per_caption_quiet_median'] or float('nan'):6.3f} "
-                  f"median of the {row['n_quiet']} quiet ones  peak RSS {row['peak_rss_gib']:5.2f} GiB  "
-                  f"(other processes: {row['other_load_cores']:.2f} cores)", flush=True)
+            print(
+                f"{model:15s} {dtype:9s} {row['params_m']:7.1f} M params  build {row['build_s']:5.1f} s  "
+                f"{row['tokens']} tokens: {row['s_per_caption_median']:6.3f} s/caption median, "
+                f"{row['s_per_caption_best']:6.3f} best, {row['s_per_caption_quiet_median'] or float('nan'):6.3f} "
+                f"median of the {row['n_quiet']} quiet ones  peak RSS {row['peak_rss_gib']:5.2f} GiB  "
+                f"(other processes: {row['other_load_cores']:.2f} cores)",
+                flush=True,
+            )
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
 
@@ -202,15 +228,24 @@ def throughput(args) -> None:
     detector = inference(build_detector)
     images = [_image(i, 448) for i in range(args.images)]
     inference(lambda: detector.predict(images[:2]))  # warm-up
-    captioner = create_captioner(args.captioner, device="cpu", dtype=args.caption_dtype, random_weights=True,
-                                 min_new_tokens=args.tokens, max_new_tokens=args.tokens)
+    captioner = create_captioner(
+        args.captioner,
+        device="cpu",
+        dtype=args.caption_dtype,
+        random_weights=True,
+        min_new_tokens=args.tokens,
+        max_new_tokens=args.tokens,
+    )
     if args.main_thread and args.in_process:
         captioner.load()
-    print(f"detector: {detector.info.describe()}; captioner: {captioner.model_id} {args.caption_dtype} "
-          f"{'in-process (caption thread)' if args.in_process else 'in a caption process'}, "
-          f"{args.tokens} tokens; {args.images} parts, every {args.flag_every} flagged; "
-          f"{'back to back' if not args.interval else f'one every {args.interval} s'}; scoring on the "
-          f"{'main thread' if args.main_thread else 'inference thread'}", flush=True)
+    print(
+        f"detector: {detector.info.describe()}; captioner: {captioner.model_id} {args.caption_dtype} "
+        f"{'in-process (caption thread)' if args.in_process else 'in a caption process'}, "
+        f"{args.tokens} tokens; {args.images} parts, every {args.flag_every} flagged; "
+        f"{'back to back' if not args.interval else f'one every {args.interval} s'}; scoring on the "
+        f"{'main thread' if args.main_thread else 'inference thread'}",
+        flush=True,
+    )
 
     def run(mode: str) -> dict:
         done: list[float] = []
@@ -222,9 +257,14 @@ def throughput(args) -> None:
             nice = 0 if mode == "naive" else 10
             if not args.in_process:
                 child = ProcessCaptioner(captioner, gate=gate, nice=nice)
-            scheduler = CaptionScheduler(child or captioner, lambda iid, o: (done.append(time.perf_counter()),
-                                                                              outcomes.append(o)),
-                                         gate=gate, max_pending=args.max_pending, timeout_s=None, nice=nice)
+            scheduler = CaptionScheduler(
+                child or captioner,
+                lambda iid, o: (done.append(time.perf_counter()), outcomes.append(o)),
+                gate=gate,
+                max_pending=args.max_pending,
+                timeout_s=None,
+                nice=nice,
+            )
             # warm up: the model loads (first time) and the caption thread's pool starts, before timing
             scheduler.submit(FlaggedPart("warm-up", images[0], None, 1.0, Verdict.FAIL, "ball screw", ()))
             scheduler.wait_idle(600)
@@ -245,8 +285,11 @@ def throughput(args) -> None:
                     prediction = detector.predict([image])[0]
                 latencies.append(time.perf_counter() - t0)
                 if scheduler is not None and i % args.flag_every == 0:
-                    scheduler.submit(FlaggedPart(f"part-{i}", image, prediction.anomaly_map, prediction.score,
-                                                 Verdict.FAIL, "ball screw", ()))
+                    scheduler.submit(
+                        FlaggedPart(
+                            f"part-{i}", image, prediction.anomaly_map, prediction.score, Verdict.FAIL, "ball screw", ()
+                        )
+                    )
             return start
 
         load = OtherLoad([child._proc.pid] if child is not None and child._proc is not None else []).__enter__()
@@ -261,12 +304,18 @@ def throughput(args) -> None:
         gate.close()
         captions_s = (max(done) - start) if done else 0.0
         captioned = sum(1 for o in outcomes if o.status == "done")
-        return {"mode": mode, "scoring_s": scoring_s, "parts_per_s": len(images) / scoring_s,
-                "latency_median_ms": 1e3 * statistics.median(latencies),
-                "latency_p95_ms": 1e3 * float(np.percentile(latencies, 95)),
-                "captioned": captioned, "skipped": len(outcomes) - captioned, "all_captions_done_s": captions_s,
-                "caption_s_median": statistics.median([o.seconds for o in outcomes if o.status == "done"] or [0.0]),
-                "other_load_cores": load.cores}
+        return {
+            "mode": mode,
+            "scoring_s": scoring_s,
+            "parts_per_s": len(images) / scoring_s,
+            "latency_median_ms": 1e3 * statistics.median(latencies),
+            "latency_p95_ms": 1e3 * float(np.percentile(latencies, 95)),
+            "captioned": captioned,
+            "skipped": len(outcomes) - captioned,
+            "all_captions_done_s": captions_s,
+            "caption_s_median": statistics.median([o.seconds for o in outcomes if o.status == "done"] or [0.0]),
+            "other_load_cores": load.cores,
+        }
 
     rows = []
     for mode in args.modes:
@@ -274,10 +323,13 @@ def throughput(args) -> None:
             wait_quiet(max_wait_s=args.wait_quiet)
         row = run(mode)
         rows.append(row)
-        print(f"{mode:8s} scoring {row['parts_per_s']:6.2f} parts/s ({row['scoring_s']:6.2f} s), latency "
-              f"{row['latency_median_ms']:6.1f} ms median / {row['latency_p95_ms']:6.1f} p95; captions "
-              f"{row['captioned']} done, {row['skipped']} skipped, last at {row['all_captions_done_s']:6.2f} s, "
-              f"{row['caption_s_median']:.2f} s each; other processes {row['other_load_cores']:.2f} cores", flush=True)
+        print(
+            f"{mode:8s} scoring {row['parts_per_s']:6.2f} parts/s ({row['scoring_s']:6.2f} s), latency "
+            f"{row['latency_median_ms']:6.1f} ms median / {row['latency_p95_ms']:6.1f} p95; captions "
+            f"{row['captioned']} done, {row['skipped']} skipped, last at {row['all_captions_done_s']:6.2f} s, "
+            f"{row['caption_s_median']:.2f} s each; other processes {row['other_load_cores']:.2f} cores",
+            flush=True,
+        )
     off = [r["parts_per_s"] for r in rows if r["mode"] == "off"]
     if off:
         base = statistics.mean(off)
@@ -298,8 +350,12 @@ def main() -> None:
     p.add_argument("--tokens", type=int, default=20)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--no-lock", action="store_true", help="do not take " + LOCK)
-    p.add_argument("--wait-quiet", type=float, default=300.0,
-                   help="wait up to this many seconds for other processes to go quiet before each run (0: no)")
+    p.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=300.0,
+        help="wait up to this many seconds for other processes to go quiet before each run (0: no)",
+    )
     p.add_argument("--json")
     p = sub.add_parser("one", help="one configuration (what 'captions' runs in a subprocess)")
     p.add_argument("--model", required=True)
@@ -317,11 +373,18 @@ def main() -> None:
     p.add_argument("--busy-share", type=float, default=0.1)
     p.add_argument("--max-pending", type=int, default=64)
     p.add_argument("--interval", type=float, default=0.0, help="seconds between parts (0: back to back)")
-    p.add_argument("--wait-quiet", type=float, default=300.0,
-                   help="wait up to this many seconds for other processes to go quiet before each mode (0: no)")
+    p.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=300.0,
+        help="wait up to this many seconds for other processes to go quiet before each mode (0: no)",
+    )
     p.add_argument("--main-thread", action="store_true", help="score on the main thread (default: a thread)")
-    p.add_argument("--in-process", action="store_true",
-                   help="caption on a thread of the station's process (default: in a caption process)")
+    p.add_argument(
+        "--in-process",
+        action="store_true",
+        help="caption on a thread of the station's process (default: in a caption process)",
+    )
     p.add_argument("--json")
     args = parser.parse_args()
     if args.command == "one":

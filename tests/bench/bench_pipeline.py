@@ -69,15 +69,16 @@ def main() -> int:
         walls, predicts, forwards = [], [], []
         for run in range(args.runs):
             with open_store(root / f"db{run}" / "inspector.db") as store:
-                pipeline = InspectionPipeline(recipe, detector, store, make_source(root / "parts"),
-                                              batch_size=args.batch_size)
+                pipeline = InspectionPipeline(
+                    recipe, detector, store, make_source(root / "parts"), batch_size=args.batch_size
+                )
                 summary = pipeline.run()
             assert summary.inspected == args.images, summary
             walls.append(summary.seconds / args.images)
             predicts.append(summary.predict_seconds / args.images)
             start = time.perf_counter()
             for i in range(0, args.images, args.batch_size):
-                detector.encoder_forward([load_image(p) for p in paths[i:i + args.batch_size]])
+                detector.encoder_forward([load_image(p) for p in paths[i : i + args.batch_size]])
             forwards.append((time.perf_counter() - start) / args.images)
         wall, predict, forward = (statistics.median(v) * 1000 for v in (walls, predicts, forwards))
         # forward above includes decoding the JPEGs on this thread; time decoding alone to remove it
@@ -87,8 +88,10 @@ def main() -> int:
         decode = (time.perf_counter() - start) / len(paths) * 1000
         forward -= decode
         info = detector.info
-        print(f"{args.images} images 1024x1024 JPEG, {info.detector} [{info.model_id}] {info.device}/{info.dtype}, "
-              f"batch {args.batch_size}, medians of {args.runs} runs (random weights)")
+        print(
+            f"{args.images} images 1024x1024 JPEG, {info.detector} [{info.model_id}] {info.device}/{info.dtype}, "
+            f"batch {args.batch_size}, medians of {args.runs} runs (random weights)"
+        )
         print(f"  wall per image            {wall:7.1f} ms  ({1000 / wall:.1f} images/s)")
         print(f"  predict per image         {predict:7.1f} ms")
         print(f"  bare forward per image    {forward:7.1f} ms")

@@ -75,31 +75,46 @@ def main() -> int:
     folder.mkdir(parents=True, exist_ok=True)
     pairs = real_images()
     print(f"CPU: {cpu_name()} ({os.cpu_count()} logical cores); Python {platform.python_version()}")
-    print(f"Building a store of {args.parts} inspections in {folder} "
-          f"({'Magnetic Tile images' if pairs else 'synthetic images'}) ...", flush=True)
+    print(
+        f"Building a store of {args.parts} inspections in {folder} "
+        f"({'Magnetic Tile images' if pairs else 'synthetic images'}) ...",
+        flush=True,
+    )
     t0 = time.perf_counter()
-    station = build_station(folder / "inspector.db", n=args.parts, seed=3, defect_rate=0.2, side=256,
-                            real_images=pairs, thumb_side=256, full_res_maps=True, recipe="magnetic-tile",
-                            object_name="magnetic tile")
+    station = build_station(
+        folder / "inspector.db",
+        n=args.parts,
+        seed=3,
+        defect_rate=0.2,
+        side=256,
+        real_images=pairs,
+        thumb_side=256,
+        full_res_maps=True,
+        recipe="magnetic-tile",
+        object_name="magnetic tile",
+    )
     print(f"  built in {time.perf_counter() - t0:.1f} s")
     store, out = station.store, folder / "reports"
     results: dict[str, float] = {}
     print("Timings:")
-    data = timed("gather figures, images and charts", lambda: gather_report(
-        store, max_parts=args.flagged), results)
+    data = timed("gather figures, images and charts", lambda: gather_report(store, max_parts=args.flagged), results)
     print(f"    ({data.inspections} inspections, {data.parts_total} flagged or reviewed, {len(data.parts)} listed)")
     timed("CSV (own pass over the store)", lambda: write_csv(store, None, out / "alone.csv"), results)
     timed("HTML (from the gathered figures)", lambda: write_html(data, out / "alone.html"), results)
     pdf = timed("PDF A4 (from the gathered figures)", lambda: write_pdf(data, out / "alone.pdf"), results)
-    result = timed("end to end: PDF + HTML + CSV in one export",
-                   lambda: export_report(store, None, default_outputs(out, data.scope), max_parts=args.flagged),
-                   results)
+    result = timed(
+        "end to end: PDF + HTML + CSV in one export",
+        lambda: export_report(store, None, default_outputs(out, data.scope), max_parts=args.flagged),
+        results,
+    )
     total = results["end to end: PDF + HTML + CSV in one export"]
     sizes = ", ".join(f"{f.upper()} {p.stat().st_size / 1e6:.1f} MB" for f, p in result.files.items())
     print(f"PDF pages: {pdf.pages}; files: {sizes}")
     verdict = "OK" if total < 30 else "TOO SLOW"
-    print(f"End-to-end report of {data.inspections} inspections with {len(result.data.parts)} listed parts: "
-          f"{total:.2f} s (target < 30 s: {verdict})")
+    print(
+        f"End-to-end report of {data.inspections} inspections with {len(result.data.parts)} listed parts: "
+        f"{total:.2f} s (target < 30 s: {verdict})"
+    )
     store.close()
     return 0 if total < 30 else 1
 

@@ -101,9 +101,7 @@ def bench_queries(folder: Path, rows: int, overrides: int) -> None:
         n_flagged = store.count(flagged)
         mid = n_flagged // 2
         show(f"seeded {rows:,} rows ({overrides:,} overrides) at", rows / seeded, "rows/s")
-        show(
-            f"page of 100 at offset {offset:,}, newest first", timed(lambda: store.query(offset=offset)), "ms"
-        )
+        show(f"page of 100 at offset {offset:,}, newest first", timed(lambda: store.query(offset=offset)), "ms")
         show(f"count() of {rows:,} rows", timed(store.count), "ms")
         show(
             f"page of 100 at offset {mid:,} of {n_flagged:,} effective fail/uncertain",
@@ -119,12 +117,8 @@ def show(label: str, value: float, unit: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--dir", type=Path, help="where to put the benchmark databases (default: a temp folder)"
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dir", type=Path, help="where to put the benchmark databases (default: a temp folder)")
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--overrides", type=int, default=2_000)
     parser.add_argument("--total", type=int, default=10_000)
@@ -136,9 +130,7 @@ def main() -> None:
         for synchronous in ("NORMAL", "FULL"):
             for batch in (1000, 100, 10):
                 rate = bench_batches(folder, args.total, batch, synchronous)
-                show(
-                    f"{args.total:,} inspections, batches of {batch} (synchronous={synchronous})", rate, "/s"
-                )
+                show(f"{args.total:,} inspections, batches of {batch} (synchronous={synchronous})", rate, "/s")
         show(
             f"{args.total:,} inspections one by one via StoreWriter (group commit)",
             bench_writer(folder, args.total),

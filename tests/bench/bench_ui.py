@@ -47,9 +47,14 @@ def bench_launch(folder: Path, repeats: int) -> None:
     for i in range(repeats):
         env = dict(os.environ, INSPECTOR_DATA_DIR=str(folder / f"launch-{i}"))
         t0 = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "inspector.ui", "--operator", "bench", "--random-weights",
-                                 "--quit-after-show"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "inspector.ui", "--operator", "bench", "--random-weights", "--quit-after-show"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         line = ""
         for line in proc.stdout:
             if line.startswith("window-visible"):
@@ -60,8 +65,11 @@ def bench_launch(folder: Path, repeats: int) -> None:
         proc.wait(60)
     show(f"launch -> window visible, new process (median of {repeats})", statistics.median(samples) * 1000, "ms")
     show("launch -> window visible, worst", max(samples) * 1000, "ms")
-    show("  of which inside the process (from importing inspector.ui.app), median",
-         statistics.median(inside) * 1000, "ms")
+    show(
+        "  of which inside the process (from importing inspector.ui.app), median",
+        statistics.median(inside) * 1000,
+        "ms",
+    )
     print(f"  torch imported when the window showed: {', '.join(sorted(torch_loaded))}")
 
 
@@ -132,8 +140,19 @@ def bench_event_loop(folder: Path, model: str, seconds: float) -> None:
     settings.recipes_dir.mkdir(parents=True)
     refs = tuple(str(write_reference(folder / f"ref{i}.png", size=(640, 360))) for i in range(2))
     recipe_path = settings.recipes_dir / "bench.json"
-    save_recipe(Recipe(name="bench", object_name="part", detector="anomalydino", model=model_id, references=refs,
-                       threshold=0.3, uncertain_band=(0.25, 0.35), detector_params=params), recipe_path)
+    save_recipe(
+        Recipe(
+            name="bench",
+            object_name="part",
+            detector="anomalydino",
+            model=model_id,
+            references=refs,
+            threshold=0.3,
+            uncertain_band=(0.25, 0.35),
+            detector_params=params,
+        ),
+        recipe_path,
+    )
     video = folder / "line.avi"
     write_video(video, seconds + 25)
     window = MainWindow(settings, operator="bench", random_weights=True)
@@ -190,10 +209,16 @@ def bench_event_loop(folder: Path, model: str, seconds: float) -> None:
     show("  while scoring: parts scored per second", scored / elapsed, "/s")
     show("  while scoring: preview frames painted per second (camera rate 30)", painted / elapsed, "/s")
     show("  frames dropped by the live source (scoring slower than the camera)", dropped, "")
-    show(f"  idle after start-up while torch is preloaded in the background ({idle_s:.1f} s): largest gap",
-         max(idle) * 1000, "ms")
-    show(f"  from Start until the first part is shown (model built, references fitted: {load_s:.1f} s): largest gap",
-         max(loading) * 1000, "ms")
+    show(
+        f"  idle after start-up while torch is preloaded in the background ({idle_s:.1f} s): largest gap",
+        max(idle) * 1000,
+        "ms",
+    )
+    show(
+        f"  from Start until the first part is shown (model built, references fitted: {load_s:.1f} s): largest gap",
+        max(loading) * 1000,
+        "ms",
+    )
 
 
 # -- 3. review table on 100,000 inspections -------------------------------------------------------------------------
@@ -214,17 +239,32 @@ def bench_review(folder: Path, rows: int) -> None:
         version = store.save_recipe_version("bench", {"n": 1})
         run = store.start_run(source="folder:/bench", recipe_version_id=version.id, operator="bench")
         for k in range(0, rows, 10_000):
-            store.add_inspections([
-                NewInspection(content_hash=hashlib.sha256(f"bench-{i}".encode()).hexdigest(),
-                              recipe_version_id=version.id, score=(i * 7919 % 1000) / 1000, threshold=0.5,
-                              verdict=verdicts[i % len(verdicts)], detector="anomalydino", model_id="dinov2-small",
-                              source="folder:/bench", file_path=f"/bench/part_{i:07d}.png", run_id=run.id,
-                              inspected_at=t0 + timedelta(milliseconds=100 * i), latency_ms=20.0)
-                for i in range(k, min(rows, k + 10_000))])
+            store.add_inspections(
+                [
+                    NewInspection(
+                        content_hash=hashlib.sha256(f"bench-{i}".encode()).hexdigest(),
+                        recipe_version_id=version.id,
+                        score=(i * 7919 % 1000) / 1000,
+                        threshold=0.5,
+                        verdict=verdicts[i % len(verdicts)],
+                        detector="anomalydino",
+                        model_id="dinov2-small",
+                        source="folder:/bench",
+                        file_path=f"/bench/part_{i:07d}.png",
+                        run_id=run.id,
+                        inspected_at=t0 + timedelta(milliseconds=100 * i),
+                        latency_ms=20.0,
+                    )
+                    for i in range(k, min(rows, k + 10_000))
+                ]
+            )
         for row in store.query(limit=500):
             store.add_override(row.id, "bench", Verdict.FAIL, defect_label="scratch")
-    show(f"built the database: {rows:,} inspections with add_inspections (batches of 10,000)",
-         time.perf_counter() - start, "s")
+    show(
+        f"built the database: {rows:,} inspections with add_inspections (batches of 10,000)",
+        time.perf_counter() - start,
+        "s",
+    )
 
     def pump_until(condition, timeout: float = 30.0) -> float:
         t = time.perf_counter()
@@ -248,22 +288,31 @@ def bench_review(folder: Path, rows: int) -> None:
         pump_until(lambda: not review.model.loading and review.model.record(0, fetch=False) is not None)
         review.table.viewport().repaint()
         samples.append(time.perf_counter() - t)
-    show(f"review table opens on {rows:,} inspections (count + first page painted), median of 5",
-         statistics.median(samples) * 1000, "ms")
+    show(
+        f"review table opens on {rows:,} inspections (count + first page painted), median of 5",
+        statistics.median(samples) * 1000,
+        "ms",
+    )
     t = time.perf_counter()
     review.table.scrollToBottom()
     app.processEvents()
     pump_until(lambda: review.model.record(rows - 1, fetch=False) is not None)
     review.table.viewport().repaint()
-    show(f"  jump to the last row (the page at offset {rows - 1:,} loaded and painted)",
-         (time.perf_counter() - t) * 1000, "ms")
+    show(
+        f"  jump to the last row (the page at offset {rows - 1:,} loaded and painted)",
+        (time.perf_counter() - t) * 1000,
+        "ms",
+    )
     review.verdict_boxes[Verdict.PASS].setChecked(False)  # effective fail + uncertain (derived from the audit)
     t = time.perf_counter()
     app.processEvents()
     pump_until(lambda: not review.model.loading and review.model.record(0, fetch=False) is not None)
     review.table.viewport().repaint()
-    show(f"  filter on effective verdict fail/uncertain ({review.model.rowCount():,} rows) shown",
-         (time.perf_counter() - t) * 1000, "ms")
+    show(
+        f"  filter on effective verdict fail/uncertain ({review.model.rowCount():,} rows) shown",
+        (time.perf_counter() - t) * 1000,
+        "ms",
+    )
     window.close()
 
 

@@ -51,8 +51,15 @@ def test_blip_input_ids_are_bos_prompt_sep(tiny_blip, tokenizer):
 def test_fixed_generation_length_for_benchmarks(spec_name, request, tokenizer):
     spec = request.getfixturevalue(spec_name)
     cls = Blip2Captioner if spec.architecture.startswith("Blip2") else BlipCaptioner
-    captioner = cls(spec, device="cpu", dtype="bfloat16", random_weights=True, tokenizer=tokenizer,
-                    min_new_tokens=7, max_new_tokens=7)
+    captioner = cls(
+        spec,
+        device="cpu",
+        dtype="bfloat16",
+        random_weights=True,
+        tokenizer=tokenizer,
+        min_new_tokens=7,
+        max_new_tokens=7,
+    )
     result = captioner.caption(part_image(1), captioner.prompt_for("tile"))
     assert result.new_tokens == 7
     import torch
@@ -75,9 +82,17 @@ def test_a_readable_answer_comes_out_clean(tiny_blip2, tokenizer, monkeypatch):
         return [answer[step]] if step < len(answer) else [eos]
 
     kwargs = tiny_blip2._generation_kwargs
-    monkeypatch.setattr(tiny_blip2, "_generation_kwargs",
-                        lambda: {**kwargs(), "prefix_allowed_tokens_fn": allowed, "no_repeat_ngram_size": 0,
-                                 "repetition_penalty": 1.0, "max_new_tokens": 40})
+    monkeypatch.setattr(
+        tiny_blip2,
+        "_generation_kwargs",
+        lambda: {
+            **kwargs(),
+            "prefix_allowed_tokens_fn": allowed,
+            "no_repeat_ngram_size": 0,
+            "repetition_penalty": 1.0,
+            "max_new_tokens": 40,
+        },
+    )
     result = tiny_blip2.caption(part_image(2), tiny_blip2.prompt_for("screw"))
     assert result.status == ResultStatus.OK
     assert result.text == RANDOM_PREFIX + "A scratch near the edge."
@@ -111,8 +126,9 @@ def _save_tiny(captioner, processor_cls, folder, with_processor=True, **processo
     captioner.model.save_pretrained(folder)
     if with_processor:
         image_processor = BlipImageProcessorPil(size={"height": 32, "width": 32})
-        processor_cls(image_processor=image_processor, tokenizer=byte_bpe_tokenizer(vocab_size=400),
-                      **processor_kwargs).save_pretrained(folder)
+        processor_cls(
+            image_processor=image_processor, tokenizer=byte_bpe_tokenizer(vocab_size=400), **processor_kwargs
+        ).save_pretrained(folder)
 
 
 @pytest.mark.parametrize("which", ["blip2", "blip"])
@@ -165,8 +181,10 @@ def test_factory_and_spec_checks(blip_spec):
 
 
 def test_captioning_imports_without_torch():
-    code = ("import sys, inspector.captioning as c; c.create_captioner('blip2-opt-2.7b'); "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers', 'open_clip')))")
+    code = (
+        "import sys, inspector.captioning as c; c.create_captioner('blip2-opt-2.7b'); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers', 'open_clip')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

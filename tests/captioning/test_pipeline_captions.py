@@ -21,15 +21,27 @@ CLASSES = ("scratch", "dent", "stain")
 
 
 @pytest.mark.parametrize("name", ["tiny_blip", "tiny_blip2"])
-def test_flagged_parts_get_captions_and_defect_types_in_the_database(name, request, tmp_path, tiny_registry,
-                                                                     tiny_clip):
+def test_flagged_parts_get_captions_and_defect_types_in_the_database(name, request, tmp_path, tiny_registry, tiny_clip):
     captioner = request.getfixturevalue(name)
     ref = write_reference(tmp_path / "ref.png")
-    recipe = Recipe(name="bracket", object_name="bracket", detector="anomalydino", model="tiny-dino",
-                    references=(str(ref),), threshold=0.05, defect_classes=CLASSES,
-                    detector_params={"resolution": 56})
-    detector = create_detector("anomalydino", model="tiny-dino", device="cpu", dtype="float32", random_weights=True,
-                               params=recipe.detector_params)
+    recipe = Recipe(
+        name="bracket",
+        object_name="bracket",
+        detector="anomalydino",
+        model="tiny-dino",
+        references=(str(ref),),
+        threshold=0.05,
+        defect_classes=CLASSES,
+        detector_params={"resolution": 56},
+    )
+    detector = create_detector(
+        "anomalydino",
+        model="tiny-dino",
+        device="cpu",
+        dtype="float32",
+        random_weights=True,
+        params=recipe.detector_params,
+    )
     fit_for_recipe(detector, recipe)
     write_parts(tmp_path / "parts", 9)
     with open_store(tmp_path / "db.sqlite") as store:
@@ -44,8 +56,15 @@ def test_flagged_parts_get_captions_and_defect_types_in_the_database(name, reque
 
         scheduler.gate.scoring = scoring
         results = []
-        pipeline = InspectionPipeline(recipe, detector, store, make_source(tmp_path / "parts"), batch_size=3,
-                                      on_result=results.append, captions=scheduler)
+        pipeline = InspectionPipeline(
+            recipe,
+            detector,
+            store,
+            make_source(tmp_path / "parts"),
+            batch_size=3,
+            on_result=results.append,
+            captions=scheduler,
+        )
         summary = pipeline.run()
         assert scheduler.wait_idle(60)
         scheduler.close()

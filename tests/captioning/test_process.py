@@ -34,10 +34,12 @@ CLASSES = ("scratch", "crack", "hole")
 
 @pytest.fixture(scope="module")
 def child(blip2_spec, tokenizer):
-    template = Blip2Captioner(blip2_spec, device="cpu", dtype="float32", random_weights=True, tokenizer=tokenizer,
-                              max_new_tokens=12)
-    classifier = DefectTypeClassifier(model=ModelSpec.from_dict(TINY_CLIP), device="cpu", dtype="float32",
-                                      random_weights=True)
+    template = Blip2Captioner(
+        blip2_spec, device="cpu", dtype="float32", random_weights=True, tokenizer=tokenizer, max_new_tokens=12
+    )
+    classifier = DefectTypeClassifier(
+        model=ModelSpec.from_dict(TINY_CLIP), device="cpu", dtype="float32", random_weights=True
+    )
     captioner = ProcessCaptioner(template, classifier, gate=ScoringGate())
     captioner.load()
     yield captioner
@@ -62,8 +64,9 @@ def test_the_child_waits_while_the_station_scores(child):
     done = threading.Event()
     results = []
     with child.gate.scoring():
-        worker = threading.Thread(target=lambda: (results.append(child.caption(part_image(1), "a photo of")),
-                                                  done.set()))
+        worker = threading.Thread(
+            target=lambda: (results.append(child.caption(part_image(1), "a photo of")), done.set())
+        )
         worker.start()
         assert not done.wait(0.6)  # paused at its first layer
     assert done.wait(10)
@@ -109,12 +112,14 @@ def test_create_caption_scheduler_wiring(tiny_clip):
     assert not isinstance(scheduler.captioner, ProcessCaptioner) and scheduler.classifier is None
     scheduler.close()
     detector = WinClipDetector(tiny_clip, "screw")
-    scheduler = create_caption_scheduler(lambda i, o: results.append(o), captioner="blip-base", detector=detector,
-                                         isolate=False)
+    scheduler = create_caption_scheduler(
+        lambda i, o: results.append(o), captioner="blip-base", detector=detector, isolate=False
+    )
     assert scheduler.classifier.load() is tiny_clip  # WinCLIP's own CLIP model, shared in-process
     scheduler.close()
-    scheduler = create_caption_scheduler(lambda i, o: results.append(o), captioner="blip2-opt-2.7b",
-                                         detector=detector, isolate=True)
+    scheduler = create_caption_scheduler(
+        lambda i, o: results.append(o), captioner="blip2-opt-2.7b", detector=detector, isolate=True
+    )
     assert isinstance(scheduler.captioner, ProcessCaptioner)
     assert scheduler.classifier.model_id == "tiny-clip"  # the child loads the same CLIP model
     assert scheduler.captioner.gate is scheduler.gate
@@ -126,17 +131,32 @@ def test_scheduler_with_a_child_end_to_end_and_a_crash(tmp_path, child):
     store = open_store(tmp_path / "db.sqlite")
     writer = StoreWriter(store)
     recipe = store.save_recipe_version("bracket", {"object_name": "bracket"})
-    ids = [writer.add(NewInspection(content_hash=content_hash(i), recipe_version_id=recipe.id, score=0.9,
-                                    threshold=0.5, verdict=Verdict.FAIL, detector="anomalydino",
-                                    model_id="dinov2-small", caption_status=CaptionStatus.PENDING)).result(5).id
-           for i in range(3)]
+    ids = [
+        writer.add(
+            NewInspection(
+                content_hash=content_hash(i),
+                recipe_version_id=recipe.id,
+                score=0.9,
+                threshold=0.5,
+                verdict=Verdict.FAIL,
+                detector="anomalydino",
+                model_id="dinov2-small",
+                caption_status=CaptionStatus.PENDING,
+            )
+        )
+        .result(5)
+        .id
+        for i in range(3)
+    ]
     captioner = child
-    scheduler = CaptionScheduler(captioner, store_callback(writer), classifier=captioner.classifier(),
-                                 gate=captioner.gate)
+    scheduler = CaptionScheduler(
+        captioner, store_callback(writer), classifier=captioner.classifier(), gate=captioner.gate
+    )
 
     def part(i):
-        return FlaggedPart(ids[i], part_image(i, (96, 128)), blob_map((96, 128), [(30, 30)]), 0.9, Verdict.FAIL,
-                           "bracket", CLASSES)
+        return FlaggedPart(
+            ids[i], part_image(i, (96, 128)), blob_map((96, 128), [(30, 30)]), 0.9, Verdict.FAIL, "bracket", CLASSES
+        )
 
     scheduler.submit(part(0))
     assert scheduler.wait_idle(60)
@@ -166,8 +186,9 @@ def test_scheduler_with_a_child_end_to_end_and_a_crash(tmp_path, child):
     writer.flush(10)
     record = store.get(ids[1])
     assert record.caption_status == CaptionStatus.MISSING
-    assert record.caption_reason.startswith("captioner failed: caption process: the caption process stopped "
-                                            "unexpectedly (killed - probably out of memory)")
+    assert record.caption_reason.startswith(
+        "captioner failed: caption process: the caption process stopped unexpectedly (killed - probably out of memory)"
+    )
     assert record.model_verdict == Verdict.FAIL
 
     scheduler.submit(part(2))  # a new child is started for the next part

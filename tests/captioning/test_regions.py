@@ -29,7 +29,7 @@ def test_single_blob_gives_square_crop_with_context():
     assert not out.flat
     assert out.box.width == out.box.height
     assert out.crop.shape == (out.box.height, out.box.width, 3)
-    np.testing.assert_array_equal(out.crop, image[out.box.y0:out.box.y1, out.box.x0:out.box.x1])
+    np.testing.assert_array_equal(out.crop, image[out.box.y0 : out.box.y1, out.box.x0 : out.box.x1])
     blob = _blob_box(amap, out.level)
     assert out.box.contains(blob)
     # about twice the blob's size (context 2x), but at least 20% of the shorter side (40 px) and 64 px
@@ -81,9 +81,11 @@ def test_blob_at_the_border_shifts_the_crop_inside():
 
 def test_flat_map_uses_the_whole_image():
     image = part_image(4, (100, 150))
-    for amap in (np.full((100, 150), 0.3, np.float32),
-                 0.5 + 1e-4 * np.random.default_rng(0).random((100, 150)).astype(np.float32),
-                 np.zeros((100, 150), np.float32)):
+    for amap in (
+        np.full((100, 150), 0.3, np.float32),
+        0.5 + 1e-4 * np.random.default_rng(0).random((100, 150)).astype(np.float32),
+        np.zeros((100, 150), np.float32),
+    ):
         out = region_crop(image, amap)
         assert out.flat and out.regions == ()
         assert out.box == Box(0, 0, 150, 100)
@@ -141,8 +143,9 @@ def test_non_finite_values_do_not_break_it():
 
 
 def test_square_crop_box_and_options_checks():
-    box = square_crop_box(Box(10, 10, 20, 40), (100, 100), RegionOptions(context=1.5, min_side_px=1,
-                                                                        min_side_fraction=0.0))
+    box = square_crop_box(
+        Box(10, 10, 20, 40), (100, 100), RegionOptions(context=1.5, min_side_px=1, min_side_fraction=0.0)
+    )
     assert box.width == box.height == 45 and box.contains(Box(10, 10, 20, 40))
     with pytest.raises(ValueError):
         RegionOptions(relative_level=1.5)

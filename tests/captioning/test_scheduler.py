@@ -35,8 +35,13 @@ class FakeCaptioner:
 
     model_id = "fake"
 
-    def __init__(self, steps: int = 3, step_s: float = 0.0, fail: BaseException | None = None,
-                 hold: threading.Event | None = None):
+    def __init__(
+        self,
+        steps: int = 3,
+        step_s: float = 0.0,
+        fail: BaseException | None = None,
+        hold: threading.Event | None = None,
+    ):
         self.steps, self.step_s, self.fail, self.hold = steps, step_s, fail, hold
         self.loaded = False
         self.load_thread: str | None = None
@@ -61,8 +66,9 @@ class FakeCaptioner:
             time.sleep(self.step_s)
         if self.fail is not None:
             raise self.fail
-        return CaptionResult(text=f"A scratch ({image.shape[1]}x{image.shape[0]})", status=ResultStatus.OK,
-                             model_id=self.model_id)
+        return CaptionResult(
+            text=f"A scratch ({image.shape[1]}x{image.shape[0]})", status=ResultStatus.OK, model_id=self.model_id
+        )
 
     def close(self) -> None:
         self.loaded = False
@@ -83,9 +89,16 @@ def _parts(db, n: int, start: int = 0, verdict: Verdict = Verdict.FAIL, image_si
     store, writer, recipe_id = db
     parts = []
     for i in range(start, start + n):
-        item = NewInspection(content_hash=content_hash(i), recipe_version_id=recipe_id, score=0.9, threshold=0.5,
-                             verdict=verdict, detector="anomalydino", model_id="dinov2-small",
-                             caption_status=CaptionStatus.PENDING)
+        item = NewInspection(
+            content_hash=content_hash(i),
+            recipe_version_id=recipe_id,
+            score=0.9,
+            threshold=0.5,
+            verdict=verdict,
+            detector="anomalydino",
+            model_id="dinov2-small",
+            caption_status=CaptionStatus.PENDING,
+        )
         stored = writer.add(item).result(5)
         image = part_image(i, image_size)
         image[..., 0] = i  # the fake captioner's tag: which part it saw (in any crop)
@@ -233,7 +246,7 @@ def test_slow_captioner_times_out_but_waiting_for_scoring_does_not_count(db):
     store, writer, _ = db
     captioner = FakeCaptioner(steps=40, step_s=0.01)  # ~0.4 s of work
     scheduler, _, _ = _scheduler(db, captioner, timeout_s=0.15)
-    slow, = _parts(db, 1)
+    (slow,) = _parts(db, 1)
     scheduler.submit(slow)
     _settle(scheduler, writer)
     record = store.get(slow.inspection_id)
@@ -243,7 +256,7 @@ def test_slow_captioner_times_out_but_waiting_for_scoring_does_not_count(db):
 
     captioner = FakeCaptioner(steps=10, step_s=0.01)  # ~0.1 s of work, paused for 0.4 s of scoring
     scheduler, results, _ = _scheduler(db, captioner, timeout_s=0.3)
-    part, = _parts(db, 1, start=1)
+    (part,) = _parts(db, 1, start=1)
     scheduler.gate.enter()
     scheduler.submit(part)
     time.sleep(0.4)
@@ -343,7 +356,7 @@ def test_missing_weights_leave_the_caption_missing_but_defect_type_done(db, tiny
 def test_no_captioner_still_names_the_defect_type(db, tiny_clip):
     store, writer, _ = db
     scheduler, _, _ = _scheduler(db, NoCaptioner(), classifier=DefectTypeClassifier(tiny_clip))
-    part, = _parts(db, 1)
+    (part,) = _parts(db, 1)
     no_classes = FlaggedPart(part.inspection_id, part.image, None, 0.9, Verdict.FAIL, "bracket", ())
     assert scheduler.wants(Verdict.FAIL, CLASSES) and not scheduler.wants(Verdict.FAIL, ())
     without_classifier = CaptionScheduler(NoCaptioner(), lambda i, o: None)
@@ -365,9 +378,10 @@ def test_no_captioner_still_names_the_defect_type(db, tiny_clip):
 def test_flat_or_missing_map_captions_the_whole_part(db, tiny_blip):
     store, writer, _ = db
     scheduler, results, _ = _scheduler(db, tiny_blip)
-    part, = _parts(db, 1)
-    scheduler.submit(FlaggedPart(part.inspection_id, part.image, np.zeros((8, 8), np.float32), 0.9,
-                                 Verdict.FAIL, "bracket"))
+    (part,) = _parts(db, 1)
+    scheduler.submit(
+        FlaggedPart(part.inspection_id, part.image, np.zeros((8, 8), np.float32), 0.9, Verdict.FAIL, "bracket")
+    )
     _settle(scheduler, writer)
     scheduler.close()
     assert results[0][1].crop_box == (0, 0, 96, 64)

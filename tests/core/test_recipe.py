@@ -8,9 +8,16 @@ from inspector.errors import RecipeError
 
 def test_round_trip_keeps_everything_and_resolves_reference_paths(tmp_path):
     (tmp_path / "refs").mkdir()
-    recipe = Recipe(name="Ball screw", object_name="ball screw", detector="anomalydino",
-                    references=("refs/a.png", "refs/b.png"), defect_classes=("pitting", "scratch"),
-                    threshold=0.3, uncertain_band=(0.25, 0.35), detector_params={"resolution": 448})
+    recipe = Recipe(
+        name="Ball screw",
+        object_name="ball screw",
+        detector="anomalydino",
+        references=("refs/a.png", "refs/b.png"),
+        defect_classes=("pitting", "scratch"),
+        threshold=0.3,
+        uncertain_band=(0.25, 0.35),
+        detector_params={"resolution": 448},
+    )
     path = tmp_path / "r.json"
     save_recipe(recipe, path)
     loaded = load_recipe(path)
@@ -22,8 +29,10 @@ def test_round_trip_keeps_everything_and_resolves_reference_paths(tmp_path):
     assert not list(tmp_path.glob("*.tmp"))
 
 
-@pytest.mark.parametrize(("score", "verdict"), [(0.1, Verdict.PASS), (0.25, Verdict.UNCERTAIN),
-                                                (0.3, Verdict.UNCERTAIN), (0.35, Verdict.FAIL)])
+@pytest.mark.parametrize(
+    ("score", "verdict"),
+    [(0.1, Verdict.PASS), (0.25, Verdict.UNCERTAIN), (0.3, Verdict.UNCERTAIN), (0.35, Verdict.FAIL)],
+)
 def test_verdict_with_uncertain_band(score, verdict):
     recipe = Recipe(name="r", threshold=0.3, uncertain_band=(0.25, 0.35))
     assert recipe.verdict(score) is verdict

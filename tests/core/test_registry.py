@@ -29,8 +29,13 @@ def test_weights_are_missing_on_a_fresh_station_and_the_message_says_how_to_get_
     spec = get_spec("dinov2-small")
     assert not spec.has_weights()
     message = str(spec.missing_weights_error())
-    for part in ("dinov2-small", "88 MB", "inspector models download dinov2-small",
-                 "inspector models import PATH --model dinov2-small", "facebook/dinov2-small"):
+    for part in (
+        "dinov2-small",
+        "88 MB",
+        "inspector models download dinov2-small",
+        "inspector models import PATH --model dinov2-small",
+        "facebook/dinov2-small",
+    ):
         assert part in message
     assert isinstance(spec.missing_weights_error(), WeightsMissingError)
 
@@ -65,7 +70,8 @@ def test_import_rejects_unknown_model_and_missing_path(tmp_path):
 
 
 def test_registry_file_from_a_newer_station_is_refused(tmp_path):
-    (tmp_path / "m.json").write_text(json.dumps({"schema": 99, "id": "m", "role": "clip",
-                                                 "backend": "open_clip", "architecture": "x"}))
+    (tmp_path / "m.json").write_text(
+        json.dumps({"schema": 99, "id": "m", "role": "clip", "backend": "open_clip", "architecture": "x"})
+    )
     with pytest.raises(InspectorError, match="schema 99"):
         load_registry(tmp_path)

@@ -19,11 +19,21 @@ from inspector.errors import InspectorError
 from tests.conftest import shared_dataset
 
 TINY = {
-    "id": "tiny-dino", "role": "vision", "backend": "transformers", "architecture": "Dinov2Model",
-    "input_size": 56, "patch_size": 14,
+    "id": "tiny-dino",
+    "role": "vision",
+    "backend": "transformers",
+    "architecture": "Dinov2Model",
+    "input_size": 56,
+    "patch_size": 14,
     "preprocess": {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]},
-    "config": {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
-               "patch_size": 14, "image_size": 56},
+    "config": {
+        "hidden_size": 32,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "intermediate_size": 64,
+        "patch_size": 14,
+        "image_size": 56,
+    },
 }
 
 
@@ -54,8 +64,8 @@ def texture(h: int, w: int, seed: int = 0) -> np.ndarray:
 
 def with_defect(image: np.ndarray, top: int, left: int, size: int) -> np.ndarray:
     out = image.copy()
-    out[top:top + size, left:left + size] = (255, 255, 255)
-    out[top + size // 3:top + 2 * size // 3, left:left + size] = (0, 0, 0)
+    out[top : top + size, left : left + size] = (255, 255, 255)
+    out[top + size // 3 : top + 2 * size // 3, left : left + size] = (0, 0, 0)
     return out
 
 
@@ -117,7 +127,7 @@ def test_identical_image_scores_zero_and_defect_is_found(model, request):
     assert top - 8 <= row < top + size + 8
     assert left - 8 <= col < left + size + 8
     # the map's mass is on the defect, not spread over the part
-    inside = bad.anomaly_map[top:top + size, left:left + size].mean()
+    inside = bad.anomaly_map[top : top + size, left : left + size].mean()
     far = bad.anomaly_map[:60].mean()
     assert inside > 5 * far
 
@@ -240,8 +250,7 @@ def test_masking_zeroes_background_patches(tiny):
     top = np.sort(d_masked)[::-1][:2].mean()  # 256 patches -> mean of the top 2, masked ones count as 0
     assert masked.predict([test])[0].score == pytest.approx(top, rel=1e-6)
 
-    both = AnomalyDinoDetector(tiny, resolution=224, masking=True, mask_references=True,
-                               mask_threshold=threshold)
+    both = AnomalyDinoDetector(tiny, resolution=224, masking=True, mask_references=True, mask_threshold=threshold)
     both.fit([ref])
     ref_keep = background_mask(plain.patch_features([ref])[0].numpy(), (16, 16), threshold=threshold)
     assert both.memory_bank_size == int(ref_keep.sum()) < plain.memory_bank_size

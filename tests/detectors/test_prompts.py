@@ -39,9 +39,11 @@ def test_normal_and_anomalous_prompts_do_not_mix():
 
 
 def test_extra_states_from_the_recipe():
-    ensemble = build_prompt_ensemble("tile", extra_normal=["{} with a smooth surface"],
-                                     extra_anomalous=["{} with a crack", "scratched {}", "damaged {}",
-                                                      "a cracked tile", "  "])
+    ensemble = build_prompt_ensemble(
+        "tile",
+        extra_normal=["{} with a smooth surface"],
+        extra_anomalous=["{} with a crack", "scratched {}", "damaged {}", "a cracked tile", "  "],
+    )
     assert len(ensemble.normal) == 8 * len(TEMPLATES)
     # "damaged {}" is a default state already and the blank one is dropped: 5 + 2 new states.
     assert len(ensemble.anomalous) == 8 * len(TEMPLATES)

@@ -41,8 +41,7 @@ def _images(seed: int, sizes=((50, 70), (64, 64), (100, 30))):
 
 # -- pure aggregation ---------------------------------------------------------------------------
 def test_window_indices_3x3_grid_2x2_windows():
-    np.testing.assert_array_equal(window_indices((3, 3), 2),
-                                  [[0, 1, 3, 4], [1, 2, 4, 5], [3, 4, 6, 7], [4, 5, 7, 8]])
+    np.testing.assert_array_equal(window_indices((3, 3), 2), [[0, 1, 3, 4], [1, 2, 4, 5], [3, 4, 6, 7], [4, 5, 7, 8]])
     assert window_indices((15, 15), 2).shape == (196, 4)
     assert window_indices((15, 15), 3).shape == (169, 9)
     with pytest.raises(ValueError):
@@ -55,9 +54,11 @@ def test_harmonic_aggregation_by_hand():
     out = harmonic_aggregation(scores, windows, (3, 3))
     # Corner patches lie in one window; edge patches in two; the centre in all four.
     centre = 4 / (1 / 1.0 + 1 / 0.75 + 1 / 0.5 + 1 / 0.25)
-    expected = [[1.0, 2 / (1 / 1.0 + 1 / 0.75), 0.75],
-                [2 / (1 / 1.0 + 1 / 0.5), centre, 2 / (1 / 0.75 + 1 / 0.25)],
-                [0.5, 2 / (1 / 0.5 + 1 / 0.25), 0.25]]
+    expected = [
+        [1.0, 2 / (1 / 1.0 + 1 / 0.75), 0.75],
+        [2 / (1 / 1.0 + 1 / 0.5), centre, 2 / (1 / 0.75 + 1 / 0.25)],
+        [0.5, 2 / (1 / 0.5 + 1 / 0.25), 0.25],
+    ]
     np.testing.assert_allclose(out, [expected], rtol=1e-12)
     np.testing.assert_allclose(out[0, 1, 1], 0.48)
     # A window scoring 0 pulls every patch it covers to 0, without NaN or inf.
@@ -88,7 +89,7 @@ def _naive_reference(loaded, images, scales=(2, 3)):
             for b in range(len(images)):
                 rows = []
                 for window in window_indices((4, 4), k):
-                    sequence = tokens[b:b + 1, [0, *(window + 1).tolist()]]
+                    sequence = tokens[b : b + 1, [0, *(window + 1).tolist()]]
                     out = visual.transformer(sequence)
                     rows.append(visual.ln_post(out[:, 0]) @ visual.proj)
                 per_image.append(torch.cat(rows))
@@ -128,8 +129,9 @@ def test_truncated_text_encoding_equals_open_clip(tiny):
     torch = import_torch()
     tokens = tiny.tokenizer(build_prompt_ensemble("metal nut").anomalous[:20])
     with torch.inference_mode():
-        np.testing.assert_allclose(encode_text(tiny.model, tokens).numpy(),
-                                   tiny.model.encode_text(tokens).numpy(), atol=1e-5, rtol=1e-5)
+        np.testing.assert_allclose(
+            encode_text(tiny.model, tokens).numpy(), tiny.model.encode_text(tokens).numpy(), atol=1e-5, rtol=1e-5
+        )
 
 
 # -- predictions --------------------------------------------------------------------------------

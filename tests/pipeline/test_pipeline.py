@@ -20,11 +20,24 @@ from tests.helpers import write_parts, write_reference
 @pytest.fixture
 def setup(tmp_path, tiny_registry):
     ref = write_reference(tmp_path / "ref.png")
-    recipe = Recipe(name="bracket", object_name="bracket", detector="anomalydino", model="tiny-dino",
-                    references=(str(ref),), threshold=0.05, uncertain_band=(0.04, 0.06),
-                    detector_params={"resolution": 56})
-    detector = create_detector("anomalydino", model="tiny-dino", device="cpu", dtype="float32",
-                               random_weights=True, params=recipe.detector_params)
+    recipe = Recipe(
+        name="bracket",
+        object_name="bracket",
+        detector="anomalydino",
+        model="tiny-dino",
+        references=(str(ref),),
+        threshold=0.05,
+        uncertain_band=(0.04, 0.06),
+        detector_params={"resolution": 56},
+    )
+    detector = create_detector(
+        "anomalydino",
+        model="tiny-dino",
+        device="cpu",
+        dtype="float32",
+        random_weights=True,
+        params=recipe.detector_params,
+    )
     fit_for_recipe(detector, recipe)
     store = open_store(tmp_path / "data" / "inspector.db")
     yield recipe, detector, store
@@ -104,9 +117,9 @@ def _forged_png(width: int, height: int) -> bytes:
     Image.new("L", (4, 4)).save(buf, format="PNG")
     data = bytearray(buf.getvalue())
     ihdr = 8 + 8  # signature, then length + type of the IHDR chunk
-    data[ihdr:ihdr + 8] = struct.pack(">II", width, height)
-    crc = zlib.crc32(bytes(data[12:ihdr + 13]))
-    data[ihdr + 13:ihdr + 17] = struct.pack(">I", crc)
+    data[ihdr : ihdr + 8] = struct.pack(">II", width, height)
+    crc = zlib.crc32(bytes(data[12 : ihdr + 13]))
+    data[ihdr + 13 : ihdr + 17] = struct.pack(">I", crc)
     return bytes(data)
 
 
@@ -141,8 +154,9 @@ def test_cancel_stops_the_run_and_keeps_what_was_scored(tmp_path, setup):
             if len(stored) == 5:
                 progress.cancel()
 
-    pipeline = InspectionPipeline(recipe, detector, store, make_source(tmp_path / "many"), batch_size=2,
-                                  on_result=on_result, progress=progress)
+    pipeline = InspectionPipeline(
+        recipe, detector, store, make_source(tmp_path / "many"), batch_size=2, on_result=on_result, progress=progress
+    )
     summary = pipeline.run()
     assert summary.cancelled
     assert 5 <= summary.inspected < 40

@@ -19,9 +19,18 @@ from tests.helpers import write_parts, write_reference
 def _recipe(tmp_path, model="tiny-dino", resolution=56, threshold=0.05):
     ref = write_reference(tmp_path / "ref.png")
     path = tmp_path / "recipe.json"
-    save_recipe(Recipe(name="bracket", object_name="bracket", detector="anomalydino", model=model,
-                       references=(str(ref),), threshold=threshold, detector_params={"resolution": resolution}),
-                path)
+    save_recipe(
+        Recipe(
+            name="bracket",
+            object_name="bracket",
+            detector="anomalydino",
+            model=model,
+            references=(str(ref),),
+            threshold=threshold,
+            detector_params={"resolution": resolution},
+        ),
+        path,
+    )
     return path
 
 
@@ -31,8 +40,18 @@ def _cli(*args, env_extra=None):
 
 def test_run_json_lines_summary_and_exit_code(tmp_path, tiny_registry):
     write_parts(tmp_path / "parts", 6)
-    cmd, env = _cli("--recipe", str(_recipe(tmp_path)), "--source", str(tmp_path / "parts"), "--json",
-                    "--random-weights", "--device", "cpu", "--db", str(tmp_path / "db.sqlite"))
+    cmd, env = _cli(
+        "--recipe",
+        str(_recipe(tmp_path)),
+        "--source",
+        str(tmp_path / "parts"),
+        "--json",
+        "--random-weights",
+        "--device",
+        "cpu",
+        "--db",
+        str(tmp_path / "db.sqlite"),
+    )
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     lines = [json.loads(line) for line in out.stdout.splitlines()]
     parts, summary = lines[:-1], lines[-1]
@@ -43,8 +62,15 @@ def test_run_json_lines_summary_and_exit_code(tmp_path, tiny_registry):
 
 
 def test_missing_source_gives_exit_code_4_and_a_clear_message(tmp_path, tiny_registry):
-    cmd, env = _cli("--recipe", str(_recipe(tmp_path)), "--source", str(tmp_path / "nowhere"), "--random-weights",
-                    "--db", str(tmp_path / "db.sqlite"))
+    cmd, env = _cli(
+        "--recipe",
+        str(_recipe(tmp_path)),
+        "--source",
+        str(tmp_path / "nowhere"),
+        "--random-weights",
+        "--db",
+        str(tmp_path / "db.sqlite"),
+    )
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 4, out.stderr
     assert "nowhere" in out.stderr and "Traceback" not in out.stderr
@@ -53,8 +79,21 @@ def test_missing_source_gives_exit_code_4_and_a_clear_message(tmp_path, tiny_reg
 def test_kill_9_mid_run_loses_no_reported_verdict_and_leaves_a_sound_database(tmp_path, tiny_registry):
     write_parts(tmp_path / "parts", 400)
     db = tmp_path / "db.sqlite"
-    cmd, env = _cli("--recipe", str(_recipe(tmp_path)), "--source", str(tmp_path / "parts"), "--json", "-q",
-                    "--random-weights", "--device", "cpu", "--batch-size", "2", "--db", str(db))
+    cmd, env = _cli(
+        "--recipe",
+        str(_recipe(tmp_path)),
+        "--source",
+        str(tmp_path / "parts"),
+        "--json",
+        "-q",
+        "--random-weights",
+        "--device",
+        "cpu",
+        "--batch-size",
+        "2",
+        "--db",
+        str(db),
+    )
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     reported = []
     deadline = time.monotonic() + 240
@@ -83,12 +122,26 @@ def test_run_over_ball_screw_stores_every_image_once_and_rerun_adds_nothing(tmp_
     test_dir = shared_dataset("bsdata") / "ball_screw" / "test"
     train = sorted((shared_dataset("bsdata") / "ball_screw" / "train" / "good").iterdir())[0]
     recipe = tmp_path / "ball.json"
-    save_recipe(Recipe(name="ball screw", object_name="ball screw", detector="anomalydino",
-                       references=(str(train),), threshold=0.3), recipe)
+    save_recipe(
+        Recipe(
+            name="ball screw", object_name="ball screw", detector="anomalydino", references=(str(train),), threshold=0.3
+        ),
+        recipe,
+    )
     n_images = sum(1 for p in test_dir.rglob("*.jpg"))
     db = tmp_path / "db.sqlite"
-    cmd, env = _cli("--recipe", str(recipe), "--source", str(test_dir), "--recursive", "--json", "-q",
-                    "--random-weights", "--db", str(db))
+    cmd, env = _cli(
+        "--recipe",
+        str(recipe),
+        "--source",
+        str(test_dir),
+        "--recursive",
+        "--json",
+        "-q",
+        "--random-weights",
+        "--db",
+        str(db),
+    )
     first = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
     assert first.returncode in (0, 1), first.stderr
     summary = json.loads(first.stdout.splitlines()[-1])
@@ -113,8 +166,9 @@ def test_database_from_a_newer_station_is_refused_and_left_untouched(tmp_path, t
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     before = db.read_bytes()
     write_parts(tmp_path / "parts", 2)
-    cmd, env = _cli("--recipe", str(_recipe(tmp_path)), "--source", str(tmp_path / "parts"), "--random-weights",
-                    "--db", str(db))
+    cmd, env = _cli(
+        "--recipe", str(_recipe(tmp_path)), "--source", str(tmp_path / "parts"), "--random-weights", "--db", str(db)
+    )
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 2 and "newer" in out.stderr.lower() and "Traceback" not in out.stderr
     assert db.read_bytes() == before

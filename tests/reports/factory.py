@@ -125,10 +125,17 @@ def build_station(
     v2 = store.save_recipe_version(
         recipe, {"object": object_name, "threshold": 0.55, "uncertain_band": [0.5, 0.6], "detector": "anomalydino"}
     )
-    run_a = store.start_run(source="camera:0", recipe_version_id=v1.id, operator="Ana Lima", label="Shift A",
-                            lot="L-17", started_at=T0)
-    run_b = store.start_run(source="camera:0", recipe_version_id=v2.id, operator="Ben Okafor", label="Shift B",
-                            lot="L-18", started_at=T0 + timedelta(hours=8))
+    run_a = store.start_run(
+        source="camera:0", recipe_version_id=v1.id, operator="Ana Lima", label="Shift A", lot="L-17", started_at=T0
+    )
+    run_b = store.start_run(
+        source="camera:0",
+        recipe_version_id=v2.id,
+        operator="Ben Okafor",
+        label="Shift B",
+        lot="L-18",
+        started_at=T0 + timedelta(hours=8),
+    )
     store.record_skip("/parts/shift-a/img_broken.png", "not an image (truncated file)", run_id=run_a.id)
     store.record_skip("/parts/shift-a/img_empty.png", "empty file", run_id=run_a.id)
     goods = [p for p in (real_images or []) if p[1] is None]
@@ -209,9 +216,15 @@ def _captions_and_reviews(
         if item.verdict != Verdict.PASS:
             guess = defect or str(rng.choice(vocabulary))
             if rng.random() < 0.85:
-                store.set_caption(item.id, status=CaptionStatus.DONE, defect_type=guess, defect_confidence=0.8,
-                                  caption=CAPTIONS.get(guess, "a {defect} on the {where} side of the {obj}").format(
-                                      where=rng.choice(WHERE), defect=guess, obj=object_name))
+                store.set_caption(
+                    item.id,
+                    status=CaptionStatus.DONE,
+                    defect_type=guess,
+                    defect_confidence=0.8,
+                    caption=CAPTIONS.get(guess, "a {defect} on the {where} side of the {obj}").format(
+                        where=rng.choice(WHERE), defect=guess, obj=object_name
+                    ),
+                )
             else:
                 store.set_caption(item.id, status=CaptionStatus.MISSING, reason="captioner not installed")
         operator = "Ana Lima" if item.inspected_at.hour < 12 else "Ben Okafor"

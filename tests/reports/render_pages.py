@@ -48,8 +48,17 @@ def main() -> int:
         shutil.rmtree(out)
     out.mkdir(parents=True)
     pairs = real_images()
-    station = build_station(out / "db" / "inspector.db", n=300, seed=11, defect_rate=0.15, side=256,
-                            real_images=pairs, thumb_side=256, recipe="magnetic-tile", object_name="magnetic tile")
+    station = build_station(
+        out / "db" / "inspector.db",
+        n=300,
+        seed=11,
+        defect_rate=0.15,
+        side=256,
+        real_images=pairs,
+        thumb_side=256,
+        recipe="magnetic-tile",
+        object_name="magnetic tile",
+    )
     scope = ReportScope(lot="L-18")  # shift B: includes parts scored with random weights, uncertain band
     data = gather_report(station.store, scope, tz=UTC, title="Shift report - lot L-18")
     pdf = write_pdf(data, out / "report.pdf")
@@ -59,9 +68,21 @@ def main() -> int:
     print(f"{pdf.pages} PDF pages rendered to {out}/page-*.png")
     browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
     if browser:
-        subprocess.run([browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                        "--window-size=1200,3000", f"--screenshot={out / 'html.png'}",
-                        (out / "report.html").resolve().as_uri()], check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            [
+                browser,
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+                "--window-size=1200,3000",
+                f"--screenshot={out / 'html.png'}",
+                (out / "report.html").resolve().as_uri(),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
         print(f"HTML screenshot: {out / 'html.png'}")
     if args.readme:
         target = ROOT / "resources" / "reports"

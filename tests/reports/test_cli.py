@@ -38,8 +38,10 @@ def test_report_one_file_by_suffix_run_label_and_recipe_version(station, tmp_pat
         rows = list(csv.DictReader(handle))
     assert len(rows) == 147 and {r["run_label"] for r in rows} == {"Shift A"}
     assert {r["recipe_version"] for r in rows} == {"1"}
-    assert run(["report", "--db", db, "--run", station.run_b[:30], "-f", "csv,html", "-o", str(tmp_path / "b.pdf"),
-                "-q"]) == 0
+    assert (
+        run(["report", "--db", db, "--run", station.run_b[:30], "-f", "csv,html", "-o", str(tmp_path / "b.pdf"), "-q"])
+        == 0
+    )
     assert (tmp_path / "b.csv").is_file() and (tmp_path / "b.html").is_file() and not (tmp_path / "b.pdf").exists()
 
 

@@ -44,7 +44,8 @@ def test_csv_has_one_row_per_inspection_matching_the_store(station, tmp_path):
     model = {v: sum(row["model_verdict"] == v for row in rows) for v in Verdict}
     assert model == {v: station.store.count_by_verdict(effective=False).of(v) for v in Verdict}
     assert sum(row["random_weights"] == "true" for row in rows) == station.store.count(
-        InspectionFilter(random_weights=True))
+        InspectionFilter(random_weights=True)
+    )
     assert any(row["last_note"] == "'=found at final check, +2 mm" for row in rows)  # a formula, defused
 
 
@@ -102,8 +103,9 @@ def test_html_makes_no_external_request_and_shows_the_counts(report_data):
 def test_export_report_writes_consistent_files_and_escapes_text(scratch_station, tmp_path):
     store = scratch_station
     target = next(r for r in all_records(store) if r.model_verdict == Verdict.FAIL)
-    store.set_caption(target.id, status=CaptionStatus.DONE, caption="<script>alert(1)</script> & <b>dent</b>",
-                      defect_type="dent")
+    store.set_caption(
+        target.id, status=CaptionStatus.DONE, caption="<script>alert(1)</script> & <b>dent</b>", defect_type="dent"
+    )
     outputs = default_outputs(tmp_path / "out", ReportScope(lot="L-17"), ("html", "csv"))
     result = export_report(store, ReportScope(lot="L-17"), outputs)
     assert set(result.files) == {"html", "csv"} and all(p.is_file() for p in result.files.values())

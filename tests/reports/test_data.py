@@ -39,8 +39,11 @@ def test_override_figures_match_the_audit_trails(station, report_data):
     assert {(m, e): n for m, e, n in o.changes} == changed
     assert o.undos == sum(row.kind == OverrideKind.UNDO for row in rows) == 2
     assert o.decisions == sum(row.kind == OverrideKind.OVERRIDE for row in rows)
-    assert o.confirmations == sum(row.kind == OverrideKind.OVERRIDE and row.previous_verdict == row.new_verdict
-                                  for row in rows) > 0
+    assert (
+        o.confirmations
+        == sum(row.kind == OverrideKind.OVERRIDE and row.previous_verdict == row.new_verdict for row in rows)
+        > 0
+    )
     assert set(o.operators) == {row.operator for row in rows} == {"Ana Lima", "Ben Okafor", "QA Lead"}
     assert set(report_data.operators) == {"Ana Lima", "Ben Okafor", "QA Lead"}
 
@@ -110,8 +113,10 @@ def test_scopes_match_store_filters(station, kind):
     elif kind == "lot":
         scope, where = ReportScope(lot="L-17"), InspectionFilter(run_id=station.run_a)
     elif kind == "version":
-        scope, where = (ReportScope(recipe_name="bracket-A", recipe_version=2),
-                        InspectionFilter(recipe_version_id=station.recipe_v2))
+        scope, where = (
+            ReportScope(recipe_name="bracket-A", recipe_version=2),
+            InspectionFilter(recipe_version_id=station.recipe_v2),
+        )
     else:
         since, until = T0 + timedelta(minutes=10), T0 + timedelta(hours=9)
         scope, where = ReportScope(since=since, until=until), InspectionFilter(since=since, until=until)
@@ -148,9 +153,19 @@ def test_paging_is_exact_when_many_parts_share_a_timestamp(tmp_path):
 
     store = open_fast_store(tmp_path / "db.sqlite")
     rv = store.save_recipe_version("r", {"threshold": 0.5})
-    items = [NewInspection(content_hash=hashlib.sha256(f"{i}".encode()).hexdigest(), recipe_version_id=rv.id,
-                           score=0.1, threshold=0.5, verdict=Verdict.PASS, detector="d", model_id="m",
-                           inspected_at=T0 + timedelta(seconds=i // 10)) for i in range(47)]
+    items = [
+        NewInspection(
+            content_hash=hashlib.sha256(f"{i}".encode()).hexdigest(),
+            recipe_version_id=rv.id,
+            score=0.1,
+            threshold=0.5,
+            verdict=Verdict.PASS,
+            detector="d",
+            model_id="m",
+            inspected_at=T0 + timedelta(seconds=i // 10),
+        )
+        for i in range(47)
+    ]
     store.add_inspections(items)
     ids = [r.id for r in iter_records(store, resolve_scope(store, ReportScope()), page=4)]
     assert len(ids) == 47 and set(ids) == {i.id for i in items}

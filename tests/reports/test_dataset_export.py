@@ -50,8 +50,9 @@ def test_reviewed_parts_are_labelled_by_the_verdicts_after_review(station, revie
             assert row["split"] == "test"
             expected = (rec.effective_defect_label or rec.defect_type or "defect").lower()
             assert row["label"] == expected and image.parent == result.root / "bracket-A" / "test" / expected
-            assert row["label_source"] == ("operator" if rec.effective_defect_label else
-                                           "captioner" if rec.defect_type else "operator")
+            assert row["label_source"] == (
+                "operator" if rec.effective_defect_label else "captioner" if rec.defect_type else "operator"
+            )
     # a part the model passed and an operator failed lands in its defect folder
     assert any(r["model_verdict"] == "pass" and r["effective_verdict"] == "fail" for r in rows)
     # and a false alarm the operator passed lands in good
@@ -83,8 +84,7 @@ def test_the_export_reads_back_as_an_mvtec_category(reviewed_export):
 
 def test_unreviewed_uncertain_aside_and_random_weights(station, tmp_path):
     store = station.store
-    options = DatasetOptions(include_unreviewed=True, uncertain="aside", train_good_fraction=0.0,
-                             category="bracket")
+    options = DatasetOptions(include_unreviewed=True, uncertain="aside", train_good_fraction=0.0, category="bracket")
     result = export_dataset(store, ReportScope(lot="L-18"), tmp_path / "all", options)
     rows = manifest(result.root)
     assert result.exported == store.count(InspectionFilter(run_id=station.run_b)) == len(rows)
@@ -106,8 +106,9 @@ def test_refuses_a_folder_in_use_and_cleans_up_on_cancel(station, tmp_path):
         export_dataset(station.store, None, busy)
     progress = ProgressState(lambda done, total, phase: progress.cancel() if done >= 50 else None)
     with pytest.raises(Cancelled):
-        export_dataset(station.store, None, tmp_path / "cancelled", DatasetOptions(include_unreviewed=True),
-                       progress=progress)
+        export_dataset(
+            station.store, None, tmp_path / "cancelled", DatasetOptions(include_unreviewed=True), progress=progress
+        )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["busy"]
     with pytest.raises(ReportError, match="uncertain must be"):
         DatasetOptions(uncertain="keep")

@@ -25,8 +25,7 @@ def page_count(pdf: bytes) -> int:
 def pdf_text(path) -> str:
     if shutil.which("pdftotext") is None:
         pytest.skip("pdftotext (Debian package poppler-utils) is not installed")
-    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True,
-                          check=True).stdout
+    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +69,9 @@ def test_pdf_page_one_renders(a4_pdf, tmp_path):
     if shutil.which("pdftoppm") is None:
         pytest.skip("pdftoppm (Debian package poppler-utils) is not installed")
     path, result = a4_pdf
-    subprocess.run(["pdftoppm", "-r", "40", "-png", "-f", "1", "-l", "2", str(path), str(tmp_path / "page")],
-                   check=True)
+    subprocess.run(
+        ["pdftoppm", "-r", "40", "-png", "-f", "1", "-l", "2", str(path), str(tmp_path / "page")], check=True
+    )
     pngs = sorted(tmp_path.glob("page-*.png"))
     assert len(pngs) == 2
     for png in pngs:

@@ -57,14 +57,17 @@ def test_parse_cameras_and_streams():
     assert "secret" not in parse_source_spec("rtsp://u:secret@h/live").describe()
 
 
-@pytest.mark.parametrize("spec, message", [
-    ("", "No source given"),
-    ("ftp://host/x", "Unsupported address"),
-    ("camera:front", "not a camera number"),
-    ("-1", "Nothing found"),
-    ("camera:-1", "not a camera number"),
-    ("/no/such/place", "Nothing found at /no/such/place"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("", "No source given"),
+        ("ftp://host/x", "Unsupported address"),
+        ("camera:front", "not a camera number"),
+        ("-1", "Nothing found"),
+        ("camera:-1", "not a camera number"),
+        ("/no/such/place", "Nothing found at /no/such/place"),
+    ],
+)
 def test_parse_errors_say_what_is_accepted(spec, message):
     with pytest.raises(SourceError, match=message):
         parse_source_spec(spec)

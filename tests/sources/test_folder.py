@@ -54,8 +54,7 @@ def test_unreadable_files_become_error_frames_in_place_and_the_run_goes_on(lot):
     log = StateLog()
     with FolderSource(lot, on_state=log) as src:
         frames = list(src.frames())
-    assert [f.path.name for f in frames] == ["img1.png", "img2.png", "img4.png", "img5.jpg", "img6.jpg",
-                                             "img10.png"]
+    assert [f.path.name for f in frames] == ["img1.png", "img2.png", "img4.png", "img5.jpg", "img6.jpg", "img10.png"]
     bad = {f.path.name: f for f in frames if not f.ok}
     assert set(bad) == {"img4.png", "img5.jpg", "img6.jpg"}
     assert all(f.image is None and "img" in f.error for f in bad.values())
@@ -82,8 +81,7 @@ def test_folder_removed_mid_run_reports_every_remaining_file_as_skipped(tmp_path
     assert [f.index for f in frames] == list(range(8))  # every file accounted for, in order
     skipped = [f for f in frames if not f.ok]
     assert len(skipped) >= 4  # at most buffer + one in hand were decoded before the removal
-    assert all(f.image is None and "disappeared during the run" in f.error and str(folder) in f.error
-               for f in skipped)
+    assert all(f.image is None and "disappeared during the run" in f.error and str(folder) in f.error for f in skipped)
     assert [r.path for r in src.skipped] == [f.path for f in skipped]
     assert log.states == [SourceState.RUNNING, SourceState.LOST, SourceState.FINISHED]
     assert "disappeared" in src.message and f"{len(skipped)} image(s) skipped" in src.message

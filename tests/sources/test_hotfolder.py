@@ -27,7 +27,7 @@ def write_slowly(path: Path, data: bytes, chunks: int = 10, pause: float = 0.1) 
         for start in range(0, len(data), step):
             if start + step >= len(data):
                 last_started = utc_now()
-            fh.write(data[start:start + step])
+            fh.write(data[start : start + step])
             fh.flush()
             if start + step < len(data):
                 time.sleep(pause)

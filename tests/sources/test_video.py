@@ -161,8 +161,9 @@ def test_live_camera_falling_behind_keeps_the_newest_frames():
 def test_camera_that_drops_out_is_lost_then_reconnects_and_frames_resume():
     camera = FakeCamera()
     log = StateLog()
-    src = VideoSource(0, capture_factory=camera.factory, lost_after=0.05, reconnect_delays=(0.01, 0.02),
-                      buffer_size=4, on_state=log)
+    src = VideoSource(
+        0, capture_factory=camera.factory, lost_after=0.05, reconnect_delays=(0.01, 0.02), buffer_size=4, on_state=log
+    )
     with src:
         assert src.read(timeout=10).ok
         camera.online = False  # cable pulled
@@ -180,16 +181,27 @@ def test_camera_that_drops_out_is_lost_then_reconnects_and_frames_resume():
         frame = src.read(timeout=10)
         assert frame.ok and fake_number(frame.image) >= before
         assert fake_number(frame.image) == frame.index
-    assert log.states == [SourceState.RUNNING, SourceState.LOST, SourceState.RECONNECTING, SourceState.RUNNING,
-                          SourceState.STOPPED]
+    assert log.states == [
+        SourceState.RUNNING,
+        SourceState.LOST,
+        SourceState.RECONNECTING,
+        SourceState.RUNNING,
+        SourceState.STOPPED,
+    ]
     assert src.reconnects == 1
 
 
 def test_camera_that_never_comes_back_ends_in_an_error_after_the_attempts():
     camera = FakeCamera()
     log = StateLog()
-    src = VideoSource(0, capture_factory=camera.factory, lost_after=0.05, reconnect_delays=(0.01,),
-                      max_reconnect_attempts=3, on_state=log).open()
+    src = VideoSource(
+        0,
+        capture_factory=camera.factory,
+        lost_after=0.05,
+        reconnect_delays=(0.01,),
+        max_reconnect_attempts=3,
+        on_state=log,
+    ).open()
     assert src.read(timeout=10).ok
     camera.online = False
     with pytest.raises(SourceError, match="no frames after 3 reconnect attempt"):

@@ -78,10 +78,7 @@ def test_a_newer_schema_is_refused_and_left_byte_identical(db_path, store, recip
     with pytest.raises(SchemaTooNewError) as caught:
         open_store(db_path)
     message = str(caught.value)
-    assert (
-        f"schema version {SCHEMA_VERSION + 1}" in message
-        and f"schema version {SCHEMA_VERSION} at most" in message
-    )
+    assert f"schema version {SCHEMA_VERSION + 1}" in message and f"schema version {SCHEMA_VERSION} at most" in message
     assert "9.0.0" in message and "untouched" in message
     assert _files(db_path.parent) == before  # same files, same bytes: no backup, no migration
 

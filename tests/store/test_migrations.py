@@ -97,15 +97,11 @@ def _shape(path: Path) -> dict[str, object]:
     try:
         tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         shape: dict[str, object] = {
-            t: sorted((r[1], r[2], r[3], r[4]) for r in con.execute(f"PRAGMA table_info({t})"))
-            for t in tables
+            t: sorted((r[1], r[2], r[3], r[4]) for r in con.execute(f"PRAGMA table_info({t})")) for t in tables
         }
         for kind in ("index", "trigger"):
             shape[kind] = sorted(
-                r[0]
-                for r in con.execute(
-                    "SELECT name FROM sqlite_master WHERE type = ? AND sql IS NOT NULL", (kind,)
-                )
+                r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = ? AND sql IS NOT NULL", (kind,))
             )
         return shape
     finally:

@@ -50,9 +50,7 @@ def test_rerunning_the_same_parts_stores_nothing_new(store, recipe):
     assert store.count() == 7
     assert store.has_inspection(content_hash(3), recipe.id)
     assert not store.has_inspection(content_hash(99), recipe.id)
-    assert store.find_existing([content_hash(0), content_hash(99)], recipe.id) == {
-        content_hash(0): first.ids[0]
-    }
+    assert store.find_existing([content_hash(0), content_hash(99)], recipe.id) == {content_hash(0): first.ids[0]}
 
 
 def test_same_part_twice_in_one_batch_is_stored_once(store, recipe):

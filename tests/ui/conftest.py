@@ -24,9 +24,17 @@ def settings(tmp_path) -> StationSettings:
 def tiny_recipe(tmp_path, settings, tiny_registry) -> tuple[Recipe, object]:  # noqa: F811
     """A few-shot recipe on the tiny DINOv2, saved in the station's recipe folder."""
     refs = tuple(str(write_reference(tmp_path / f"ref_{i}.png")) for i in range(1))
-    recipe = Recipe(name="bracket", object_name="bracket", detector="anomalydino", model="tiny-dino",
-                    references=refs, threshold=0.05, uncertain_band=(0.04, 0.06),
-                    detector_params={"resolution": 56}, defect_classes=("square", "scratch"))
+    recipe = Recipe(
+        name="bracket",
+        object_name="bracket",
+        detector="anomalydino",
+        model="tiny-dino",
+        references=refs,
+        threshold=0.05,
+        uncertain_band=(0.04, 0.06),
+        detector_params={"resolution": 56},
+        defect_classes=("square", "scratch"),
+    )
     settings.recipes_dir.mkdir(parents=True, exist_ok=True)
     path = settings.recipes_dir / "bracket.json"
     save_recipe(recipe, path)
@@ -42,13 +50,20 @@ def inspected(tmp_path, settings, tiny_recipe):
 
     recipe, _path = tiny_recipe
     write_parts(tmp_path / "parts", 9)
-    detector = create_detector("anomalydino", model="tiny-dino", device="cpu", dtype="float32",
-                               random_weights=True, params=recipe.detector_params)
+    detector = create_detector(
+        "anomalydino",
+        model="tiny-dino",
+        device="cpu",
+        dtype="float32",
+        random_weights=True,
+        params=recipe.detector_params,
+    )
     fit_for_recipe(detector, recipe)
     settings.data_path.mkdir(parents=True, exist_ok=True)
     with open_store(settings.database_path) as store:
-        summary = InspectionPipeline(recipe, detector, store, make_source(tmp_path / "parts"), keep_images="all",
-                                     operator="setup").run()
+        summary = InspectionPipeline(
+            recipe, detector, store, make_source(tmp_path / "parts"), keep_images="all", operator="setup"
+        ).run()
     assert summary.inspected == 9
     return summary
 

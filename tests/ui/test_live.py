@@ -82,8 +82,9 @@ def _write_video(path, frames: int, fps: float = 30.0, size=(96, 80)) -> None:
     writer.release()
 
 
-def test_live_video_preview_runs_at_camera_rate_and_badge_follows_scored_frames(qtbot, make_window, tiny_recipe,
-                                                                                tmp_path):
+def test_live_video_preview_runs_at_camera_rate_and_badge_follows_scored_frames(
+    qtbot, make_window, tiny_recipe, tmp_path
+):
     _recipe, recipe_path = tiny_recipe
     video = tmp_path / "line.avi"
     _write_video(video, 45)
@@ -172,15 +173,23 @@ def test_captions_show_up_when_they_arrive(qtbot, make_window, tiny_recipe, tmp_
 
         def __call__(self, part):  # on the pipeline's writer thread
             flagged.append(part.inspection_id)
-            self.station.ops.writer.call(lambda s: s.set_caption(
-                part.inspection_id, status=CaptionStatus.DONE, caption=f"a {part.object_name} with a bright square",
-                defect_type="square", defect_confidence=0.9))
+            self.station.ops.writer.call(
+                lambda s: s.set_caption(
+                    part.inspection_id,
+                    status=CaptionStatus.DONE,
+                    caption=f"a {part.object_name} with a bright square",
+                    defect_type="square",
+                    defect_confidence=0.9,
+                )
+            )
 
         def close(self):
             pass
 
-    window = make_window(settings=replace(settings, captioner_enabled=True),
-                         caption_hook_factory=lambda station, recipe: FakeCaptions(station))
+    window = make_window(
+        settings=replace(settings, captioner_enabled=True),
+        caption_hook_factory=lambda station, recipe: FakeCaptions(station),
+    )
     live = window.live
     _choose(window, "folder", tmp_path / "parts", recipe_path)
     recipe = window.controller
@@ -191,7 +200,9 @@ def test_captions_show_up_when_they_arrive(qtbot, make_window, tiny_recipe, tmp_
     qtbot.waitUntil(lambda: live.caption.text() == "a bracket with a bright square", timeout=WAIT_MS)
     assert live.defect.text() == "square"
     window.show_inspection(shown.inspection_id)
-    qtbot.waitUntil(lambda: window.review.detail.data is not None
-                    and window.review.detail.data.record.id == shown.inspection_id, timeout=WAIT_MS)
+    qtbot.waitUntil(
+        lambda: window.review.detail.data is not None and window.review.detail.data.record.id == shown.inspection_id,
+        timeout=WAIT_MS,
+    )
     assert window.review.detail.fields["Caption"].text() == "a bracket with a bright square"
     assert window.review.detail.fields["Defect type"].text() == "square (90%)"

@@ -16,14 +16,14 @@ from tests.ui.conftest import WAIT_MS, texture, write_parts
 def _drop(widget, paths) -> None:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                       Qt.KeyboardModifier.NoModifier)
+    event = QDropEvent(
+        QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     widget.dropEvent(event)
     assert event.isAccepted()
 
 
-def test_calibrate_a_recipe_and_every_inspection_names_its_version(qtbot, make_window, tiny_recipe, tmp_path,
-                                                                   settings):
+def test_calibrate_a_recipe_and_every_inspection_names_its_version(qtbot, make_window, tiny_recipe, tmp_path, settings):
     _recipe, path = tiny_recipe
     window = make_window()
     editor = window.recipes

@@ -41,14 +41,16 @@ def test_relabel_from_keyboard_goes_to_the_audit_trail_and_history(qtbot, make_w
     with open_store(settings.database_path) as store:
         trail = store.history(first.id)
         assert [(t.operator, t.kind, t.previous_verdict, t.new_verdict) for t in trail] == [
-            ("ana", OverrideKind.OVERRIDE, first.model_verdict, new)]
+            ("ana", OverrideKind.OVERRIDE, first.model_verdict, new)
+        ]
         assert store.get(first.id).effective_verdict is new
     assert window.station.session_overrides == 1
 
     # K goes back; the history shows the decision with the operator's name
     qtbot.keyClick(review.table, Qt.Key.Key_K)
-    qtbot.waitUntil(lambda: review.detail.data is not None and review.detail.data.record.id == first.id,
-                    timeout=WAIT_MS)
+    qtbot.waitUntil(
+        lambda: review.detail.data is not None and review.detail.data.record.id == first.id, timeout=WAIT_MS
+    )
     qtbot.waitUntil(lambda: "ana" in review.detail.history_texts()[0], timeout=WAIT_MS)
     assert new.value.upper() in review.detail.history_texts()[0]
     assert review.detail.badge.verdict == new.value
@@ -102,12 +104,22 @@ def test_lazy_model_loads_pages_on_demand(qtbot, tmp_path):
     with open_store(tmp_path / "big.db") as store:
         version = store.save_recipe_version("bulk", {"n": 1})
         t0 = datetime(2025, 1, 1, tzinfo=UTC)
-        store.add_inspections([
-            NewInspection(content_hash=hashlib.sha256(f"p{i}".encode()).hexdigest(), recipe_version_id=version.id,
-                          score=i / 3000, threshold=0.5, verdict=Verdict.FAIL if i % 5 == 0 else Verdict.PASS,
-                          detector="anomalydino", model_id="tiny", file_path=f"/parts/p{i:05d}.png",
-                          inspected_at=t0 + timedelta(seconds=i))
-            for i in range(3 * PAGE + 7)])
+        store.add_inspections(
+            [
+                NewInspection(
+                    content_hash=hashlib.sha256(f"p{i}".encode()).hexdigest(),
+                    recipe_version_id=version.id,
+                    score=i / 3000,
+                    threshold=0.5,
+                    verdict=Verdict.FAIL if i % 5 == 0 else Verdict.PASS,
+                    detector="anomalydino",
+                    model_id="tiny",
+                    file_path=f"/parts/p{i:05d}.png",
+                    inspected_at=t0 + timedelta(seconds=i),
+                )
+                for i in range(3 * PAGE + 7)
+            ]
+        )
         tasks = Tasks()
         model = InspectionTableModel(tasks)
         model.set_store(store)

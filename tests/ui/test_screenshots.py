@@ -88,10 +88,20 @@ def test_screenshots_of_the_real_window(qtbot, make_window, tmp_path, out_dir, m
         good = sorted((ball / "train" / "good").glob("*.jpg"))
         held = sorted((ball / "test" / "good").glob("*.jpg"))
         recipe_path = settings.recipes_dir / "ball-screw.json"
-        save_recipe(Recipe(name="ball screw", object_name="ball screw drive", detector="anomalydino",
-                           model="dinov2-small", references=tuple(map(str, good[:4])),
-                           calibration_images=tuple(map(str, held[:10])), defect_classes=("pitting", "scratch"),
-                           extra_anomalous=("{} with pitting",), threshold=0.3), recipe_path)
+        save_recipe(
+            Recipe(
+                name="ball screw",
+                object_name="ball screw drive",
+                detector="anomalydino",
+                model="dinov2-small",
+                references=tuple(map(str, good[:4])),
+                calibration_images=tuple(map(str, held[:10])),
+                defect_classes=("pitting", "scratch"),
+                extra_anomalous=("{} with pitting",),
+                threshold=0.3,
+            ),
+            recipe_path,
+        )
         window = make_window(settings=settings, operator="Ana Ruiz")
         window.resize(*SIZE)
         editor = window.recipes
@@ -126,8 +136,9 @@ def test_screenshots_of_the_real_window(qtbot, make_window, tmp_path, out_dir, m
         with qtbot.waitSignal(review.override_done, timeout=WAIT_MS):
             review.edit_label()
         record = review.current_record()
-        qtbot.waitUntil(lambda: review.detail.data.record.id == record.id and bool(review.detail.data.history),
-                        timeout=WAIT_MS)
+        qtbot.waitUntil(
+            lambda: review.detail.data.record.id == record.id and bool(review.detail.data.history), timeout=WAIT_MS
+        )
         qtbot.wait(200)
         _save(window, out_dir, "review_ball_screw.png")
         window.close()
@@ -139,10 +150,18 @@ def test_screenshots_of_the_real_window(qtbot, make_window, tmp_path, out_dir, m
         settings.recipes_dir.mkdir(parents=True)
         tile_good = sorted((tile / "train" / "good").glob("*.jpg"))
         tile_path = settings.recipes_dir / "magnetic-tile.json"
-        save_recipe(Recipe(name="magnetic tile", object_name="magnetic tile", detector="anomalydino",
-                           model="dinov2-small", references=tuple(map(str, tile_good[:4])),
-                           calibration_images=tuple(map(str, tile_good[4:12])),
-                           defect_classes=("blowhole", "crack", "break", "fray", "uneven")), tile_path)
+        save_recipe(
+            Recipe(
+                name="magnetic tile",
+                object_name="magnetic tile",
+                detector="anomalydino",
+                model="dinov2-small",
+                references=tuple(map(str, tile_good[:4])),
+                calibration_images=tuple(map(str, tile_good[4:12])),
+                defect_classes=("blowhole", "crack", "break", "fray", "uneven"),
+            ),
+            tile_path,
+        )
         window = make_window(settings=settings, operator="Ana Ruiz")
         window.resize(*SIZE)
         window.recipes.open_path(tile_path)
@@ -152,9 +171,14 @@ def test_screenshots_of_the_real_window(qtbot, make_window, tmp_path, out_dir, m
         dialog.apply_button.click()
         window.recipes.save()
         tile_parts = tmp_path / "tile-parts"
-        _link_parts(tile_parts, [("blowhole", sorted((tile / "test" / "blowhole").glob("*.jpg"))[:3]),
-                                 ("crack", sorted((tile / "test" / "crack").glob("*.jpg"))[:3]),
-                                 ("good", sorted((tile / "test" / "good").glob("*.jpg"))[:3])])
+        _link_parts(
+            tile_parts,
+            [
+                ("blowhole", sorted((tile / "test" / "blowhole").glob("*.jpg"))[:3]),
+                ("crack", sorted((tile / "test" / "crack").glob("*.jpg"))[:3]),
+                ("good", sorted((tile / "test" / "good").glob("*.jpg"))[:3]),
+            ],
+        )
         _run(qtbot, window, tile_path, tile_parts, out_dir, "live_magnetic_tile_dark.png")
     finally:
         apply_theme(app, "light")

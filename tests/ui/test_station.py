@@ -137,9 +137,19 @@ def _result(index: int, verdict: str):
     from inspector.core.types import Verdict
     from inspector.pipeline import PartResult, PartStatus
 
-    return PartResult(PartStatus.STORED, index, "folder:/x", f"/x/{index}.png", datetime.now(UTC),
-                      inspection_id=str(index), score=0.5, threshold=0.4, verdict=Verdict(verdict),
-                      image=np.zeros((4, 4, 3), np.uint8), anomaly_map=np.zeros((4, 4), np.float32))
+    return PartResult(
+        PartStatus.STORED,
+        index,
+        "folder:/x",
+        f"/x/{index}.png",
+        datetime.now(UTC),
+        inspection_id=str(index),
+        score=0.5,
+        threshold=0.4,
+        verdict=Verdict(verdict),
+        image=np.zeros((4, 4, 3), np.uint8),
+        anomaly_map=np.zeros((4, 4), np.float32),
+    )
 
 
 def test_live_feed_shows_the_newest_part_but_holds_flagged_ones():
