@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 POLL_S = 0.02
 MAX_DEATHS = 3
+REAP_TIMEOUT_S = 30.0  # how long a child whose pipe closed may take to be reported dead
 
 
 def process_isolation_available() -> bool:
@@ -218,7 +219,7 @@ class ProcessCaptioner:
             conn.close()
 
     def _died(self, loading: bool) -> CaptionProcessError:
-        code = self._proc.poll() if self._proc is not None else None
+        code = self._exit_code()
         self._stop_child()
         self._deaths += 1
         why = "killed - probably out of memory" if code in (-9, 137) else f"exit code {code}"
@@ -229,6 +230,16 @@ class ProcessCaptioner:
                 "off until the captioner is restarted (choose it again, or restart the station)"
             )
         return CaptionProcessError("caption process", message)
+
+    def _exit_code(self) -> int | None:
+        """The dead child's exit code. Its pipe closes before the kernel reports the exit, so wait
+        for the child to be reaped (a loaded machine can take a while) rather than read it at once."""
+        if self._proc is None:
+            return None
+        try:
+            return self._proc.wait(REAP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            return None  # still running with its pipe closed: _stop_child kills it
 
     def _request(
         self, payload: tuple, checkpoint: Checkpoint | None, timeout_s: float | None = None, loading: bool = False
