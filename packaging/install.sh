@@ -34,7 +34,9 @@ if [ "$WITH_TEST" = 1 ]; then
   "${PIP[@]}" install -c "$CONSTRAINTS" -e ".[test]"
   # Qt without a display (offscreen platform) needs these shared libraries; the report tests render
   # PDF pages to PNG with pdftoppm (poppler-utils).
+  # The plant-network tests run against real servers started by packaging/services.sh.
   QT_DEBS="libglib2.0-0 libegl1 libgl1 libfontconfig1 libfreetype6 libdbus-1-3 libx11-6 libxkbcommon0 poppler-utils"
+  QT_DEBS="$QT_DEBS postgresql mosquitto mosquitto-clients openssl"
   missing=""
   for deb in $QT_DEBS; do
     dpkg -s "$deb" >/dev/null 2>&1 || missing="$missing $deb"

@@ -28,6 +28,7 @@ from inspector.store.errors import (
     NotFoundError,
     ReadOnlyError,
     SchemaTooNewError,
+    ServerUnreachableError,
     StoreError,
 )
 from inspector.store.models import SCHEMA_VERSION
@@ -48,6 +49,7 @@ __all__ = [
     "InspectionStore",
     "NewInspection",
     "NotFoundError",
+    "ServerUnreachableError",
     "OperatorRecord",
     "Order",
     "OverrideKind",

@@ -310,6 +310,7 @@ class InspectionFilter:
     caption_contains: str | None = None  # in the caption or the suggested defect type (case-insensitive)
     caption_status: CaptionStatus | None = None
     random_weights: bool | None = None
+    station: str | None = None  # one station's parts, in a database shared by many
 
     def __post_init__(self) -> None:
         for name in ("model_verdict", "effective_verdict"):

@@ -49,7 +49,9 @@ ARTIFACTS_DIRNAME = "artifacts"
 _SQLITE_HEADER = b"SQLite format 3\x00"
 _WRITE = "inspector_write"
 
-# Append-only audit trail, enforced by the database itself on SQLite.
+# Append-only audit trail, enforced by the database itself (SQLite below; PostgreSQL's triggers are
+# made by ``migrations.postgres_guards``).
+APPEND_ONLY_TABLES = ("overrides",)
 _SQLITE_GUARDS = {
     "overrides_append_only_update": "BEFORE UPDATE ON overrides",
     "overrides_append_only_delete": "BEFORE DELETE ON overrides",
@@ -140,7 +142,12 @@ def open_database(
     if text is not None and "://" in text:
         url = make_url(text)
         if url.get_backend_name() != "sqlite":
-            engine = create_engine(url, pool_pre_ping=True)
+            if url.drivername == "postgresql":
+                url = url.set(drivername="postgresql+psycopg")  # psycopg 3, not SQLAlchemy's default psycopg2
+            connect_args = (
+                {"connect_timeout": max(1, round(busy_timeout_s))} if url.get_backend_name() == "postgresql" else {}
+            )
+            engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)
             where = url.render_as_string(hide_password=True)
             arts = Path(artifacts_dir) if artifacts_dir else data_dir() / ARTIFACTS_DIRNAME
             db = Database(engine, where, None, arts, busy_timeout_s)
@@ -302,6 +309,9 @@ def _ensure_schema(db: Database, *, found: int | None) -> Database:
                     .values(version=SCHEMA_VERSION, app_version=inspector.__version__, updated_at=now)
                 )
                 db.migrated_from = row.version
+        if not db.is_sqlite and SchemaInfo.__tablename__ not in tables:  # a new shared database
+            migrations.postgres_guards(conn, APPEND_ONLY_TABLES)
+            migrations.postgres_station_names(conn)
         if db.is_sqlite:
             for name, when in _SQLITE_GUARDS.items():
                 conn.exec_driver_sql(

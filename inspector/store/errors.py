@@ -43,6 +43,10 @@ class DatabaseCorruptError(StoreError):
     """The file is damaged, or it is not an Inspector database at all."""
 
 
+class ServerUnreachableError(StoreError):
+    """A database server that cannot be reached, or that refused this station's login."""
+
+
 class NotFoundError(StoreError):
     """An inspection, run or recipe version that is not in the database."""
 
@@ -115,6 +119,26 @@ def translate_error(error: BaseException, where: str | Path, busy_timeout_s: flo
         return StoreError(f"The inspection database {where} reported an error: {text}.")
     # Other drivers (PostgreSQL) carry an SQLSTATE: map the common operational ones.
     sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    text = str(orig)
+    if sqlstate in ("28P01", "28000") or "password authentication failed" in text:
+        return ServerUnreachableError(
+            f"The database server {where} refused the user name or password. Check the user and password "
+            "in the database URL (postgresql://USER:PASSWORD@HOST:PORT/DATABASE)."
+        )
+    if sqlstate == "3D000" or ("database" in text and "does not exist" in text):
+        return ServerUnreachableError(
+            f"The database named in {where} does not exist on that server; ask the administrator to create it."
+        )
+    if sqlstate is None and isinstance(error, sa_exc.OperationalError) and "connect" in text.lower():
+        detail = " ".join(text.split()) or "no answer"
+        return ServerUnreachableError(
+            f"Cannot reach the database server {where} ({detail}). Check the host and port, the network "
+            "and that the server is running."
+        )
+    if sqlstate in ("57P01", "57P02", "57P03", "08000", "08003", "08006"):
+        return ServerUnreachableError(
+            f"The database server {where} went away or is shutting down ({str(orig).strip()}); it will be retried."
+        )
     if sqlstate == "53100":
         return DiskFullError(full_message(where))
     if sqlstate in ("55P03", "40P01"):

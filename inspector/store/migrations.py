@@ -81,8 +81,55 @@ def _v1_to_v2(conn: Connection) -> None:
     Index("ix_inspections_caption_status", inspections.c.caption_status).create(conn)
 
 
+# -- PostgreSQL: the rules a shared (central) database needs ----------------------------------------
+
+_PG_GUARD_FUNCTION = """
+CREATE OR REPLACE FUNCTION inspector_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the %% audit trail is append-only', TG_TABLE_NAME USING ERRCODE = 'raise_exception';
+END
+$$
+"""
+
+
+def postgres_guards(conn: Connection, tables: tuple[str, ...]) -> None:
+    """PostgreSQL's own triggers refusing UPDATE, DELETE and TRUNCATE on append-only ``tables``.
+
+    The same rule as the SQLite triggers of ``inspector.store.engine``; idempotent.
+    """
+    conn.exec_driver_sql(_PG_GUARD_FUNCTION)
+    for table in tables:
+        for name, when, each in (
+            (f"{table}_append_only", "BEFORE UPDATE OR DELETE", "ROW"),
+            (f"{table}_no_truncate", "BEFORE TRUNCATE", "STATEMENT"),
+        ):
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+            conn.exec_driver_sql(
+                f"CREATE TRIGGER {name} {when} ON {table} FOR EACH {each} EXECUTE FUNCTION inspector_append_only()"
+            )
+
+
+def postgres_station_names(conn: Connection) -> None:
+    """A shared database holds many stations' operators and recipes: a name is unique per station
+    (each station's own SQLite keeps that rule), not across the plant, so two stations may both
+    have an operator "ana" or a recipe "bracket-A" (rows stay apart by their UUIDs)."""
+    for table, constraint in (("operators", "uq_operators_name"), ("recipes", "uq_recipes_name")):
+        conn.exec_driver_sql(f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {constraint}")
+    for table in ("operators", "recipes"):
+        conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS ix_{table}_name ON {table} (name)")
+
+
+def _v2_to_v3(conn: Connection) -> None:
+    """PostgreSQL: append-only triggers on the audit trail, names unique per station (none on SQLite,
+    whose guards the engine keeps)."""
+    if conn.dialect.name == "postgresql":
+        postgres_guards(conn, ("overrides",))
+        postgres_station_names(conn)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "caption and defect-type slots; skipped files", _v1_to_v2),
+    Migration(2, "PostgreSQL: append-only triggers; operator and recipe names unique per station", _v2_to_v3),
 ]
 
 assert MIGRATIONS[-1].to_version == SCHEMA_VERSION, "add a migration step when bumping SCHEMA_VERSION"

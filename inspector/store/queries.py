@@ -158,6 +158,8 @@ def conditions(f: InspectionFilter | None) -> list[ColumnElement[bool]]:
         c.append(Inspection.caption_status == f.caption_status)
     if f.random_weights is not None:
         c.append(Inspection.random_weights.is_(f.random_weights))
+    if f.station is not None:
+        c.append(Inspection.station == f.station)
     return c
 
 

@@ -1,0 +1,57 @@
+"""The store's schema and migrations on PostgreSQL, and the server errors as plain messages."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import text
+
+from inspector.store import SCHEMA_VERSION, ServerUnreachableError, open_store
+from inspector.store.errors import DiskFullError, translate_error
+
+
+def _triggers(conn) -> set[str]:
+    rows = conn.execute(text("SELECT tgname FROM pg_trigger WHERE tgrelid = 'overrides'::regclass"))
+    return set(rows.scalars())
+
+
+def _constraints(conn) -> set[str]:
+    return set(conn.execute(text("SELECT conname FROM pg_constraint")).scalars())
+
+
+@pytest.mark.postgres
+def test_new_and_migrated_postgresql_databases_have_the_central_rules(central_url):
+    store = open_store(central_url)
+    with store.db.read() as conn:
+        assert {"overrides_append_only", "overrides_no_truncate"} <= _triggers(conn)
+        assert "uq_operators_name" not in _constraints(conn)
+    # Take it back to what schema 2 made on PostgreSQL, then open it with this station.
+    with store.db.engine.begin() as conn:
+        conn.execute(text("DROP TRIGGER overrides_append_only ON overrides"))
+        conn.execute(text("DROP TRIGGER overrides_no_truncate ON overrides"))
+        conn.execute(text("ALTER TABLE operators ADD CONSTRAINT uq_operators_name UNIQUE (name)"))
+        conn.execute(text("ALTER TABLE recipes ADD CONSTRAINT uq_recipes_name UNIQUE (name)"))
+        conn.execute(text("UPDATE schema_info SET version = 2"))
+    store.close()
+    migrated = open_store(central_url)
+    try:
+        assert (migrated.db.migrated_from, migrated.db.schema_version) == (2, SCHEMA_VERSION)
+        with migrated.db.read() as conn:
+            assert {"overrides_append_only", "overrides_no_truncate"} <= _triggers(conn)
+            assert not {"uq_operators_name", "uq_recipes_name"} & _constraints(conn)
+            assert conn.execute(text("SELECT version FROM schema_info")).scalar_one() == SCHEMA_VERSION
+    finally:
+        migrated.close()
+
+
+def test_full_central_disk_is_a_plain_message():
+    orig = psycopg.errors.DiskFull("could not extend file: No space left on device")
+    error = translate_error(sa_exc.OperationalError("INSERT ...", {}, orig), "postgresql://plant/inspector", 5)
+    assert isinstance(error, DiskFullError) and "is full" in str(error)
+
+
+@pytest.mark.postgres
+def test_wrong_password_is_a_plain_message(postgres):
+    with pytest.raises(ServerUnreachableError, match="refused the user name or password"):
+        open_store(postgres.pg_url(password="wrong"))
