@@ -218,11 +218,13 @@ def _header_markup(data: ReportData, width: float) -> str:
 
 
 def _summary_markup(data: ReportData, width: float) -> str:
+    figures = sec.key_figures(data)
     cells = "".join(
-        f"<td width='20%' style='border: 1px solid #cccccc'><span style='color:{MUTED}; font-size:7pt'>"
+        f"<td width='{100 // len(figures)}%' style='border: 1px solid #cccccc'>"
+        f"<span style='color:{MUTED}; font-size:7pt'>"
         f"{_e(label.upper())}</span><br><span style='font-size:16pt; font-weight:bold'>{_e(value)}</span><br>"
         f"<span style='color:{MUTED}; font-size:7pt'>{_e(detail)}</span></td>"
-        for label, value, detail in sec.key_figures(data)
+        for label, value, detail in figures
     )
     return (
         _h2("Summary")

@@ -100,14 +100,17 @@ def key_figures(data: ReportData) -> list[tuple[str, str, str]]:
     """``(label, value, detail)`` boxes at the top of the summary."""
     n, eff, o, t = data.inspections, data.effective_counts, data.overrides, data.throughput
     rate = f"{t.parts_per_hour:,.0f} / h" if t.parts_per_hour else "-"
-    latency = f"model {t.median_latency_ms:.0f} ms per part (median)" if t.median_latency_ms is not None else ""
+    rate_detail = "parts per hour of inspecting" if t.parts_per_hour else "too few parts for a rate"
+    latency = f"{t.median_latency_ms:,.0f} ms" if t.median_latency_ms is not None else "-"
+    p95 = f"median; 95% within {t.p95_latency_ms:,.0f} ms" if t.p95_latency_ms is not None else "not recorded"
     return [
         ("Inspected", num(n), f"{num(data.skipped_files)} files skipped" if data.skipped_files else "no file skipped"),
         ("Failed", num(eff.failed), f"{pct(eff.failed, n)} after review (model: {pct(data.model_counts.failed, n)})"),
         ("Uncertain", num(eff.uncertain),
          f"{pct(eff.uncertain, n)} after review (model: {pct(data.model_counts.uncertain, n)})"),
         ("Verdicts changed", num(o.changed_parts), f"by {num(o.decisions)} operator decisions"),
-        ("Throughput", rate, latency),
+        ("Throughput", rate, rate_detail),
+        ("Model time per part", latency, p95),
     ]  # fmt: skip
 
 

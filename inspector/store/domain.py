@@ -308,6 +308,7 @@ class InspectionFilter:
     content_hash: str | None = None
     path_contains: str | None = None
     caption_contains: str | None = None  # in the caption or the suggested defect type (case-insensitive)
+    search: str | None = None  # file name, caption or defect type contains it, or the part id starts with it
     caption_status: CaptionStatus | None = None
     random_weights: bool | None = None
     station: str | None = None  # one station's parts, in a database shared by many

@@ -154,6 +154,16 @@ def conditions(f: InspectionFilter | None) -> list[ColumnElement[bool]]:
                 func.lower(Inspection.defect_type).contains(needle, autoescape=True),
             )
         )
+    if f.search and f.search.strip():
+        needle = f.search.strip().lower()
+        c.append(
+            or_(
+                func.lower(Inspection.file_path).contains(needle, autoescape=True),
+                func.lower(Inspection.id).startswith(needle, autoescape=True),
+                func.lower(Inspection.caption).contains(needle, autoescape=True),
+                func.lower(Inspection.defect_type).contains(needle, autoescape=True),
+            )
+        )
     if f.caption_status is not None:
         c.append(Inspection.caption_status == f.caption_status)
     if f.random_weights is not None:

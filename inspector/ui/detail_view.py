@@ -96,19 +96,30 @@ def _part_image(store: InspectionStore, record: InspectionRecord) -> tuple[np.nd
     return None, "No image of this part was kept."
 
 
-def _history_text(row: OverrideRecord) -> str:
-    when = row.created_at.astimezone().strftime("%Y-%m-%d %H:%M")
-    if row.kind is OverrideKind.UNDO:
-        text = f"{when}  {row.operator}: undo → {VERDICT_TEXT[row.new_verdict.value]}"
-    elif row.previous_verdict == row.new_verdict:
-        text = f"{when}  {row.operator}: confirmed {VERDICT_TEXT[row.new_verdict.value]}"
+def _decision_text(row: OverrideRecord) -> str:
+    """What one decision did: ``FAIL → PASS``, ``confirmed FAIL``, a label change."""
+    if row.previous_verdict == row.new_verdict:
+        text = f"confirmed {VERDICT_TEXT[row.new_verdict.value]}"
     else:
-        text = (
-            f"{when}  {row.operator}: {VERDICT_TEXT[row.previous_verdict.value]} → "
-            f"{VERDICT_TEXT[row.new_verdict.value]}"
-        )
+        text = f"{VERDICT_TEXT[row.previous_verdict.value]} → {VERDICT_TEXT[row.new_verdict.value]}"
     if row.defect_label != row.previous_defect_label:
         text += f" · label “{row.defect_label}”" if row.defect_label else " · label cleared"
+    return text
+
+
+def history_text(row: OverrideRecord, trail: list[OverrideRecord] | None = None) -> str:
+    """One line of the audit trail; an undo names the decision it took back (found in ``trail``)."""
+    when = row.created_at.astimezone().strftime("%Y-%m-%d %H:%M")
+    if row.kind is OverrideKind.UNDO:
+        undone = next((r for r in trail or () if r.id == row.undoes_id), None)
+        what = (
+            f"{undone.operator}'s {_decision_text(undone)} of {undone.created_at.astimezone():%H:%M}"
+            if undone is not None
+            else f"the decision {VERDICT_TEXT[row.previous_verdict.value]}"
+        )
+        text = f"{when}  {row.operator}: undid {what}; back to {VERDICT_TEXT[row.new_verdict.value]}"
+    else:
+        text = f"{when}  {row.operator}: {_decision_text(row)}"
     if row.note:
         text += f" · note “{row.note}”"
     return text
@@ -238,7 +249,7 @@ class DetailView(QWidget):
         if not data.history:
             self.history.addItem(QListWidgetItem("No decisions yet."))
         for row in reversed(data.history):  # newest first
-            self.history.addItem(QListWidgetItem(_history_text(row)))
+            self.history.addItem(QListWidgetItem(history_text(row, data.history)))
         self.image_note.setText(data.image_note)
 
     def history_texts(self) -> list[str]:

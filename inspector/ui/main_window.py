@@ -337,7 +337,7 @@ class MainWindow(QMainWindow):
         """Open one part in the review screen (from the live screen's flagged list)."""
         if inspection_id:
             self.tabs.setCurrentWidget(self.review)
-            self.review.load_detail(inspection_id)
+            self.review.show_part(inspection_id)
 
     def _open_recipe_tab(self) -> None:
         self.tabs.setCurrentWidget(self.recipes)

@@ -29,19 +29,27 @@ def _time(value: datetime) -> str:
     return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
-COLUMNS: list[tuple[str, Callable[[InspectionRecord], str]]] = [
-    ("Time", lambda r: _time(r.inspected_at)),
-    ("Verdict", lambda r: VERDICT_TEXT[r.effective_verdict.value] + (" ✎" if r.reviewed else "")),
-    ("Model", lambda r: VERDICT_TEXT[r.model_verdict.value]),
-    ("Score", lambda r: fmt_score(r.score)),
-    ("Threshold", lambda r: fmt_score(r.threshold)),
-    ("Recipe", lambda r: f"{r.recipe_name} v{r.recipe_version}"),
-    ("Defect", lambda r: r.effective_defect_label or r.defect_type or ""),
-    ("Caption", lambda r: r.caption or ""),
-    ("Reviewed by", lambda r: r.last_reviewed_by or ""),
-    ("File", lambda r: (r.file_path or r.source).rsplit("/", 1)[-1]),
+def file_name(record: InspectionRecord) -> str:
+    """The part's file name (or its source, for camera frames)."""
+    return (record.file_path or record.source).replace("\\", "/").rsplit("/", 1)[-1]
+
+
+# (title, text, sample of the widest usual value: the column is made wide enough for both)
+COLUMNS: list[tuple[str, Callable[[InspectionRecord], str], str]] = [
+    ("Time", lambda r: _time(r.inspected_at), "2026-12-31 23:59:59"),
+    ("File", file_name, "part_000123.png"),
+    ("Verdict", lambda r: VERDICT_TEXT[r.effective_verdict.value] + (" ✎" if r.reviewed else ""), "UNCERTAIN ✎"),
+    ("Model", lambda r: VERDICT_TEXT[r.model_verdict.value], "UNCERTAIN"),
+    ("Score", lambda r: fmt_score(r.score), "0.00000"),
+    ("Threshold", lambda r: fmt_score(r.threshold), "0.00000"),
+    ("Defect", lambda r: r.effective_defect_label or r.defect_type or "", "scratch"),
+    ("Recipe", lambda r: f"{r.recipe_name} v{r.recipe_version}", "ball screw v12"),
+    ("Reviewed by", lambda r: r.last_reviewed_by or "", "Ana Ruiz"),
+    ("Caption", lambda r: r.caption or "", ""),
 ]
-VERDICT_COLUMN = 1
+COLUMN = {title: i for i, (title, _text, _sample) in enumerate(COLUMNS)}
+VERDICT_COLUMN = COLUMN["Verdict"]
+MODEL_COLUMN = COLUMN["Model"]
 
 
 class InspectionTableModel(QAbstractTableModel):
@@ -145,15 +153,15 @@ class InspectionTableModel(QAbstractTableModel):
             return COLUMNS[column][1](record)
         if record is None:
             return None
-        if role == Qt.ItemDataRole.ForegroundRole and column in (VERDICT_COLUMN, VERDICT_COLUMN + 1):
+        if role == Qt.ItemDataRole.ForegroundRole and column in (VERDICT_COLUMN, MODEL_COLUMN):
             verdict = record.effective_verdict if column == VERDICT_COLUMN else record.model_verdict
             return self._brushes.get(verdict.value)
         if role == Qt.ItemDataRole.FontRole and column == VERDICT_COLUMN:
             return self._bold
         if role == Qt.ItemDataRole.ToolTipRole:
-            if column == 7 and record.caption:
+            if column == COLUMN["Caption"] and record.caption:
                 return record.caption
-            if column == 9:
+            if column == COLUMN["File"]:
                 return record.file_path or record.source
             if record.random_weights:
                 return "Scored with RANDOM WEIGHTS (demo): meaningless."

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from functools import partial
 
-from PySide6.QtCore import QDate, QItemSelectionModel, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QDate, QEvent, QItemSelectionModel, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QFont, QFontMetrics, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -30,14 +30,11 @@ from PySide6.QtWidgets import (
 
 from inspector.store import CaptionStatus, InspectionFilter, InspectionRecord, Verdict
 from inspector.ui.detail_view import REVIEW_SHORTCUTS, DetailData, DetailView, load_detail
-from inspector.ui.review_model import InspectionTableModel
+from inspector.ui.review_model import COLUMNS, InspectionTableModel
 from inspector.ui.station import Station
 from inspector.ui.theme import VERDICT_COLOURS
 from inspector.ui.widgets import MessageBar
 from inspector.ui.workers import OpChange, describe_error
-
-# Text search: in captions when the store offers it, else in file names.
-TEXT_FIELD = "caption_contains" if "caption_contains" in InspectionFilter.__dataclass_fields__ else "path_contains"
 
 
 def ask_label(parent: QWidget, classes: tuple[str, ...], current: str | None) -> str | None:
@@ -105,7 +102,9 @@ class ReviewQueue(QWidget):
         self.date_from.setEnabled(False)
         self.date_to.setEnabled(False)
         self.text = QLineEdit()
-        self.text.setPlaceholderText("Caption contains…" if TEXT_FIELD == "caption_contains" else "File name contains…")
+        self.text.setPlaceholderText("File name, part id or caption…")
+        self.text.setToolTip("Finds parts whose file name or caption contains the text, or whose id starts with it")
+        self.text.setMinimumWidth(220)
         self.text.setClearButtonEnabled(True)
         self._text_timer = QTimer(self)
         self._text_timer.setSingleShot(True)
@@ -116,7 +115,7 @@ class ReviewQueue(QWidget):
         self.count_label.setObjectName("scoreLine")
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.setToolTip("Reload the list (Ctrl+R)")
-        self.refresh_button.clicked.connect(self.refresh)
+        self.refresh_button.clicked.connect(lambda _checked=False: self.refresh())
         self.advance = QCheckBox("Next part after a decision")
         self.advance.setChecked(station.settings.advance_after_relabel)
         for widget in (
@@ -146,8 +145,7 @@ class ReviewQueue(QWidget):
         self.table.verticalHeader().setVisible(False)
         header = self.table.horizontalHeader()
         header.setStretchLastSection(True)
-        for column, width in enumerate((168, 135, 100, 70, 80, 110, 100, 160, 100)):
-            self.table.setColumnWidth(column, width)
+        self._fit_columns()
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)
         self.detail = DetailView()
         buttons = QHBoxLayout()
@@ -199,8 +197,9 @@ class ReviewQueue(QWidget):
             (("D",), self.edit_label),
             (("N",), self.edit_note),
             (("Ctrl+Z",), self.undo),
-            (("Ctrl+R",), self.refresh),
+            (("Ctrl+R",), lambda: self.refresh()),
             (("H",), self.detail.show_heat.toggle),
+            (("Z",), self.detail.overlay.reset_zoom),
         ):
             action = QAction(self)
             action.setShortcuts([QKeySequence(k) for k in keys])
@@ -208,6 +207,21 @@ class ReviewQueue(QWidget):
             action.triggered.connect(slot)
             self.addAction(action)
         self.model.count_changed.connect(self._count_changed)
+
+    def _fit_columns(self) -> None:
+        """Each column as wide as its title and its usual widest value (nothing cut to "hresho")."""
+        body = self.table.fontMetrics()
+        head = self.table.horizontalHeader().fontMetrics()
+        bold = QFont(self.table.font())
+        bold.setBold(True)
+        for column, (title, _text, sample) in enumerate(COLUMNS):
+            width = max(head.horizontalAdvance(title) + 34, QFontMetrics(bold).horizontalAdvance(sample) + 22)
+            self.table.setColumnWidth(column, max(width, body.horizontalAdvance(sample) + 22))
+
+    def changeEvent(self, event) -> None:  # noqa: N802
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self._fit_columns()
 
     # -- data ------------------------------------------------------------------------------------------
     def attach_store(self) -> None:
@@ -245,7 +259,7 @@ class ReviewQueue(QWidget):
             values["until"] = datetime.combine(end + timedelta(days=1), time.min, tzinfo=local).astimezone(UTC)
         text = self.text.text().strip()
         if text:
-            values[TEXT_FIELD] = text
+            values["search"] = text
         if not verdicts:
             values["effective_verdict"] = frozenset()
         return InspectionFilter(**values)
@@ -254,19 +268,25 @@ class ReviewQueue(QWidget):
         self.refresh()
 
     def refresh(self, then: Callable[[], None] | None = None) -> None:
+        """Reload the list with the current filters, keeping the part on screen selected when listed."""
+        keep = self.shown_record() or self.current_record()
+        self._reload(keep.id if keep else None, then)
+
+    def _reload(self, keep_id: str | None, then: Callable[[], None] | None = None, *, fallback: bool = True) -> None:
         if self.station.store is None:
             return
-        keep = self.current_record()
-        keep_id = keep.id if keep else None
-        self.model.set_filter(self.current_filter(), then=lambda: self._after_reload(keep_id, then))
+        self.model.set_filter(self.current_filter(), then=lambda: self._after_reload(keep_id, then, fallback))
 
-    def _after_reload(self, keep_id: str | None, then: Callable[[], None] | None) -> None:
+    def _after_reload(self, keep_id: str | None, then: Callable[[], None] | None, fallback: bool) -> None:
+        """Select the part kept (else, with ``fallback``, the first one); without fallback the part on
+        screen stays, unselected, when the list does not hold it."""
         row = self.model.row_of(keep_id) if keep_id else None
-        if row is None and self.model.rowCount() > 0:
+        if row is None and fallback and self.model.rowCount() > 0:
             row = 0
         if row is not None:
-            self.select_row(row)
-        else:
+            if fallback or keep_id == self._detail_for:
+                self.select_row(row)
+        elif fallback:
             self.detail.clear("No parts match these filters")
         if then is not None:
             then()
@@ -282,6 +302,50 @@ class ReviewQueue(QWidget):
     def current_record(self) -> InspectionRecord | None:
         row = self.current_row()
         return self.model.record(row) if row >= 0 else None
+
+    def shown_record(self) -> InspectionRecord | None:
+        """The part in the detail pane: every decision applies to this one, whatever the table shows."""
+        data = self.detail.data
+        if data is not None and data.record.id == self._detail_for:
+            return data.record
+        return None
+
+    def show_part(self, inspection_id: str) -> None:
+        """Show one part (from the live screen) and select its row; filters that hide it are reset."""
+        row = self.model.row_of(inspection_id)
+        if row is not None:
+            self.select_row(row)
+            if self._detail_for != inspection_id:
+                self.load_detail(inspection_id)
+            return
+        self._clear_selection()
+        self.load_detail(inspection_id)
+        self.reset_filters(keep_id=inspection_id)
+
+    def _clear_selection(self) -> None:
+        model = self.table.selectionModel()
+        model.blockSignals(True)
+        model.clear()
+        model.blockSignals(False)
+        self.table.viewport().update()
+
+    def reset_filters(self, keep_id: str | None = None) -> None:
+        """Every verdict, every recipe, reviewed or not, no dates, no text; then reload."""
+        widgets = [*self.verdict_boxes.values(), self.recipe, self.reviewed, self.use_dates, self.text]
+        for widget in widgets:
+            widget.blockSignals(True)
+        for box in self.verdict_boxes.values():
+            box.setChecked(True)
+        self.recipe.setCurrentIndex(0)
+        self.reviewed.setCurrentIndex(0)
+        self.use_dates.setChecked(False)
+        self.date_from.setEnabled(False)
+        self.date_to.setEnabled(False)
+        self.text.clear()
+        for widget in widgets:
+            widget.blockSignals(False)
+        self._text_timer.stop()
+        self._reload(keep_id, fallback=False)
 
     def select_row(self, row: int) -> None:
         if not 0 <= row < self.model.rowCount():
@@ -337,9 +401,11 @@ class ReviewQueue(QWidget):
 
     # -- decisions -------------------------------------------------------------------------------------
     def _target(self) -> InspectionRecord | None:
-        record = self.current_record()
+        """The part on screen (never merely the selected row: the two may differ while a part loads)."""
+        record = self.shown_record()
         if record is None:
-            self.messages.show_message("Select a part first.", "info")
+            waiting = self._detail_for is not None
+            self.messages.show_message("Wait for the part to load." if waiting else "Select a part first.", "info")
         return record
 
     def _decide(self, record: InspectionRecord, fn, *, advance: bool, undo: bool = False) -> None:

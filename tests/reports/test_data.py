@@ -200,3 +200,17 @@ def test_parse_when():
     assert parse_when("2025-03-01").tzinfo is not None  # local time, made aware
     with pytest.raises(ReportError, match="Cannot read the time"):
         parse_when("last tuesday")
+
+
+def test_key_figures_never_call_model_time_a_throughput(report_data):
+    """#13: the PDF called "35348 ms per part" throughput; the model's time per part has its own box."""
+    from dataclasses import replace
+
+    from inspector.reports.sections import key_figures
+
+    boxes = {label: (value, detail) for label, value, detail in key_figures(report_data)}
+    assert "ms" not in " ".join(boxes["Throughput"])
+    no_rate = replace(report_data, throughput=replace(report_data.throughput, parts_per_hour=None))
+    boxes = {label: (value, detail) for label, value, detail in key_figures(no_rate)}
+    assert boxes["Throughput"] == ("-", "too few parts for a rate")
+    assert boxes["Model time per part"][0].endswith(" ms")

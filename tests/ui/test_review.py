@@ -73,7 +73,7 @@ def test_relabel_from_keyboard_goes_to_the_audit_trail_and_history(qtbot, make_w
     with open_store(settings.database_path) as store:
         trail = store.history(first.id)
         assert len(trail) == 4 and trail[-1].kind is OverrideKind.UNDO and trail[-1].operator == "ana"
-    qtbot.waitUntil(lambda: "undo" in review.detail.history_texts()[0], timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: "undid" in review.detail.history_texts()[0], timeout=WAIT_MS)
     assert len(review.detail.history_texts()) == 4
 
 
