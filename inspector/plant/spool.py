@@ -134,8 +134,20 @@ class Spool:
             raise StoreError(f"'{consumer}' is not a consumer of the spool {self.db.where}.")
         return int(value)
 
-    def pending(self, consumer: str, *, limit: int = 500, tables: Iterable[str] | None = None) -> list[Change]:
-        """The next changes after the consumer's position, oldest first."""
+    def last_seq(self) -> int:
+        """The newest change's number (0 when the log is empty)."""
+        with self.db.read() as conn:
+            return int(conn.execute(select(func.coalesce(func.max(changes.c.seq), 0))).scalar_one())
+
+    def pending(
+        self,
+        consumer: str,
+        *,
+        limit: int = 500,
+        tables: Iterable[str] | None = None,
+        upto: int | None = None,
+    ) -> list[Change]:
+        """The next changes after the consumer's position (of ``tables``, up to ``upto``), oldest first."""
         query = (
             select(changes)
             .where(changes.c.seq > select(cursors.c.seq).where(cursors.c.consumer == consumer).scalar_subquery())
@@ -144,6 +156,8 @@ class Spool:
         )
         if tables is not None:
             query = query.where(changes.c.table_name.in_(sorted(tables)))
+        if upto is not None:
+            query = query.where(changes.c.seq <= upto)
         with self.db.read() as conn:
             return [Change(r.seq, r.table_name, r.row_id, r.op) for r in conn.execute(query)]
 
