@@ -33,10 +33,11 @@ fi
 if [ "$WITH_TEST" = 1 ]; then
   "${PIP[@]}" install -c "$CONSTRAINTS" -e ".[test]"
   # Qt without a display (offscreen platform) needs these shared libraries; the report tests render
-  # PDF pages to PNG with pdftoppm (poppler-utils).
+  # PDF pages to PNG with pdftoppm (poppler-utils); the fault tests build a power-cut shim (gcc,
+  # libc6-dev) and loop-mount a small ext4 disk that they make fail (e2fsprogs).
   # The plant-network tests run against real servers started by packaging/services.sh.
   QT_DEBS="libglib2.0-0 libegl1 libgl1 libfontconfig1 libfreetype6 libdbus-1-3 libx11-6 libxkbcommon0 poppler-utils"
-  QT_DEBS="$QT_DEBS postgresql mosquitto mosquitto-clients openssl"
+  QT_DEBS="$QT_DEBS postgresql mosquitto mosquitto-clients openssl gcc libc6-dev e2fsprogs"
   missing=""
   for deb in $QT_DEBS; do
     dpkg -s "$deb" >/dev/null 2>&1 || missing="$missing $deb"

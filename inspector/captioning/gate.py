@@ -26,11 +26,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
+from inspector.core.processes import process_tag, tag_alive, tag_in_name
+
 # The control block: little-endian doubles at fixed offsets.
 _FIELDS = ("busy", "last_exit", "resume_after", "busy_share", "max_burst", "cancel_job")
 _SIZE = 8 * len(_FIELDS)
 _OFFSET = {name: 8 * i for i, name in enumerate(_FIELDS)}
 POLL_S = 0.002
+GATE_PREFIX = "inspector-gate-"
 
 
 class _ControlBlock:
@@ -152,7 +155,8 @@ class ScoringGate:
         """The path of the control block a caption process reads this gate from (made once)."""
         with self._cond:
             if self._block is None:
-                fd, path = tempfile.mkstemp(prefix="inspector-gate-", dir=_shm_dir())
+                remove_stale_gate_files()
+                fd, path = tempfile.mkstemp(prefix=f"{GATE_PREFIX}{process_tag()}-", dir=_shm_dir())
                 os.close(fd)
                 block = _ControlBlock(path, create=True)
                 block.set("resume_after", self.resume_after_s)
@@ -177,6 +181,23 @@ class ScoringGate:
                     os.unlink(self._block.path)
                 self._block.close()
                 self._block = None
+
+
+def remove_stale_gate_files(folder: str | None = None) -> int:
+    """Delete control blocks left by stations that were killed; returns how many were removed."""
+    folder = folder or _shm_dir() or tempfile.gettempdir()
+    removed = 0
+    try:
+        names = [n for n in os.listdir(folder) if n.startswith(GATE_PREFIX)]
+    except OSError:
+        return 0
+    for name in names:
+        tag = tag_in_name(name[len(GATE_PREFIX) - 1 :])
+        if tag is not None and not tag_alive(tag):
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(folder, name))
+                removed += 1
+    return removed
 
 
 def _shm_dir() -> str | None:

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, PngImagePlugin
 
+from inspector.core.processes import process_tag, tag_alive, tag_in_name
 from inspector.store.errors import StoreError, translate_error
 
 _KEY = re.compile(r"([0-9a-f]{2})/\1[0-9a-f]{62}(\.[a-z0-9]{1,8}){1,2}")
@@ -191,12 +192,17 @@ class ArtifactStore:
     # -- housekeeping --------------------------------------------------------------------------
 
     def remove_stale_temp_files(self, older_than_s: float = 3600.0) -> int:
-        """Delete temporary files left by a crash mid-write; returns how many were removed."""
+        """Delete temporary files left by a crash mid-write; returns how many were removed.
+
+        A temporary file is named after the process writing it: it is removed as soon as that
+        process is gone. Untagged ones (older stations) are removed once older than ``older_than_s``.
+        """
         removed = 0
         cutoff = time.time() - older_than_s
         for tmp in self._temp_files():
+            tag = tag_in_name(tmp.name)
             try:
-                if tmp.stat().st_mtime < cutoff:
+                if (not tag_alive(tag)) if tag is not None else tmp.stat().st_mtime < cutoff:
                     tmp.unlink()
                     removed += 1
             except OSError:
@@ -211,7 +217,7 @@ class ArtifactStore:
 
     def _temp_in(self, folder: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+        fd, name = tempfile.mkstemp(dir=folder, prefix=f".tmp-{process_tag()}-")
         os.close(fd)
         os.chmod(name, 0o644)
         return Path(name)

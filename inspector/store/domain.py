@@ -263,6 +263,16 @@ class RecipeVersionRecord:
     created_at: datetime
 
 
+class RunOutcome(StrEnum):
+    """How a run ended."""
+
+    FINISHED = "finished"  # the source ended (or a camera run was stopped by the operator)
+    CANCELLED = "cancelled"  # Ctrl-C / Stop before the source ended
+    TERMINATED = "terminated"  # SIGTERM (a service manager stopping the station)
+    ERROR = "error"  # stopped by a source or database error
+    KILLED = "killed"  # the process died without closing the run (kill -9, crash, power cut)
+
+
 @dataclass(frozen=True)
 class RunRecord:
     """A run (a folder pass, a camera session or a shift) with the model's verdict counts."""
@@ -279,6 +289,12 @@ class RunRecord:
     counts: VerdictCounts
     n_duplicates: int
     n_skipped: int
+    outcome: str | None = None  # a RunOutcome value; None while the run is open
+
+    @property
+    def status(self) -> str:
+        """``running`` while open, else how it ended (``killed``: the station died without closing it)."""
+        return self.outcome or ("running" if self.ended_at is None else RunOutcome.FINISHED.value)
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,19 @@ The station's database is an SQLite file in the data folder (``<data>/inspector.
 ``<data>/artifacts``). This module is the only place with SQLite-specific SQL (PRAGMAs, triggers);
 a PostgreSQL URL is accepted too, for a plant that shares one database between stations.
 
-Durability: SQLite runs in WAL mode with ``synchronous=NORMAL``. A commit has reached the operating
-system (the WAL file) before it returns, so a crash or ``kill -9`` of the station loses nothing that
-was reported as stored, and the file always opens again (SQLite replays the WAL). A *power cut* may
-lose the last few commits (never corrupt the file); pass ``synchronous="FULL"`` to close that gap at
-the cost of an fsync per commit.
+Durability (the ``durability`` setting): SQLite runs in WAL mode.
+
+- ``normal`` (default, ``synchronous=NORMAL``): a commit has reached the operating system (the WAL
+  file) before it returns, so a crash or ``kill -9`` of the station loses nothing that was reported
+  as stored, and the file always opens again (SQLite replays the WAL). A *power cut* (or a disk that
+  the kernel remounts read-only after an error) may lose every commit since the last checkpoint;
+  the file is never corrupted.
+- ``full`` (``synchronous=FULL``): the WAL is fsynced at every commit, so a power cut loses nothing
+  reported as stored either, at the cost of an fsync per commit (batched by the writer thread).
+
+Identity guard: the open database remembers the device and inode of its file and folder. Before and
+after every write transaction they are checked; a file deleted, moved away or replaced while the
+station writes to it raises :class:`DatabaseReplacedError` (nothing after that is reported stored).
 
 Write transactions start with ``BEGIN IMMEDIATE``, so a writer waits for the database lock up to the
 busy timeout up front instead of failing half-way; readers never wait for writers (WAL).
@@ -17,6 +25,7 @@ busy timeout up front instead of failing half-way; readers never wait for writer
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import tempfile
 import urllib.parse
@@ -35,6 +44,7 @@ from inspector.store import migrations
 from inspector.store.domain import utc_now
 from inspector.store.errors import (
     DatabaseCorruptError,
+    DatabaseReplacedError,
     ReadOnlyError,
     SchemaTooNewError,
     StoreError,
@@ -48,6 +58,9 @@ DB_FILENAME = "inspector.db"
 ARTIFACTS_DIRNAME = "artifacts"
 _SQLITE_HEADER = b"SQLite format 3\x00"
 _WRITE = "inspector_write"
+
+#: The ``durability`` setting and the SQLite ``synchronous`` mode it selects.
+DURABILITY = {"normal": "NORMAL", "full": "FULL"}
 
 # Append-only audit trail, enforced by the database itself (SQLite below; PostgreSQL's triggers are
 # made by ``migrations.postgres_guards``).
@@ -70,10 +83,35 @@ class Database:
     schema_version: int = SCHEMA_VERSION
     migrated_from: int | None = None  # the version found on disk when this open migrated it
     backup_path: Path | None = None  # copy taken before migrating (SQLite)
+    durability: str = "normal"
+    read_only: bool = False  # opened from a copy of a database that cannot be written (an archive)
+    notices: list[str] = field(default_factory=list)  # things the person opening it should be told
     _writer: Engine = field(init=False, repr=False)
+    _identity: tuple[tuple[int, int], tuple[int, int]] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._writer = self.engine.execution_options(**{_WRITE: True})
+
+    def remember_identity(self) -> None:
+        """Note which file (device, inode) and folder this database is; see :meth:`check_identity`."""
+        if self.path is not None:
+            self._identity = _file_identity(self.path)
+
+    def check_identity(self) -> None:
+        """Raise :class:`DatabaseReplacedError` if the file at :attr:`path` is no longer the one opened."""
+        if self._identity is None or self.path is None:
+            return
+        try:
+            now = _file_identity(self.path)
+        except OSError:
+            now = None
+        if now != self._identity:
+            what = "deleted or moved away" if not self.path.exists() else "replaced by another file"
+            raise DatabaseReplacedError(
+                f"The inspection database {self.where} was {what} while the station was using it: "
+                "results written since then would be lost, so nothing more is stored. Put the database "
+                "back (or choose a new data folder) and start again."
+            )
 
     @property
     def is_sqlite(self) -> bool:
@@ -84,12 +122,18 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """A write transaction (``BEGIN IMMEDIATE`` on SQLite), committed when the block ends."""
+        """A write transaction (``BEGIN IMMEDIATE`` on SQLite), committed when the block ends.
+
+        The database file's identity is checked before and after: when the block returns without
+        an error, the change was committed *to the database that was opened*.
+        """
+        self.check_identity()
         try:
             with self._writer.begin() as conn:
                 yield conn
         except (sa_exc.DBAPIError, sqlite3.Error, OSError) as error:
             raise self.translate(error) from error
+        self.check_identity()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -110,6 +154,8 @@ class Database:
     def close(self) -> None:
         """Close every pooled connection (the last one folds the WAL back into the file)."""
         self.engine.dispose()
+        if self.read_only and self.path is not None:
+            shutil.rmtree(self.path.parent, ignore_errors=True)  # the private copy
 
 
 def default_database_path() -> Path:
@@ -120,8 +166,9 @@ def open_database(
     target: str | os.PathLike[str] | None = None,
     *,
     busy_timeout_s: float = 5.0,
-    synchronous: str = "NORMAL",
+    durability: str = "normal",
     artifacts_dir: str | os.PathLike[str] | None = None,
+    read_only: bool = False,
 ) -> Database:
     """Open (creating or migrating as needed) the inspection database.
 
@@ -129,15 +176,19 @@ def open_database(
         target: an SQLite file path, a SQLAlchemy URL (``postgresql+psycopg://...``), or None for
             ``<data dir>/inspector.db``.
         busy_timeout_s: how long to wait for a database that another program holds locked.
-        synchronous: SQLite ``NORMAL`` (safe against crashes) or ``FULL`` (also against power cuts).
+        durability: ``normal`` (safe against crashes and ``kill -9``) or ``full`` (also against power
+            cuts: an fsync per commit). See the module doc.
         artifacts_dir: where image copies and heatmaps go; default ``artifacts/`` next to the file.
+        read_only: read a database that cannot be written (an archive on read-only media, a disk
+            remounted read-only): it is copied (with its WAL) to a private temporary folder and the
+            copy is opened, so SQLite can replay the WAL and an older schema can be read.
 
     Raises:
         SchemaTooNewError: written by a newer station; the file is not modified.
         DatabaseCorruptError, ReadOnlyError, DiskFullError, DatabaseLockedError, StoreError.
     """
-    if synchronous.upper() not in ("NORMAL", "FULL"):
-        raise ValueError(f"synchronous must be NORMAL or FULL, got {synchronous!r}")
+    if durability not in DURABILITY:
+        raise ValueError(f"durability must be one of {', '.join(DURABILITY)}, got {durability!r}")
     text = os.fspath(target) if target is not None else None
     if text is not None and "://" in text:
         url = make_url(text)
@@ -150,24 +201,71 @@ def open_database(
             engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)
             where = url.render_as_string(hide_password=True)
             arts = Path(artifacts_dir) if artifacts_dir else data_dir() / ARTIFACTS_DIRNAME
-            db = Database(engine, where, None, arts, busy_timeout_s)
+            db = Database(engine, where, None, arts, busy_timeout_s, durability=durability)
             return _ensure_schema(db, found=None)
         text = url.database
         if not text or text == ":memory:":
             raise ValueError("the inspection store needs a database file, not an in-memory database")
     path = Path(text).expanduser().absolute() if text else default_database_path()
+    if read_only:
+        return _open_read_only(path, busy_timeout_s, Path(artifacts_dir) if artifacts_dir else None)
     found = _preflight_sqlite(path, busy_timeout_s)
     backup = None
     if found is not None and 0 < found < SCHEMA_VERSION:
         backup = _backup_sqlite(path, found, busy_timeout_s)
-    engine = _sqlite_engine(path, busy_timeout_s, synchronous.upper())
+    engine = _sqlite_engine(path, busy_timeout_s, DURABILITY[durability])
     arts = Path(artifacts_dir) if artifacts_dir else path.parent / ARTIFACTS_DIRNAME
-    db = Database(engine, str(path), path, arts, busy_timeout_s, backup_path=backup)
+    db = Database(engine, str(path), path, arts, busy_timeout_s, backup_path=backup, durability=durability)
+    if found is None and _holds_files(arts):
+        db.notices.append(
+            f"A new, empty inspection database was created at {path}, but {arts} already holds "
+            "images and heatmaps of earlier inspections: the previous database was deleted or moved. "
+            "Restore it from a backup to see those results again."
+        )
     try:
-        return _ensure_schema(db, found=found)
+        db = _ensure_schema(db, found=found)
+        db.remember_identity()
+        return db
     except BaseException:
         db.close()
         raise
+
+
+def _open_read_only(path: Path, busy_timeout_s: float, artifacts_dir: Path | None) -> Database:
+    if not path.is_file():
+        raise StoreError(f"There is no inspection database at {path}.")
+    copy_dir = Path(tempfile.mkdtemp(prefix="inspector-readonly-"))
+    try:
+        for suffix in ("", "-wal"):
+            src = path.with_name(path.name + suffix)
+            if src.is_file():
+                shutil.copyfile(src, copy_dir / (DB_FILENAME + suffix))
+        db = open_database(
+            copy_dir / DB_FILENAME,
+            busy_timeout_s=busy_timeout_s,
+            artifacts_dir=artifacts_dir or path.parent / ARTIFACTS_DIRNAME,
+        )
+    except BaseException as error:
+        shutil.rmtree(copy_dir, ignore_errors=True)
+        if isinstance(error, OSError):
+            raise translate_error(error, path, busy_timeout_s) from error
+        raise
+    db.read_only, db.where = True, f"{path} (read-only: read from a copy)"
+    db.notices[:] = [f"{path} cannot be written: reading it from a private copy; nothing is changed."]
+    return db
+
+
+def _file_identity(path: Path) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(device, inode) of the file and of its folder."""
+    st, folder = os.stat(path), os.stat(path.parent)
+    return (st.st_dev, st.st_ino), (folder.st_dev, folder.st_ino)
+
+
+def _holds_files(folder: Path) -> bool:
+    try:
+        return any(entry.is_dir() and any(entry.iterdir()) for entry in folder.iterdir())
+    except OSError:
+        return False
 
 
 def _preflight_sqlite(path: Path, busy_timeout_s: float) -> int | None:

@@ -47,6 +47,10 @@ class ServerUnreachableError(StoreError):
     """A database server that cannot be reached, or that refused this station's login."""
 
 
+class DatabaseReplacedError(StoreError):
+    """The database file was deleted, moved or replaced while the station was writing to it."""
+
+
 class NotFoundError(StoreError):
     """An inspection, run or recipe version that is not in the database."""
 

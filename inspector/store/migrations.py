@@ -127,9 +127,18 @@ def _v2_to_v3(conn: Connection) -> None:
         postgres_station_names(conn)
 
 
+def _v3_to_v4(conn: Connection) -> None:
+    """How each run ended (finished, cancelled, terminated, error, killed) and which process ran it."""
+    add_column(conn, "runs", Column("outcome", String(16)))
+    add_column(conn, "runs", Column("process", String(40)))
+    # Runs closed before this version ended normally as far as anyone can tell.
+    conn.execute(text("UPDATE runs SET outcome = 'finished' WHERE ended_at IS NOT NULL"))
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "caption and defect-type slots; skipped files", _v1_to_v2),
     Migration(2, "PostgreSQL: append-only triggers; operator and recipe names unique per station", _v2_to_v3),
+    Migration(3, "run outcome and process", _v3_to_v4),
 ]
 
 assert MIGRATIONS[-1].to_version == SCHEMA_VERSION, "add a migration step when bumping SCHEMA_VERSION"

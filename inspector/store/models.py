@@ -35,7 +35,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from inspector.store.domain import CaptionStatus, OverrideKind, Verdict
 
 #: Version of the schema this code writes. A database with a higher number is refused.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 ID = String(36)
 SHA256 = String(64)
@@ -155,6 +155,9 @@ class Run(Base):
     n_uncertain: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     n_duplicate: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     n_skipped: Mapped[int] = mapped_column(Integer, server_default=text("0"))  # schema 2
+    # schema 4: how the run ended (RunOutcome; None while open) and the process that ran it
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    process: Mapped[str | None] = mapped_column(String(40))
 
 
 class Inspection(Base):

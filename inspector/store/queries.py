@@ -106,6 +106,7 @@ def run_record(row: Row[Any]) -> RunRecord:
         counts=VerdictCounts(row.n_pass, row.n_fail, row.n_uncertain),
         n_duplicates=row.n_duplicate,
         n_skipped=row.n_skipped,
+        outcome=row.outcome,
     )
 
 

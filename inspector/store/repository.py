@@ -22,11 +22,13 @@ import os
 import socket
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
+from inspector.core.processes import process_tag, tag_alive
 from inspector.store import queries
 from inspector.store.artifacts import ArtifactStore
 from inspector.store.domain import (
@@ -40,6 +42,7 @@ from inspector.store.domain import (
     OverrideKind,
     OverrideRecord,
     RecipeVersionRecord,
+    RunOutcome,
     RunRecord,
     SkipRecord,
     Verdict,
@@ -49,7 +52,7 @@ from inspector.store.domain import (
     utc_now,
 )
 from inspector.store.engine import Database, open_database
-from inspector.store.errors import NotFoundError, StoreError
+from inspector.store.errors import NotFoundError, ReadOnlyError, StoreError
 from inspector.store.models import Inspection, Operator, Override, Recipe, RecipeVersion, Run, SkippedItem
 
 _COUNT_COLUMN = {Verdict.PASS: "n_pass", Verdict.FAIL: "n_fail", Verdict.UNCERTAIN: "n_uncertain"}
@@ -59,15 +62,27 @@ def open_store(
     target: str | os.PathLike[str] | None = None,
     *,
     busy_timeout_s: float = 5.0,
-    synchronous: str = "NORMAL",
+    durability: str = "normal",
     artifacts_dir: str | os.PathLike[str] | None = None,
     station: str | None = None,
+    read_only: bool = False,
 ) -> InspectionStore:
     """Open the database (see :func:`~inspector.store.engine.open_database`) and its artifact files."""
-    db = open_database(target, busy_timeout_s=busy_timeout_s, synchronous=synchronous, artifacts_dir=artifacts_dir)
+    db = open_database(
+        target, busy_timeout_s=busy_timeout_s, durability=durability, artifacts_dir=artifacts_dir, read_only=read_only
+    )
     store = InspectionStore(db, station=station)
-    store.artifacts.remove_stale_temp_files()
+    store.recover_after_crash()
     return store
+
+
+@dataclass(frozen=True)
+class CrashRecovery:
+    """What :meth:`InspectionStore.recover_after_crash` tidied up."""
+
+    killed_runs: int
+    pending_captions: int
+    temp_files: int
 
 
 def _clean_text(value: str, what: str) -> str:
@@ -196,14 +211,62 @@ class InspectionStore:
                     label=label,
                     lot=lot,
                     station=self.station,
+                    process=process_tag(),
                 )
             )
             return self._run(conn, run_id)
 
-    def finish_run(self, run_id: str, *, ended_at: datetime | None = None) -> RunRecord:
+    def finish_run(
+        self, run_id: str, *, ended_at: datetime | None = None, outcome: RunOutcome = RunOutcome.FINISHED
+    ) -> RunRecord:
         with self.db.write() as conn:
-            conn.execute(update(Run).where(Run.id == run_id).values(ended_at=ended_at or utc_now()))
+            values = {"ended_at": ended_at or utc_now(), "outcome": RunOutcome(outcome).value}
+            conn.execute(update(Run).where(Run.id == run_id).values(values))
             return self._run(conn, run_id)
+
+    def recover_after_crash(self) -> CrashRecovery:
+        """Tidy up after a station that died (``kill -9``, crash, power cut) on this machine.
+
+        Its open runs are closed as ``killed`` (ended at their last stored part), captions it left
+        "pending" are marked missing with the reason, and its temporary artifact files are removed.
+        Runs of processes still alive, and of other stations sharing the database, are left alone.
+        A read-only database is left as it is.
+        """
+        if self.db.read_only:
+            return CrashRecovery(0, 0, 0)
+        temp_files = self.artifacts.remove_stale_temp_files()
+        try:
+            with self.db.read() as conn:
+                rows = conn.execute(
+                    select(Run.id, Run.started_at, Run.process).where(
+                        Run.ended_at.is_(None), Run.station == self.station
+                    )
+                ).all()
+            dead = [r for r in rows if r.process is not None and not tag_alive(r.process)]
+            captions = 0
+            if dead:
+                with self.db.write() as conn:
+                    for r in dead:
+                        last = conn.execute(
+                            select(func.max(Inspection.inspected_at)).where(Inspection.run_id == r.id)
+                        ).scalar()
+                        conn.execute(
+                            update(Run)
+                            .where(Run.id == r.id, Run.ended_at.is_(None))
+                            .values(ended_at=last or r.started_at, outcome=RunOutcome.KILLED.value)
+                        )
+                        captions += conn.execute(
+                            update(Inspection)
+                            .where(Inspection.run_id == r.id, Inspection.caption_status == CaptionStatus.PENDING)
+                            .values(
+                                caption_status=CaptionStatus.MISSING,
+                                caption_reason="the station stopped before this caption was written",
+                                captioned_at=utc_now(),
+                            )
+                        ).rowcount
+        except ReadOnlyError:
+            return CrashRecovery(0, 0, temp_files)
+        return CrashRecovery(len(dead), captions, temp_files)
 
     def get_run(self, run_id: str) -> RunRecord:
         with self.db.read() as conn:

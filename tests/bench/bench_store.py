@@ -49,8 +49,8 @@ def items(n: int, start: int, recipe_version_id: str, run_id: str | None = None)
     ]
 
 
-def bench_batches(folder: Path, total: int, batch: int, synchronous: str) -> float:
-    with open_store(folder / f"batch-{batch}-{synchronous}.db", synchronous=synchronous) as store:
+def bench_batches(folder: Path, total: int, batch: int, durability: str) -> float:
+    with open_store(folder / f"batch-{batch}-{durability}.db", durability=durability) as store:
         recipe = store.save_recipe_version("bench", {"n": 1})
         run = store.start_run(source="folder:/bench", recipe_version_id=recipe.id)
         work = [items(batch, k, recipe.id, run.id) for k in range(0, total, batch)]
@@ -127,10 +127,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         folder = Path(tmp)
         print(f"SQLite in WAL mode, folder {folder}")
-        for synchronous in ("NORMAL", "FULL"):
+        for durability in ("normal", "full"):
             for batch in (1000, 100, 10):
-                rate = bench_batches(folder, args.total, batch, synchronous)
-                show(f"{args.total:,} inspections, batches of {batch} (synchronous={synchronous})", rate, "/s")
+                rate = bench_batches(folder, args.total, batch, durability)
+                show(f"{args.total:,} inspections, batches of {batch} (durability={durability})", rate, "/s")
         show(
             f"{args.total:,} inspections one by one via StoreWriter (group commit)",
             bench_writer(folder, args.total),

@@ -42,9 +42,10 @@ def test_wal_foreign_keys_and_synchronous_are_on_for_every_connection(store):
         assert b.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
 
 
-def test_synchronous_full_can_be_chosen(db_path):
-    with open_store(db_path, synchronous="FULL") as store:
+def test_durability_full_can_be_chosen(db_path):
+    with open_store(db_path, durability="full") as store:
         assert _pragma(store, "synchronous") == 2
+        assert store.db.durability == "full"
 
 
 def test_default_location_is_the_data_folder(_isolated_data_dir):
