@@ -7,12 +7,13 @@ from typing import Any
 
 from inspector.backbones.loading import load_model
 from inspector.backbones.runtime import make_runtime, set_cpu_threads
+from inspector.core.model_fit import ROLES, model_fit_problem
 from inspector.core.recipe import DEFAULT_MODELS, DETECTORS, Recipe
 from inspector.core.registry import ModelSpec, get_spec
 from inspector.detectors.base import Detector
 from inspector.errors import InspectorError
 
-ROLES = {"winclip": "clip", "winclip+": "clip", "anomalydino": "vision"}
+__all__ = ["ROLES", "create_detector", "detector_for_recipe"]
 
 
 def create_detector(
@@ -44,8 +45,9 @@ def create_detector(
     if name not in DETECTORS:
         raise InspectorError(f"Unknown detector '{name}'; choose one of {', '.join(DETECTORS)}.")
     spec = model if isinstance(model, ModelSpec) else get_spec(model or DEFAULT_MODELS[name])
-    if spec.role != ROLES[name]:
-        raise InspectorError(f"Detector '{name}' needs a '{ROLES[name]}' model; '{spec.id}' is a '{spec.role}' model.")
+    problem = model_fit_problem(name, spec)
+    if problem:
+        raise InspectorError(problem)
     runtime = make_runtime(device, dtype, spec.dtype)
     if runtime.device == "cpu":
         set_cpu_threads()

@@ -125,14 +125,14 @@ class MainWindow(QMainWindow):
         self.controller.running_changed.connect(self._running_changed)
         self.live.open_recipe_requested.connect(self._open_recipe_tab)
         self.live.open_inspection.connect(self.show_inspection)
-        self.recipes.recipes_changed.connect(self._recipes_changed)
+        self.recipes.recipes_changed.connect(self._recipe_saved)
         self.first_run.check_again.connect(self.check_weights)
         self.tasks.error.connect(lambda text: self.live.messages.show_message(text, "error"))
         self.live.opacity.setValue(round(settings.heatmap_opacity * 100))
         self.live.colormap.setCurrentText(settings.colormap)
         self.live.set_source_choice(settings.last_source_kind, settings.last_source)
         self._recipes_changed(settings.last_recipe)
-        self.recipes.reload_list()
+        self.recipes.show_recipe(self.live.recipe_path())
         self._update_title()
         self._open_store()
 
@@ -331,7 +331,13 @@ class MainWindow(QMainWindow):
             self.first_run.setVisible(False)
 
     def _recipes_changed(self, select: str = "") -> None:
+        """Re-list the recipes in the live screen and select ``select`` there (when given)."""
         self.live.set_recipes(recipe_files(self.station.settings.recipes_dir), select)
+
+    def _recipe_saved(self, path: str) -> None:
+        """A recipe was saved in the editor: the live screen lists it but keeps its own choice (saving
+        never switches the recipe being inspected); with no recipe chosen yet, it takes this one."""
+        self._recipes_changed(self.live.recipe_path() or path)
 
     def show_inspection(self, inspection_id: str) -> None:
         """Open one part in the review screen (from the live screen's flagged list)."""

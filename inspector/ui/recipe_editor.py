@@ -32,7 +32,9 @@ from PySide6.QtWidgets import (
 )
 
 from inspector.core.images import IMAGE_SUFFIXES
+from inspector.core.model_fit import ROLES, model_fit_problem
 from inspector.core.recipe import DEFAULT_MODELS, Recipe, load_recipe, save_recipe
+from inspector.core.registry import ModelSpec
 from inspector.detectors.prompts import build_prompt_ensemble
 from inspector.errors import InspectorError
 from inspector.ui.calibration_dialog import CalibrationDialog
@@ -48,7 +50,6 @@ DETECTOR_LABELS = {
     "winclip+": "Few-shot — WinCLIP+ (CLIP)",
     "winclip": "Zero-shot — WinCLIP (CLIP)",
 }
-ROLES = {"winclip": "clip", "winclip+": "clip", "anomalydino": "vision"}
 
 
 def _lines(text: str) -> tuple[str, ...]:
@@ -83,6 +84,7 @@ class RecipeEditor(QWidget):
         left.setLayout(lv)
 
         self.name = QLineEdit()
+        self.name.setPlaceholderText("name of the new recipe, e.g. ball screw M8")
         self.object_name = QLineEdit()
         self.object_name.setPlaceholderText("what the part is called, e.g. ball screw")
         self.detector = QComboBox()
@@ -161,9 +163,11 @@ class RecipeEditor(QWidget):
         add_held.clicked.connect(lambda: self._add_images(self.held_out))
         remove_held = QPushButton("Remove selected")
         remove_held.clicked.connect(self.held_out.remove_selected)
+        self.held_count = QLabel("")
         hrow.addWidget(add_held)
         hrow.addWidget(remove_held)
         hrow.addStretch(1)
+        hrow.addWidget(self.held_count)
         rf.addLayout(hrow)
         decide = QGroupBox("Decision")
         df = QFormLayout(decide)
@@ -215,6 +219,8 @@ class RecipeEditor(QWidget):
         self.detector.currentIndexChanged.connect(self._detector_changed)
         self.use_band.toggled.connect(self._band_toggled)
         self.references.changed.connect(self._refs_changed)
+        self.held_out.changed.connect(self._refs_changed)
+        self.model.currentIndexChanged.connect(self._update_status)
         self.calibrate_button.clicked.connect(self.calibrate)
         self.save_button.clicked.connect(self.save)
         QShortcut(
@@ -223,7 +229,7 @@ class RecipeEditor(QWidget):
             activated=self.save,
             context=Qt.ShortcutContext.WidgetWithChildrenShortcut,
         )
-        self._models: list[tuple[str, str, str, bool]] = []  # id, title, role, has weights
+        self._models: list[tuple[ModelSpec, bool]] = []  # the registry's clip/vision models, has weights
         self.new_recipe()
 
     # -- listing -----------------------------------------------------------------------------------------
@@ -241,6 +247,18 @@ class RecipeEditor(QWidget):
                 self.list.setCurrentRow(self.list.count() - 1)
         self.list.blockSignals(False)
 
+    def show_recipe(self, path: str = "") -> None:
+        """List the recipes and open ``path`` (else the first one); a new recipe when there is none."""
+        self.reload_list(select=path)
+        paths = [self.list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.list.count())]
+        chosen = path if path in paths else (paths[0] if paths else "")
+        if chosen and self.open_path(Path(chosen)):
+            self.list.blockSignals(True)
+            self.list.setCurrentRow(paths.index(chosen))
+            self.list.blockSignals(False)
+        else:
+            self.new_recipe()
+
     def load_models(self) -> None:
         """Read the model registry and whether each model's weights are here (off the GUI thread)."""
 
@@ -248,7 +266,7 @@ class RecipeEditor(QWidget):
             from inspector.core.registry import load_registry
 
             return [
-                (s.id, s.title, s.role, s.config is not None or s.has_weights())
+                (s, s.config is not None or s.has_weights())
                 for s in load_registry().values()
                 if s.role in ("clip", "vision")
             ]
@@ -286,7 +304,8 @@ class RecipeEditor(QWidget):
     def new_recipe(self) -> None:
         self.path = None
         self.list.clearSelection()
-        self.set_recipe(Recipe(name="new recipe", object_name="", detector="anomalydino", threshold=0.5))
+        self.set_recipe(Recipe(name="", object_name="", detector="anomalydino", threshold=0.5))
+        self.name.setFocus()
 
     def set_recipe(self, recipe: Recipe) -> None:
         self.name.setText(recipe.name)
@@ -344,19 +363,50 @@ class RecipeEditor(QWidget):
     def _detector_changed(self, *_args, select: str = "") -> None:
         detector = self.detector.currentData()
         wanted = select or self.model.currentData() or DEFAULT_MODELS[detector]
+        if not select and self.model_problem(wanted, detector):  # the detector was switched: its own default
+            wanted = DEFAULT_MODELS[detector]
         self.model.blockSignals(True)
         self.model.clear()
-        entries = [m for m in self._models if m[2] == ROLES[detector]]
-        if not any(m[0] == wanted for m in entries):
-            entries.insert(0, (wanted, wanted, ROLES[detector], True))
-        for model_id, title, _role, present in entries:
-            self.model.addItem(f"{model_id}" + ("" if present else "   (weights missing)"), model_id)
-            self.model.setItemData(self.model.count() - 1, title, Qt.ItemDataRole.ToolTipRole)
+        entries = [(spec.id, spec.title, present) for spec, present in self._models if spec.role == ROLES[detector]]
+        if not any(
+            e[0] == wanted for e in entries
+        ):  # the recipe's own choice stays visible, marked when it cannot work
+            entries.insert(0, (wanted, wanted, True))
+        for model_id, title, present in entries:
+            problem = self.model_problem(model_id, detector)
+            mark = "   (does not fit this detector)" if problem else "" if present else "   (weights missing)"
+            self.model.addItem(f"{model_id}{mark}", model_id)
+            self.model.setItemData(self.model.count() - 1, problem or title, Qt.ItemDataRole.ToolTipRole)
         self.model.setCurrentIndex(max(0, self.model.findData(wanted)))
         self.model.blockSignals(False)
-        few = detector in ("winclip+", "anomalydino")
-        self.model_status.setText("Needs good reference images." if few else "Zero-shot: needs only the object name.")
+        self._update_status()
         self.update_preview()
+
+    def model_problem(self, model_id: str, detector: str | None = None) -> str | None:
+        """Why the detector cannot use this model (None: it can, or the registry is not read yet)."""
+        detector = detector or self.detector.currentData()
+        spec = next((s for s, _present in self._models if s.id == model_id), None)
+        return model_fit_problem(detector, spec) if spec is not None else None
+
+    def _update_status(self) -> None:
+        """The line under the model: why the model cannot work, or what the detector still needs."""
+        problem = self.model_problem(self.model.currentData() or "")
+        if problem:
+            self.model_status.setText(problem)
+            self.model_status.setObjectName("errorText")
+        else:
+            few = self.detector.currentData() in ("winclip+", "anomalydino")
+            n = self.references.count()
+            if few and n == 0:
+                text = "Needs good reference images."
+            elif few:
+                text = f"Few-shot with {n} good reference{'s' if n != 1 else ''}."
+            else:
+                text = "Zero-shot: needs only the object name."
+            self.model_status.setText(text)
+            self.model_status.setObjectName("muted")
+        self.model_status.style().unpolish(self.model_status)
+        self.model_status.style().polish(self.model_status)
 
     def _band_toggled(self, on: bool) -> None:
         self.band_low.setEnabled(on)
@@ -365,6 +415,9 @@ class RecipeEditor(QWidget):
     def _refs_changed(self) -> None:
         n = self.references.count()
         self.ref_count.setText(f"{n} reference{'s' if n != 1 else ''}")
+        held = self.held_out.count()
+        self.held_count.setText(f"{held} held-out image{'s' if held != 1 else ''}")
+        self._update_status()
 
     def update_preview(self) -> None:
         """The prompt ensemble WinCLIP averages (pure Python: no model needed)."""
@@ -455,6 +508,9 @@ class RecipeEditor(QWidget):
             recipe = self.recipe()
             if not recipe.name:
                 raise InspectorError("Give the recipe a name.")
+            problem = self.model_problem(recipe.model or DEFAULT_MODELS[recipe.detector], recipe.detector)
+            if problem:
+                raise InspectorError(f"Not saved: {problem}")
             if recipe.few_shot and not recipe.references:
                 self.messages.show_message(
                     f"{DETECTOR_LABELS[recipe.detector]} needs good reference images: add some before inspecting.",
@@ -491,9 +547,13 @@ class RecipeEditor(QWidget):
         if store is None or not name:
             self.versions.setText("")
             return
-        self.station.tasks.submit(lambda: store.recipe_versions(name), self._versions_loaded, lambda _e: None)
+        self.station.tasks.submit(
+            lambda: store.recipe_versions(name), lambda found: self._versions_loaded(name, found), lambda _e: None
+        )
 
-    def _versions_loaded(self, versions) -> None:
+    def _versions_loaded(self, name: str, versions) -> None:
+        if name != self.name.text().strip():
+            return  # another recipe is in the form by now
         if not versions:
             self.versions.setText("Not in the database yet: saved as version 1 on the first save or run.")
             return

@@ -7,7 +7,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from inspector.store import InspectionFilter, Verdict, open_store
-from inspector.ui.review_model import COLUMN
 from tests.ui.conftest import WAIT_MS
 
 
@@ -84,6 +83,9 @@ def test_refresh_button_and_ctrl_r_reload_without_errors(qtbot, make_window, ins
 
 
 def test_search_by_file_name_and_part_id_and_the_file_column_is_on_screen(qtbot, make_window, inspected):
+    from inspector.ui.review_model import COLUMNS
+
+    column = {title: i for i, (title, *_rest) in enumerate(COLUMNS)}
     window = make_window()
     window.resize(1280, 800)
     review = _open_review(qtbot, window)
@@ -91,7 +93,7 @@ def test_search_by_file_name_and_part_id_and_the_file_column_is_on_screen(qtbot,
     qtbot.waitUntil(lambda: review.model.rowCount() == 1, timeout=WAIT_MS)
     record = review.model.record(0)
     assert record.file_path.endswith("part_003.png")
-    assert review.model.data(review.model.index(0, COLUMN["File"])) == "part_003.png"
+    assert review.model.data(review.model.index(0, column["File"])) == "part_003.png"
     review.text.setText(record.id[:13])  # the start of a part id (as printed in reports and logs)
     qtbot.waitUntil(lambda: review.model.rowCount() >= 1 and review.model.record(0).id == record.id, timeout=WAIT_MS)
     review.text.setText("no-such-part")
@@ -100,11 +102,11 @@ def test_search_by_file_name_and_part_id_and_the_file_column_is_on_screen(qtbot,
     qtbot.waitUntil(lambda: review.model.rowCount() == 9, timeout=WAIT_MS)
 
     header = review.table.horizontalHeader()
-    right = header.sectionViewportPosition(COLUMN["File"]) + header.sectionSize(COLUMN["File"])
-    assert header.sectionViewportPosition(COLUMN["File"]) >= 0 and right <= review.table.viewport().width()
+    right = header.sectionViewportPosition(column["File"]) + header.sectionSize(column["File"])
+    assert header.sectionViewportPosition(column["File"]) >= 0 and right <= review.table.viewport().width()
     metrics = header.fontMetrics()
-    for column in ("Threshold", "Verdict", "Reviewed by", "Score"):  # titles are not cut ("hresho")
-        assert header.sectionSize(COLUMN[column]) >= metrics.horizontalAdvance(column) + 12
+    for title in ("Threshold", "Verdict", "Reviewed by", "Score"):  # titles are not cut ("hresho")
+        assert header.sectionSize(column[title]) >= metrics.horizontalAdvance(title) + 12
 
 
 def test_undo_says_what_it_undid_and_z_resets_the_zoom(qtbot, make_window, inspected):
