@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from inspector.core.recipe_schema import validate_recipe_body
 from inspector.core.types import Verdict
 from inspector.errors import RecipeError
 
@@ -101,8 +102,8 @@ class Recipe:
         if data.get("format") != RECIPE_FORMAT:
             raise RecipeError(f"{source} is not an Inspector recipe (no 'format: {RECIPE_FORMAT}').")
         version = data.get("format_version")
-        if not isinstance(version, int):
-            raise RecipeError(f"{source} has no valid format_version.")
+        if type(version) is not int or version < 1:  # bool is an int in Python: true is no version
+            raise RecipeError(f"{source}: format_version must be a whole number >= 1 (got {version!r}).")
         if version > RECIPE_FORMAT_VERSION:
             raise RecipeError(
                 f"{source} was written by a newer Inspector (recipe format {version}); this station "
@@ -110,22 +111,9 @@ class Recipe:
                 "the file was not changed."
             )
         body = {k: v for k, v in data.items() if k not in ("format", "format_version")}
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(body) - known)
-        if unknown:
-            raise RecipeError(f"{source} has fields this station does not know: {', '.join(unknown)}.")
-        if "name" not in body:
-            raise RecipeError(f"{source} has no name.")
-        for key in ("references", "calibration_images", "extra_normal", "extra_anomalous", "defect_classes"):
-            if key in body:
-                body[key] = tuple(str(v) for v in body[key])
-        if body.get("uncertain_band") is not None:
-            band = body["uncertain_band"]
-            if len(band) != 2:
-                raise RecipeError(f"{source}: uncertain_band must be [low, high].")
-            body["uncertain_band"] = (float(band[0]), float(band[1]))
+        values = validate_recipe_body(body, source)
         try:
-            return cls(**body)
+            return cls(**values)
         except TypeError as exc:
             raise RecipeError(f"{source} is not a valid recipe: {exc}") from exc
 

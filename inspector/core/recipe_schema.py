@@ -1,0 +1,178 @@
+"""The recipe file's schema (pydantic v2): every field checked on load, every bad field named.
+
+:func:`validate_recipe_body` takes the JSON object of a recipe file and returns the checked fields,
+or raises :class:`~inspector.errors.RecipeError` with one line per bad field, naming the field and
+the value found (``threshold: must be a finite number (got 'high')``). Nothing is coerced silently:
+a string is never split into a list of characters, ``true`` is not a version number, a name must
+be text. Bounds that protect the station (how many references, the detector's input resolution)
+live here too, so a recipe cannot ask for more memory than a station has.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AllowInfNan,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from inspector.errors import RecipeError
+
+#: Most reference images a recipe may list (few-shot methods use 1-4; their patch memory grows
+#: with every reference, so thousands would exhaust memory before the first part is scored).
+MAX_REFERENCES = 256
+#: Most held-out good images for calibration.
+MAX_CALIBRATION_IMAGES = 10_000
+#: Largest detector input side (AnomalyDINO's ``resolution``), pixels.
+MAX_RESOLUTION = 2048
+
+Text = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+OptionalText = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, max_length=500)]
+Path_ = Annotated[str, Strict(), StringConstraints(min_length=1, max_length=4096)]
+Number = Annotated[float, Strict(), AllowInfNan(False)]
+Flag = Annotated[bool, Strict()]
+Count = Annotated[int, Strict()]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AnomalyDinoParams(_Strict):
+    """Options of :class:`~inspector.detectors.anomalydino.AnomalyDinoDetector`."""
+
+    resolution: Annotated[Count, Field(ge=14, le=MAX_RESOLUTION)] = 448
+    masking: Flag = False
+    top_fraction: Annotated[Number, Field(gt=0.0, le=1.0)] = 0.01
+    sigma: Annotated[Number, Field(ge=0.0, le=64.0)] = 4.0
+    augment_rotations: Flag = False
+    mask_references: Flag = False
+    batch_size: Annotated[Count, Field(ge=1, le=256)] = 4
+    mask_threshold: Annotated[Number, Field(ge=0.0, le=1.0)] = 0.5
+
+
+class WinClipParams(_Strict):
+    """Options of :class:`~inspector.detectors.winclip.WinClipDetector`."""
+
+    scales: Annotated[list[Annotated[Count, Field(ge=1, le=16)]], Field(min_length=1, max_length=4)] = [2, 3]
+    batch_windows: Annotated[Count, Field(ge=1, le=4096)] | None = None
+
+
+PARAMS: dict[str, type[_Strict]] = {
+    "anomalydino": AnomalyDinoParams,
+    "winclip": WinClipParams,
+    "winclip+": WinClipParams,
+}
+
+
+class RecipeBody(_Strict):
+    """The fields of a recipe file (``format`` and ``format_version`` are checked before)."""
+
+    name: Text
+    object_name: Text = "object"
+    detector: Literal["winclip", "winclip+", "anomalydino"] = "winclip"
+    model: OptionalText = ""
+    references: Annotated[list[Path_], Field(max_length=MAX_REFERENCES)] = []
+    calibration_images: Annotated[list[Path_], Field(max_length=MAX_CALIBRATION_IMAGES)] = []
+    extra_normal: Annotated[list[Text], Field(max_length=200)] = []
+    extra_anomalous: Annotated[list[Text], Field(max_length=200)] = []
+    defect_classes: Annotated[list[Text], Field(max_length=200)] = []
+    threshold: Number = 0.5
+    uncertain_band: tuple[Number, Number] | None = None
+    detector_params: dict[str, Any] = {}
+    calibration: dict[str, Any] = {}
+
+    @field_validator("uncertain_band")
+    @classmethod
+    def _band_ordered(cls, band: tuple[float, float] | None) -> tuple[float, float] | None:
+        if band is not None and band[0] > band[1]:
+            raise ValueError("must be [low, high] with low <= high")
+        return band
+
+    @model_validator(mode="after")
+    def _band_holds_threshold(self) -> RecipeBody:
+        band = self.uncertain_band
+        if band is not None and not band[0] <= self.threshold <= band[1]:
+            raise ValueError(f"uncertain_band {list(band)} must contain the threshold {self.threshold:g}")
+        return self
+
+
+def validate_recipe_body(body: dict[str, Any], source: str) -> dict[str, Any]:
+    """Check a recipe file's fields; the checked values (lists as tuples), or one RecipeError naming every problem."""
+    problems: list[str] = []
+    checked: RecipeBody | None = None
+    try:
+        checked = RecipeBody.model_validate(body)
+    except ValidationError as error:
+        problems += [_line(e) for e in error.errors()]
+    detector = body.get("detector", "winclip")
+    params_model = PARAMS.get(detector) if isinstance(detector, str) else None
+    params = body.get("detector_params", {})
+    if params_model is not None and isinstance(params, dict):
+        try:
+            params = params_model.model_validate(params).model_dump(include=set(params))
+        except ValidationError as error:
+            problems += [_line(e, prefix=("detector_params",)) for e in error.errors()]
+    if problems:
+        raise RecipeError(f"{source} is not a valid recipe:\n" + "\n".join(f"  - {p}" for p in problems))
+    assert checked is not None
+    values = checked.model_dump()
+    for key in ("references", "calibration_images", "extra_normal", "extra_anomalous", "defect_classes"):
+        values[key] = tuple(values[key])
+    values["uncertain_band"] = tuple(values["uncertain_band"]) if values["uncertain_band"] is not None else None
+    values["detector_params"] = params
+    return values
+
+
+_PLAIN = {
+    "extra_forbidden": "is not a field this station knows",
+    "missing": "is missing",
+    "finite_number": "must be a finite number",
+    "float_type": "must be a number",
+    "int_type": "must be a whole number",
+    "bool_type": "must be true or false",
+    "string_type": "must be text",
+    "list_type": "must be a list",
+    "tuple_type": "must be a list [low, high]",
+    "dict_type": "must be an object {...}",
+}
+
+
+def _line(error: Any, prefix: tuple[Any, ...] = ()) -> str:
+    loc = [str(p) for p in (*prefix, *error["loc"]) if not str(p).startswith("function-")]
+    where = ".".join(loc) if loc else "recipe"
+    kind = error["type"]
+    text = _PLAIN.get(kind) or str(error["msg"]).removeprefix("Value error, ")
+    if kind == "too_long" and "max_length" in error.get("ctx", {}):
+        text = (
+            f"has {error['ctx'].get('actual_length', 'too many')} entries, at most {error['ctx']['max_length']} allowed"
+        )
+        return f"{where}: {text}"
+    if kind == "extra_forbidden" or kind == "missing":
+        return f"{where}: {text}" + ("" if kind == "missing" else f" (value {_show(error['input'])})")
+    return f"{where}: {text} (got {_show(error['input'])})"
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    text = repr(value) if not isinstance(value, (dict, list)) else _json(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _json(value: Any) -> str:
+    import json
+
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)

@@ -1,0 +1,77 @@
+"""Every bad recipe field of the red-team pass gets one plain message naming the field and the value."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from inspector.core.recipe import Recipe, load_recipe
+from inspector.core.recipe_schema import MAX_REFERENCES
+from inspector.errors import RecipeError
+
+
+def _write(tmp_path, **fields):
+    body = {"format": "inspector-recipe", "format_version": 1, "name": "bracket", **fields}
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(body, allow_nan=True), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"threshold": "high"}, "threshold: must be a number (got 'high')"),
+        ({"threshold": None}, "threshold: must be a number (got None)"),
+        ({"threshold": float("nan")}, "threshold: must be a finite number (got nan)"),
+        ({"threshold": float("inf")}, "threshold: must be a finite number (got inf)"),
+        ({"name": 123}, "name: must be text (got 123)"),
+        ({"uncertain_band": "0.1-0.9"}, "uncertain_band: must be a list [low, high] (got '0.1-0.9')"),
+        ({"uncertain_band": [0.9, 0.1]}, "uncertain_band: must be [low, high] with low <= high"),
+        ({"references": "good.png"}, "references: must be a list (got 'good.png')"),
+        ({"detector": "anomalydino", "detector_params": {"resolution": 14000}}, "detector_params.resolution"),
+        ({"detector": "anomalydino", "detector_params": {"masking": "yes"}}, "detector_params.masking"),
+        ({"detector": "anomalydino", "detector_params": {"colour": 1}}, "detector_params.colour: is not a field"),
+        ({"detector": "winclip", "detector_params": {"scales": 2}}, "detector_params.scales: must be a list"),
+        ({"detector": "yolo"}, "detector: Input should be 'winclip', 'winclip+' or 'anomalydino' (got 'yolo')"),
+        ({"colour": "red"}, "colour: is not a field this station knows (value 'red')"),
+    ],
+)
+def test_each_bad_field_is_named_with_its_value(tmp_path, fields, expected):
+    with pytest.raises(RecipeError) as caught:
+        load_recipe(_write(tmp_path, **fields))
+    assert expected in str(caught.value)
+    assert "Traceback" not in str(caught.value)
+
+
+def test_every_bad_field_is_reported_at_once(tmp_path):
+    path = _write(tmp_path, name=123, threshold="high", detector="anomalydino", detector_params={"resolution": "big"})
+    with pytest.raises(RecipeError) as caught:
+        load_recipe(path)
+    lines = [line for line in str(caught.value).splitlines() if line.strip().startswith("- ")]
+    assert len(lines) == 3, caught.value
+    assert {"name", "threshold", "detector_params.resolution"} == {line.split(":")[0].strip("- ") for line in lines}
+
+
+def test_format_version_true_is_not_a_version(tmp_path):
+    path = _write(tmp_path)
+    body = json.loads(path.read_text())
+    body["format_version"] = True
+    path.write_text(json.dumps(body))
+    with pytest.raises(RecipeError, match="format_version must be a whole number >= 1 \\(got True\\)"):
+        load_recipe(path)
+
+
+def test_too_many_references_is_refused_before_anything_loads(tmp_path):
+    path = _write(tmp_path, detector="anomalydino", references=[f"good/{i}.png" for i in range(10_000)])
+    with pytest.raises(RecipeError, match=f"references: has 10000 entries, at most {MAX_REFERENCES} allowed"):
+        load_recipe(path)
+
+
+def test_a_good_recipe_still_loads_with_its_detector_options(tmp_path):
+    path = _write(
+        tmp_path, detector="anomalydino", threshold=1, uncertain_band=[0.5, 2], detector_params={"resolution": 56}
+    )
+    recipe = load_recipe(path)
+    assert isinstance(recipe, Recipe) and recipe.threshold == 1.0 and recipe.uncertain_band == (0.5, 2.0)
+    assert recipe.detector_params == {"resolution": 56}  # only what the file set: defaults stay the detector's
