@@ -15,6 +15,12 @@ class WeightsMissingError(InspectorError):
     exit_code = 3
 
 
+class WeightsInvalidError(InspectorError):
+    """Weights are on the station but are not the registered model's (wrong, damaged or incomplete)."""
+
+    exit_code = 3
+
+
 class RecipeError(InspectorError):
     """A recipe file cannot be read or is from a newer version of the station."""
 

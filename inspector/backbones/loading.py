@@ -3,26 +3,53 @@
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from inspector._torch import import_torch
 from inspector.backbones.runtime import Runtime
+from inspector.core.fingerprint import random_fingerprint, weights_fingerprint
 from inspector.core.registry import ModelSpec
-from inspector.errors import InspectorError
+from inspector.errors import InspectorError, WeightsInvalidError
 
 log = logging.getLogger(__name__)
+
+#: Random-weight builds are seeded, so that ``random:<seed>`` names exactly which weights they had.
+RANDOM_SEED = 0
 
 
 @dataclass
 class LoadedModel:
-    """A model in eval mode on its device and dtype, and how it was made."""
+    """A model in eval mode on its device and dtype, and how it was made.
+
+    ``fingerprint`` names the weights: ``sha256:...`` over the files loaded, or ``random:<seed>``.
+    """
 
     spec: ModelSpec
     model: Any
     runtime: Runtime
     random_weights: bool
     tokenizer: Any = None
+    fingerprint: str = ""
+
+
+@contextmanager
+def _seeded(seed: int = RANDOM_SEED):
+    """Random initialisation from ``seed`` without touching the caller's random state."""
+    torch = import_torch()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+def _load_failed(spec: ModelSpec, where: object, exc: Exception) -> WeightsInvalidError:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return WeightsInvalidError(
+        f"The weights of model '{spec.id}' in {where} cannot be loaded into its architecture "
+        f"({spec.architecture}): {first[:300]}\n"
+        f"Import a correct copy: inspector models import PATH --model {spec.id}"
+    )
 
 
 def _finish(model, runtime: Runtime):
@@ -54,16 +81,24 @@ def load_open_clip(spec: ModelSpec, runtime: Runtime, random_weights: bool = Fal
         if not random_weights:
             raise InspectorError(f"Model '{spec.id}' is an inline test architecture: it has no weights.")
         cfg = dict(spec.config)
-        model = CLIP(embed_dim=cfg["embed_dim"], vision_cfg=cfg["vision_cfg"], text_cfg=cfg["text_cfg"])
+        with _seeded():
+            model = CLIP(embed_dim=cfg["embed_dim"], vision_cfg=cfg["vision_cfg"], text_cfg=cfg["text_cfg"])
+        fingerprint = random_fingerprint(RANDOM_SEED)
     elif random_weights:
-        model = open_clip.create_model(spec.architecture, pretrained=None, **spec.open_clip_kwargs)
+        with _seeded():
+            model = open_clip.create_model(spec.architecture, pretrained=None, **spec.open_clip_kwargs)
+        fingerprint = random_fingerprint(RANDOM_SEED)
     else:
         location = spec.weights_location()
         if location is None:
             raise spec.missing_weights_error()
-        model = open_clip.create_model(spec.architecture, pretrained=str(location), **spec.open_clip_kwargs)
+        fingerprint = weights_fingerprint([location])
+        try:
+            model = open_clip.create_model(spec.architecture, pretrained=str(location), **spec.open_clip_kwargs)
+        except Exception as exc:  # noqa: BLE001 - any failure to load is a weights problem, said plainly
+            raise _load_failed(spec, location, exc) from exc
     tokenizer = open_clip.get_tokenizer(spec.architecture if spec.config is None else "ViT-B-16")
-    return LoadedModel(spec, _finish(model, runtime), runtime, random_weights, tokenizer)
+    return LoadedModel(spec, _finish(model, runtime), runtime, random_weights, tokenizer, fingerprint)
 
 
 def _transformers_classes(spec: ModelSpec):
@@ -90,14 +125,20 @@ def load_transformers(
         config = config_cls(**spec.config) if spec.config is not None else _hub_config(spec, config_cls)
         for key, value in (config_overrides or {}).items():
             setattr(config, key, value)
-        model = model_cls(config)
+        with _seeded():
+            model = model_cls(config)
+        fingerprint = random_fingerprint(RANDOM_SEED)
     else:
         local = spec.local_weights()
         source = str(local) if local is not None else (spec.hub_id if spec.cached_hub_weights() else None)
         if source is None:
             raise spec.missing_weights_error()
-        model = model_cls.from_pretrained(source, local_files_only=True)
-    return LoadedModel(spec, _finish(model, runtime), runtime, random_weights)
+        fingerprint = weights_fingerprint(spec.loaded_files())
+        try:
+            model = model_cls.from_pretrained(source, local_files_only=True)
+        except Exception as exc:  # noqa: BLE001 - any failure to load is a weights problem, said plainly
+            raise _load_failed(spec, source, exc) from exc
+    return LoadedModel(spec, _finish(model, runtime), runtime, random_weights, fingerprint=fingerprint)
 
 
 # Architecture hyper-parameters of the registered transformers models, for random-weight builds

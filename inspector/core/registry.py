@@ -126,6 +126,31 @@ class ModelSpec:
                 return Path(found)
         return None
 
+    def loaded_files(self) -> list[Path]:
+        """The files a real load reads (for the fingerprint): empty when the weights are not here.
+
+        open_clip: the one weights file. transformers: ``config.json`` and the weight files of the
+        model folder (the safetensors files where there are any, as ``from_pretrained`` prefers them).
+        """
+        if self.config is not None:
+            return []
+        if self.backend != "transformers":
+            location = self.weights_location()
+            return [location] if location is not None else []
+        folder = self.local_weights() or self.cached_hub_folder()
+        if folder is None:
+            return []
+        return [folder / "config.json", *transformers_weight_files(folder)]
+
+    def cached_hub_folder(self) -> Path | None:
+        """The hub cache's snapshot folder of a transformers model, when its config and weights are there."""
+        if self.backend != "transformers" or not self.hub_id or not self.cached_hub_weights():
+            return None
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(self.hub_id, "config.json")
+        return Path(found).parent if isinstance(found, str) else None
+
     def weights_location(self) -> Path | None:
         """Local import first, then the hub cache; None when the weights are not here."""
         if self.config is not None:
@@ -148,6 +173,13 @@ class ModelSpec:
             f"     inspector models import PATH --model {self.id}\n"
             f"     (they are kept in {self.local_dir()})."
         )
+
+
+def transformers_weight_files(folder: Path) -> list[Path]:
+    """The weight files ``from_pretrained`` reads from a model folder (safetensors preferred)."""
+    files = sorted(p for p in folder.iterdir() if p.suffix in WEIGHT_SUFFIXES and p.is_file())
+    safetensors = [p for p in files if p.suffix == ".safetensors"]
+    return safetensors or files
 
 
 def load_registry(folder: Path | None = None) -> dict[str, ModelSpec]:

@@ -33,7 +33,12 @@ class AnomalyPrediction:
 
 @dataclass(frozen=True)
 class DetectorInfo:
-    """What produced a prediction: shown in tables, reports and the store."""
+    """What produced a prediction: shown in tables, reports and the store.
+
+    ``fingerprint`` names the weights actually loaded (``sha256:...`` or ``random:<seed>``, see
+    :mod:`inspector.core.fingerprint`); with the recipe version it decides what counts as
+    "already inspected".
+    """
 
     detector: str
     model_id: str
@@ -41,6 +46,7 @@ class DetectorInfo:
     dtype: str
     shots: int = 0
     random_weights: bool = False
+    fingerprint: str = ""
 
     def describe(self) -> str:
         text = f"{self.detector} [{self.model_id}] on {self.device}/{self.dtype}"

@@ -225,6 +225,7 @@ class AnomalyDinoDetector:
             dtype=runtime.dtype,
             shots=0,
             random_weights=loaded.random_weights,
+            fingerprint=loaded.fingerprint,
         )
 
     # -- features -------------------------------------------------------------------------

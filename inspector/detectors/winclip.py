@@ -455,6 +455,7 @@ class WinClipDetector:
             dtype=loaded.runtime.dtype,
             shots=0,
             random_weights=loaded.random_weights,
+            fingerprint=loaded.fingerprint,
         )
         self.set_prompts(object_name, extra_normal, extra_anomalous)
 

@@ -96,6 +96,7 @@ class RunSummary:
     cancelled: bool
     error: str | None = None
     error_kind: str | None = None  # "source" or "store"
+    model_fingerprint: str = ""  # the weights that scored this run ("sha256:..." or "random:<seed>")
 
     @property
     def inspected(self) -> int:
@@ -114,6 +115,7 @@ class RunSummary:
             "source": self.source,
             "detector": self.detector,
             "model": self.model_id,
+            "model_fingerprint": self.model_fingerprint,
             "pass": self.passed,
             "fail": self.failed,
             "uncertain": self.uncertain,

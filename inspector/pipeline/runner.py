@@ -11,8 +11,8 @@ Threads (none of them the GUI's):
   ``STORED`` only after its transaction committed, so a crash or ``kill -9`` loses nothing that was
   reported as stored (SQLite WAL).
 
-Re-running the same images with the same recipe version scores nothing twice: content hashes are
-looked up before scoring.
+Re-running the same images with the same recipe version and the same weights (model fingerprint)
+scores nothing twice: content hashes are looked up before scoring.
 """
 
 from __future__ import annotations
@@ -189,6 +189,7 @@ class InspectionPipeline:
             seconds=seconds,
             predict_seconds=self._predict_seconds,
             random_weights=info.random_weights,
+            model_fingerprint=info.fingerprint,
             cancelled=cancelled,
             error=error or self._store_error,
             error_kind=error_kind or ("store" if self._store_error else None),
@@ -232,7 +233,7 @@ class InspectionPipeline:
                 self._skip(frame, f"Cannot read {frame.path}: {exc.strerror or exc}", run_id, writer)
         if not todo:
             return
-        existing = self.store.find_existing([h for _, h in todo], version_id)
+        existing = self.store.find_existing([h for _, h in todo], version_id, self.detector.info.fingerprint)
         seen: dict[str, bool] = {}
         fresh: list[tuple[Frame, str]] = []
         for frame, digest in todo:
@@ -245,7 +246,7 @@ class InspectionPipeline:
                         _path(frame),
                         frame.timestamp,
                         inspection_id=existing.get(digest),
-                        reason="already inspected with this recipe version",
+                        reason="already inspected with this recipe version and these weights",
                     )
                 )
                 with self._lock:

@@ -96,6 +96,9 @@ class NewInspection:
     thumbnail_artifact: str | None = None
     caption_status: CaptionStatus | None = None
     station: str | None = None
+    model_fingerprint: str = ""  # the weights: "sha256:..." or "random:<seed>" (part of the duplicate key)
+    model_device: str | None = None
+    model_dtype: str | None = None
     id: str = field(default_factory=new_id)
 
     def __post_init__(self) -> None:
@@ -130,6 +133,9 @@ class NewInspection:
             detector=info.detector,
             model_id=info.model_id,
             random_weights=bool(prediction.random_weights or info.random_weights),
+            model_fingerprint=info.fingerprint,
+            model_device=info.device,
+            model_dtype=info.dtype,
             **extra,
         )
 
@@ -138,7 +144,7 @@ class NewInspection:
 class AddResult:
     """The outcome of :meth:`InspectionStore.add_inspections`, one entry per input, in order.
 
-    For a duplicate (same content hash and recipe version already stored) ``ids[i]`` is the id of
+    For a duplicate (same content hash, recipe version and model fingerprint already stored) ``ids[i]`` is the id of
     the inspection already in the database, and nothing new was written for it.
     """
 
@@ -241,6 +247,16 @@ class InspectionRecord:
     caption_reason: str | None
     defect_type: str | None  # the captioner's guess; the operator's label is effective_defect_label
     defect_confidence: float | None
+    model_fingerprint: str = ""  # empty: recorded before the station kept fingerprints
+    model_device: str | None = None
+    model_dtype: str | None = None
+
+    @property
+    def short_fingerprint(self) -> str:
+        """The weights' fingerprint as reports and the review detail show it."""
+        from inspector.core.fingerprint import short_fingerprint
+
+        return short_fingerprint(self.model_fingerprint)
 
     @property
     def overridden(self) -> bool:

@@ -376,7 +376,7 @@ def _ensure_schema(db: Database, *, found: int | None) -> Database:
     """Create a new schema, or migrate an older one, in a single transaction."""
     if found == SCHEMA_VERSION and (not db.is_sqlite or _sqlite_guards_present(db)):
         return db  # the common case: nothing to write, so a busy database still opens
-    with db.write() as conn:
+    with _schema_write(db) as conn:
         tables = set(inspect(conn).get_table_names())
         now = utc_now()
         if SchemaInfo.__tablename__ not in tables:
@@ -417,6 +417,36 @@ def _ensure_schema(db: Database, *, found: int | None) -> Database:
                     "SELECT RAISE(ABORT, 'the override audit trail is append-only'); END"
                 )
     return db
+
+
+@contextmanager
+def _schema_write(db: Database) -> Iterator[Connection]:
+    """The schema's write transaction; on SQLite with foreign-key enforcement off while it runs.
+
+    A migration step may rebuild a table (SQLite cannot change constraints in place), which is only
+    possible with enforcement off (SQLite's documented procedure); every key is checked with
+    ``PRAGMA foreign_key_check`` before the commit instead, and a violation rolls everything back.
+    """
+    if not db.is_sqlite:
+        with db.write() as conn:
+            yield conn
+        return
+    try:
+        with db._writer.connect() as conn:
+            raw = conn.connection.dbapi_connection
+            raw.execute("PRAGMA foreign_keys = OFF")  # outside a transaction, or SQLite ignores it
+            try:
+                with conn.begin():
+                    yield conn
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise DatabaseCorruptError(
+                            corrupt_message(db.where, f"{len(broken)} broken references (first in {broken[0][0]})")
+                        )
+            finally:
+                raw.execute("PRAGMA foreign_keys = ON")
+    except (sa_exc.DBAPIError, sqlite3.Error, OSError) as error:
+        raise db.translate(error) from error
 
 
 def _sqlite_guards_present(db: Database) -> bool:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Column,
     Connection,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.schema import CreateColumn
@@ -135,10 +137,104 @@ def _v3_to_v4(conn: Connection) -> None:
     conn.execute(text("UPDATE runs SET outcome = 'finished' WHERE ended_at IS NOT NULL"))
 
 
+_OLD_UNIQUE = "uq_inspections_content_hash_recipe_version_id"
+_NEW_UNIQUE = "uq_inspections_content_hash_recipe_version_id_model_fingerprint"
+_V5_INDEXES = {
+    "ix_inspections_inspected_at_id": ("inspected_at", "id"),
+    "ix_inspections_verdict_inspected_at": ("verdict", "inspected_at"),
+    "ix_inspections_recipe_version_id_inspected_at": ("recipe_version_id", "inspected_at"),
+    "ix_inspections_run_id_inspected_at": ("run_id", "inspected_at"),
+    "ix_inspections_caption_status": ("caption_status",),
+}
+
+
+def _v5_inspections(meta: MetaData, name: str) -> Table:
+    """The inspections table as schema 5 defines it (frozen)."""
+    Table("runs", meta, Column("id", String(36), primary_key=True))
+    Table("recipe_versions", meta, Column("id", String(36), primary_key=True))
+    verdicts = "verdict IN ('pass', 'fail', 'uncertain')"
+    statuses = "caption_status IN ('pending', 'done', 'missing')"
+    return Table(
+        name,
+        meta,
+        Column("id", String(36), primary_key=True),
+        Column("run_id", String(36), ForeignKey("runs.id", name="fk_inspections_run_id_runs")),
+        Column("station", String(200)),
+        Column("source", String(1000), nullable=False),
+        Column("file_path", Text),
+        Column("content_hash", String(64), nullable=False),
+        Column("inspected_at", DateTime(timezone=True), nullable=False),
+        Column(
+            "recipe_version_id",
+            String(36),
+            ForeignKey("recipe_versions.id", name="fk_inspections_recipe_version_id_recipe_versions"),
+            nullable=False,
+        ),
+        Column("detector", String(100), nullable=False),
+        Column("model_id", String(200), nullable=False),
+        Column("score", Float, nullable=False),
+        Column("threshold", Float, nullable=False),
+        Column("verdict", String(16), CheckConstraint(verdicts, name="ck_inspections_verdict"), nullable=False),
+        Column("latency_ms", Float),
+        Column("random_weights", Boolean(create_constraint=False), nullable=False),
+        Column("image_artifact", String(100)),
+        Column("heatmap_artifact", String(100)),
+        Column("thumbnail_artifact", String(100)),
+        Column("caption", Text),
+        Column("caption_status", String(16), CheckConstraint(statuses, name="ck_inspections_caption_status")),
+        Column("caption_reason", Text),
+        Column("defect_type", String(200)),
+        Column("defect_confidence", Float),
+        Column("captioned_at", DateTime(timezone=True)),
+        *_V5_NEW_COLUMNS(),
+        UniqueConstraint("content_hash", "recipe_version_id", "model_fingerprint", name=_NEW_UNIQUE),
+    )
+
+
+def _V5_NEW_COLUMNS() -> list[Column]:  # noqa: N802 - a frozen list, built fresh for each table
+    return [
+        Column("model_fingerprint", String(80), nullable=False, server_default=text("''")),
+        Column("model_device", String(40)),
+        Column("model_dtype", String(16)),
+    ]
+
+
+def _v4_to_v5(conn: Connection) -> None:
+    """Model identity on inspections: weights fingerprint, device and dtype; "already inspected"
+    becomes same image + recipe version + weights fingerprint.
+
+    Rows from before keep an empty fingerprint ("unrecorded"), so no run with recorded weights
+    reuses them. SQLite cannot change a table's UNIQUE constraint in place: the table is rebuilt
+    (the engine runs migrations with foreign-key enforcement off and checks the keys afterwards).
+    """
+    if conn.dialect.name != "sqlite":  # PostgreSQL: in place, and idempotent like the step before
+        for column in _V5_NEW_COLUMNS():
+            spec = CreateColumn(column).compile(dialect=conn.dialect)
+            conn.exec_driver_sql(f"ALTER TABLE inspections ADD COLUMN IF NOT EXISTS {spec}")
+        for name in (_OLD_UNIQUE, _NEW_UNIQUE):
+            conn.exec_driver_sql(f"ALTER TABLE inspections DROP CONSTRAINT IF EXISTS {name}")
+        conn.exec_driver_sql(
+            f"ALTER TABLE inspections ADD CONSTRAINT {_NEW_UNIQUE} "
+            "UNIQUE (content_hash, recipe_version_id, model_fingerprint)"
+        )
+        return
+    meta = MetaData()
+    new = _v5_inspections(meta, "inspections_v5")
+    new.create(conn)
+    old_columns = [c.name for c in new.columns if c.name not in ("model_fingerprint", "model_device", "model_dtype")]
+    names = ", ".join(old_columns)
+    conn.exec_driver_sql(f"INSERT INTO inspections_v5 ({names}) SELECT {names} FROM inspections")
+    conn.exec_driver_sql("DROP TABLE inspections")
+    conn.exec_driver_sql("ALTER TABLE inspections_v5 RENAME TO inspections")
+    for index_name, columns in _V5_INDEXES.items():
+        conn.exec_driver_sql(f"CREATE INDEX {index_name} ON inspections ({', '.join(columns)})")
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "caption and defect-type slots; skipped files", _v1_to_v2),
     Migration(2, "PostgreSQL: append-only triggers; operator and recipe names unique per station", _v2_to_v3),
     Migration(3, "run outcome and process", _v3_to_v4),
+    Migration(4, "model fingerprint, device and dtype on inspections; duplicates per fingerprint", _v4_to_v5),
 ]
 
 assert MIGRATIONS[-1].to_version == SCHEMA_VERSION, "add a migration step when bumping SCHEMA_VERSION"

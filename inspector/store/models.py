@@ -35,7 +35,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from inspector.store.domain import CaptionStatus, OverrideKind, Verdict
 
 #: Version of the schema this code writes. A database with a higher number is refused.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 ID = String(36)
 SHA256 = String(64)
@@ -165,8 +165,9 @@ class Inspection(Base):
 
     __tablename__ = "inspections"
     __table_args__ = (
-        # Re-running the same folder under the same recipe version does not log a part twice.
-        UniqueConstraint("content_hash", "recipe_version_id"),
+        # Re-running the same folder under the same recipe version with the same weights does not log a
+        # part twice (schema 5: the weights' fingerprint is part of the key).
+        UniqueConstraint("content_hash", "recipe_version_id", "model_fingerprint"),
         Index(None, "inspected_at", "id"),
         Index(None, "verdict", "inspected_at"),
         Index(None, "recipe_version_id", "inspected_at"),
@@ -199,6 +200,11 @@ class Inspection(Base):
     defect_type: Mapped[str | None] = mapped_column(String(200))
     defect_confidence: Mapped[float | None] = mapped_column(Float)
     captioned_at: Mapped[datetime | None]
+    # Schema 5: the weights behind the score (``sha256:...`` or ``random:<seed>``; empty: recorded
+    # before schema 5), and the device and dtype they ran on.
+    model_fingerprint: Mapped[str] = mapped_column(String(80), server_default=text("''"))
+    model_device: Mapped[str | None] = mapped_column(String(40))
+    model_dtype: Mapped[str | None] = mapped_column(String(16))
 
 
 class Override(Base):

@@ -239,4 +239,7 @@ def _record(r: Row[Any], last: Row[Any] | None, n_overrides: int) -> InspectionR
         caption_reason=r.caption_reason,
         defect_type=r.defect_type,
         defect_confidence=r.defect_confidence,
+        model_fingerprint=r.model_fingerprint or "",
+        model_device=r.model_device,
+        model_dtype=r.model_dtype,
     )

@@ -317,8 +317,9 @@ class InspectionStore:
     # -- inspections ---------------------------------------------------------------------------
 
     def add_inspections(self, batch: Sequence[NewInspection]) -> AddResult:
-        """Log a batch in one transaction; a part already logged under the same recipe version
-        (same content hash) is not stored again but reported as a duplicate with its existing id.
+        """Log a batch in one transaction; a part already logged under the same recipe version with
+        the same weights (same content hash and model fingerprint) is not stored again but reported
+        as a duplicate with its existing id.
 
         When this returns, every inserted row is committed (it survives a crash or ``kill -9``).
         """
@@ -332,7 +333,7 @@ class InspectionStore:
             rows: list[dict[str, Any]] = []
             run_deltas: dict[str, Counter[str]] = defaultdict(Counter)
             for item in batch:
-                key = (item.content_hash, item.recipe_version_id)
+                key = (item.content_hash, item.recipe_version_id, item.model_fingerprint)
                 is_dup = key in seen
                 if not is_dup:
                     seen[key] = item.id
@@ -348,11 +349,14 @@ class InspectionStore:
                 conn.execute(update(Run).where(Run.id == run_id).values(values))
         return AddResult(tuple(ids), tuple(duplicate))
 
-    def has_inspection(self, content_hash: str, recipe_version_id: str) -> bool:
-        return bool(self.find_existing([content_hash], recipe_version_id))
+    def has_inspection(self, content_hash: str, recipe_version_id: str, model_fingerprint: str = "") -> bool:
+        return bool(self.find_existing([content_hash], recipe_version_id, model_fingerprint))
 
-    def find_existing(self, content_hashes: Iterable[str], recipe_version_id: str) -> dict[str, str]:
-        """``{content_hash: inspection id}`` for those already logged under ``recipe_version_id``.
+    def find_existing(
+        self, content_hashes: Iterable[str], recipe_version_id: str, model_fingerprint: str = ""
+    ) -> dict[str, str]:
+        """``{content_hash: inspection id}`` for those already logged under ``recipe_version_id``
+        by the weights ``model_fingerprint`` (a part scored by other weights is not "already inspected").
 
         A folder run asks this before scoring, so re-running a folder costs no model time.
         """
@@ -362,7 +366,9 @@ class InspectionStore:
             for chunk in queries.chunks(hashes):
                 rows = conn.execute(
                     select(Inspection.content_hash, Inspection.id).where(
-                        Inspection.recipe_version_id == recipe_version_id, Inspection.content_hash.in_(chunk)
+                        Inspection.recipe_version_id == recipe_version_id,
+                        Inspection.model_fingerprint == model_fingerprint,
+                        Inspection.content_hash.in_(chunk),
                     )
                 )
                 found.update({r.content_hash: r.id for r in rows})
@@ -549,6 +555,9 @@ class InspectionStore:
             "heatmap_artifact": item.heatmap_artifact,
             "thumbnail_artifact": item.thumbnail_artifact,
             "caption_status": item.caption_status,
+            "model_fingerprint": item.model_fingerprint,
+            "model_device": item.model_device,
+            "model_dtype": item.model_dtype,
         }
 
     def _check_references(self, conn: Connection, batch: Sequence[NewInspection]) -> None:
@@ -565,17 +574,18 @@ class InspectionStore:
                 )
 
     @staticmethod
-    def _existing(conn: Connection, batch: Sequence[NewInspection]) -> dict[tuple[str, str], str]:
-        wanted = {(i.content_hash, i.recipe_version_id) for i in batch}
-        hashes = sorted({h for h, _ in wanted})
-        found: dict[tuple[str, str], str] = {}
+    def _existing(conn: Connection, batch: Sequence[NewInspection]) -> dict[tuple[str, str, str], str]:
+        wanted = {(i.content_hash, i.recipe_version_id, i.model_fingerprint) for i in batch}
+        hashes = sorted({h for h, _, _ in wanted})
+        found: dict[tuple[str, str, str], str] = {}
         for chunk in queries.chunks(hashes):
             rows = conn.execute(
-                select(Inspection.id, Inspection.content_hash, Inspection.recipe_version_id).where(
-                    Inspection.content_hash.in_(chunk)
-                )
+                select(
+                    Inspection.id, Inspection.content_hash, Inspection.recipe_version_id, Inspection.model_fingerprint
+                ).where(Inspection.content_hash.in_(chunk))
             )
             for r in rows:
-                if (r.content_hash, r.recipe_version_id) in wanted:
-                    found[(r.content_hash, r.recipe_version_id)] = r.id
+                key = (r.content_hash, r.recipe_version_id, r.model_fingerprint)
+                if key in wanted:
+                    found[key] = r.id
         return found

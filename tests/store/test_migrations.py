@@ -99,6 +99,12 @@ def _shape(path: Path) -> dict[str, object]:
         shape: dict[str, object] = {
             t: sorted((r[1], r[2], r[3], r[4]) for r in con.execute(f"PRAGMA table_info({t})")) for t in tables
         }
+        shape["unique"] = sorted(
+            (t, tuple(c[2] for c in con.execute(f"PRAGMA index_info('{ix[1]}')")))
+            for t in tables
+            for ix in con.execute(f"PRAGMA index_list({t})")
+            if ix[2] and ix[3] == "u"
+        )
         for kind in ("index", "trigger"):
             shape[kind] = sorted(
                 r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = ? AND sql IS NOT NULL", (kind,))
@@ -160,3 +166,29 @@ def test_a_migrated_database_opens_again_without_migrating(tmp_path):
     open_store(path).close()
     with open_store(path) as store:
         assert store.db.migrated_from is None and store.get("in-1").effective_verdict == Verdict.PASS
+
+
+def test_a_v1_database_gets_fingerprint_keys_and_keeps_its_audit_trail(tmp_path):
+    """Schema 5 rebuilt ``inspections``: old rows are "unrecorded", the same part is scored again by
+    recorded weights, and the override trail still points at its inspection (and stays guarded)."""
+    import dataclasses
+
+    import pytest
+
+    path = tmp_path / "old" / "inspector.db"
+    _build_v1(path)
+    with open_store(path) as store:
+        rec = store.get("in-1")
+        assert rec.model_fingerprint == "" and rec.short_fingerprint == "unrecorded"
+        real = [dataclasses.replace(i, model_fingerprint="sha256:" + "1" * 64) for i in make_items(1, "rv-1")]
+        assert store.add_inspections(real).duplicate == (False,)
+        assert store.count() == 2
+        assert [o.note for o in store.history("in-1")] == ["false alarm"]
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA foreign_keys = ON")
+    assert con.execute("PRAGMA foreign_key_check").fetchall() == []
+    with pytest.raises(sqlite3.IntegrityError):
+        con.execute("DELETE FROM inspections WHERE id = 'in-1'")  # the override still references it
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        con.execute("UPDATE overrides SET note = 'x'")
+    con.close()
