@@ -517,6 +517,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_reports(sub)
 
+    from inspector.plant.cli import register as register_plant
+
+    register_plant(sub)
+
     recipe = sub.add_parser("recipe", help="create, calibrate and show recipes")
     rsub = recipe.add_subparsers(dest="recipe_command", metavar="ACTION", required=True)
     p = rsub.add_parser("new", help="write a new recipe file")

@@ -144,6 +144,15 @@ class Forwarder:
             self._stop.wait(self.retry_s[0])
         return self.state().up_to_date
 
+    def check(self) -> ForwarderState:
+        """Connect (registering the station id) and count what waits, without forwarding anything."""
+        try:
+            self._connect()
+            self._set(waiting=self.spool.waiting(CONSUMER), error=None, unreachable_since=None, connected=True)
+        except (StoreError, sa_exc.SQLAlchemyError, OSError) as error:
+            self._fail(str(error) if isinstance(error, StoreError) else _plain(error), reconnect=True)
+        return self.state()
+
     # -- the loop ------------------------------------------------------------------------------
 
     def _run(self) -> None:

@@ -115,6 +115,7 @@ def _add_scope(p: argparse.ArgumentParser) -> None:
     g.add_argument("--run", help="run id (or its first characters) or run label, e.g. 'Shift A'")
     g.add_argument("--recipe", metavar="NAME[:VERSION]", help="recipe name, optionally one version: bracket-A:2")
     g.add_argument("--lot", help="every run logged with this lot")
+    g.add_argument("--station", help="one station's parts (a central database holds many stations')")
 
 
 class _PhaseBars:
@@ -183,6 +184,7 @@ def build_scope(args: argparse.Namespace, store):
             recipe_name=name,
             recipe_version=version,
             lot=args.lot,
+            station=getattr(args, "station", None),
         )
     except ValueError as error:
         raise ReportError(str(error)) from error

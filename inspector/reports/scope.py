@@ -35,6 +35,7 @@ class ReportScope:
         recipe_name: One recipe, all its versions unless ``recipe_version`` is set.
         recipe_version: One version (1, 2, ...) of ``recipe_name``.
         lot: Every run logged with this lot number.
+        station: One station's parts (in a central database shared by many stations).
     """
 
     since: datetime | None = None
@@ -43,6 +44,7 @@ class ReportScope:
     recipe_name: str | None = None
     recipe_version: int | None = None
     lot: str | None = None
+    station: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("since", "until"):
@@ -56,7 +58,7 @@ class ReportScope:
             )
         if self.recipe_version is not None and not self.recipe_name:
             raise ReportError("A recipe version needs the recipe's name too (for example bracket-A:2).")
-        for name in ("run_id", "recipe_name", "lot"):
+        for name in ("run_id", "recipe_name", "lot", "station"):
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, value.strip() or None)
@@ -64,6 +66,8 @@ class ReportScope:
     def describe(self, tz: tzinfo | None = None) -> str:
         """One line a person reads: ``lot L-17, recipe bracket-A v2, 2025-03-01 06:00 to ...``."""
         parts = []
+        if self.station:
+            parts.append(f"station {self.station}")
         if self.lot:
             parts.append(f"lot {self.lot}")
         if self.run_id:
@@ -94,7 +98,7 @@ def resolve_scope(store: InspectionStore, scope: ReportScope) -> ResolvedScope:
     Raises:
         ReportError: the run, recipe, version or lot is not in the database (the message lists what is).
     """
-    base = InspectionFilter(since=scope.since, until=scope.until)
+    base = InspectionFilter(since=scope.since, until=scope.until, station=scope.station)
     version_id = None
     if scope.recipe_name:
         versions = store.recipe_versions(scope.recipe_name)

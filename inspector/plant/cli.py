@@ -1,0 +1,108 @@
+"""``inspector plant status`` and ``inspector plant forward``: the spool and its links by hand."""
+
+from __future__ import annotations
+
+import argparse
+
+PLANT_EXAMPLES = """examples:
+  inspector plant status                                   what waits in this station's spool
+  inspector plant forward --central postgresql://inspector:PW@db.plant/inspector
+                                                           forward everything now, then exit
+settings: <data folder>/plant.json (or INSPECTOR_PLANT_SETTINGS); see the README, 'plant network'.
+"""
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "plant",
+        help="the plant network: spool state, forwarding to the central database",
+        epilog=PLANT_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = p.add_subparsers(dest="plant_command", metavar="ACTION", required=True)
+    for name, helptext, func in (
+        ("status", "what waits in the spool for the central database and the MQTT broker", cmd_status),
+        ("forward", "forward the spool to the central database now (until it is empty)", cmd_forward),
+    ):
+        q = sub.add_parser(name, help=helptext)
+        q.add_argument("--db", help="the station's database file (default: <data folder>/inspector.db)")
+        q.add_argument("--settings", help="plant settings file (default: <data folder>/plant.json)")
+        q.add_argument("--central", metavar="URL", help="central PostgreSQL URL (overrides the settings)")
+        q.add_argument("--station", help="station id (overrides the settings; default: this computer's name)")
+        q.set_defaults(func=func)
+    sub.choices["forward"].add_argument(
+        "--timeout", type=float, default=600.0, help="give up after this many seconds (default 600)"
+    )
+
+
+def _open(args):
+    from inspector.plant.settings import CentralSettings, load_plant_settings
+    from inspector.store import open_store
+
+    settings = load_plant_settings(args.settings)
+    if args.central:
+        from dataclasses import replace
+
+        shared = settings.central.shared_artifacts if settings.central else None
+        settings = replace(settings, central=CentralSettings(args.central, shared))
+    if args.station:
+        from dataclasses import replace
+
+        settings = replace(settings, station_id=args.station)
+    store = open_store(args.db, station=settings.station) if args.db else open_store(station=settings.station)
+    return settings, store
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from inspector.plant import forwarder, mqtt
+    from inspector.plant.spool import Spool
+
+    settings, store = _open(args)
+    try:
+        spool = Spool(store.db)
+        print(f"station: {settings.station}   spool: {store.db.where}")
+        if settings.central is not None:
+            spool.register(forwarder.CONSUMER)
+            f = forwarder.Forwarder(
+                store.db,
+                settings.central.url,
+                station=settings.station,
+                shared_artifacts=settings.central.shared_artifacts,
+            )
+            f.check()  # connect once (and register the station id), forward nothing
+            print(f.state().describe())
+        else:
+            print("central database: not configured")
+        if settings.mqtt is not None:
+            spool.register(mqtt.CONSUMER)
+            print(f"MQTT: {spool.waiting(mqtt.CONSUMER, tables=mqtt.TABLES)} changes waiting for the broker")
+        else:
+            print("MQTT: not configured")
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_forward(args: argparse.Namespace) -> int:
+    from inspector.plant.forwarder import Forwarder
+    from inspector.plant.settings import PlantSettingsError
+
+    settings, store = _open(args)
+    try:
+        if settings.central is None:
+            raise PlantSettingsError(
+                "No central database is configured: give --central URL or the 'central' section of plant.json."
+            )
+        f = Forwarder(
+            store.db,
+            settings.central.url,
+            station=settings.station,
+            shared_artifacts=settings.central.shared_artifacts,
+            local_artifacts=store.artifacts,
+        )
+        done = f.drain(timeout=args.timeout)
+        state = f.state()
+        print(f"{state.forwarded} changes forwarded; {state.describe()}")
+        return 0 if done else 5
+    finally:
+        store.close()

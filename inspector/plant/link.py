@@ -1,0 +1,118 @@
+"""The station's links to the plant: forwarder, MQTT publisher and OPC UA server, started together.
+
+A front end (``inspector run``, the window, through the station session) makes one
+:class:`PlantLink` from the plant settings, tells it what happens (a part stored, an override, the
+run state) and shows :meth:`PlantLink.status` — the links themselves read the spool, so a
+notification that never comes only delays them until their next poll.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from inspector.plant.forwarder import Forwarder, ForwarderState
+from inspector.plant.mqtt import FAULT, RUNNING, STOPPED, MqttPublisher, PublisherState
+from inspector.plant.opcua import ERROR, READY, OpcUaServer, PartResult, StationControl
+from inspector.plant.opcua import RUNNING as UA_RUNNING
+from inspector.plant.settings import PlantSettings
+from inspector.store.repository import InspectionStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PlantStatus:
+    central: ForwarderState | None
+    mqtt: PublisherState | None
+    opcua_endpoint: str | None
+
+    def lines(self) -> list[str]:
+        out = []
+        if self.central is not None:
+            out.append(self.central.describe())
+        if self.mqtt is not None:
+            out.append(self.mqtt.describe())
+        if self.opcua_endpoint is not None:
+            out.append(f"OPC UA: serving {self.opcua_endpoint}")
+        return out
+
+    def describe(self) -> str:
+        return "; ".join(self.lines())
+
+
+class PlantLink:
+    """Starts the links named in ``settings`` for ``store`` (the station's local SQLite)."""
+
+    def __init__(
+        self, store: InspectionStore, settings: PlantSettings, *, control: StationControl | None = None
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.station = settings.station
+        self.forwarder: Forwarder | None = None
+        self.mqtt: MqttPublisher | None = None
+        self.opcua: OpcUaServer | None = None
+        if settings.central is not None:
+            self.forwarder = Forwarder(
+                store.db,
+                settings.central.url,
+                station=self.station,
+                shared_artifacts=settings.central.shared_artifacts,
+                local_artifacts=store.artifacts,
+            )
+        if settings.mqtt is not None:
+            self.mqtt = MqttPublisher(store.db, settings.mqtt, station=self.station)
+        if settings.opcua is not None:
+            if control is None:
+                raise ValueError("the OPC UA server needs the station session to drive")
+            self.opcua = OpcUaServer(settings.opcua, control, station=self.station)
+
+    def start(self) -> PlantLink:
+        if self.forwarder is not None:
+            self.forwarder.start()
+        if self.mqtt is not None:
+            self.mqtt.start()
+        if self.opcua is not None:
+            self.opcua.start()
+        return self
+
+    # -- what the station tells the links ------------------------------------------------------
+
+    def stored(self, *_args: object) -> None:
+        """Something was committed locally: forward and publish it now rather than at the next poll."""
+        for link in (self.forwarder, self.mqtt):
+            if link is not None:
+                link.notify()
+
+    def part_result(self, result: PartResult) -> None:
+        self.stored()
+        if self.opcua is not None:
+            self.opcua.publish_result(result)
+
+    def run_state(self, state: str, *, recipe: str | None = None, detail: str | None = None) -> None:
+        """``running`` / ``stopped`` / ``fault`` (MQTT's retained state; OPC UA's SystemState)."""
+        if self.mqtt is not None:
+            self.mqtt.set_station_state(state, recipe=recipe, detail=detail)
+        if self.opcua is not None:
+            ua_state = {RUNNING: UA_RUNNING, STOPPED: READY, FAULT: ERROR}.get(state, READY)
+            self.opcua.set_state(ua_state, detail or "")
+            if recipe is not None:
+                self.opcua.set_recipe(recipe)
+
+    def status(self) -> PlantStatus:
+        return PlantStatus(
+            self.forwarder.state() if self.forwarder else None,
+            self.mqtt.state() if self.mqtt else None,
+            self.opcua.endpoint if self.opcua else None,
+        )
+
+    def close(self, timeout: float = 30.0) -> PlantStatus:
+        """Stop the links; whatever is not yet forwarded or published waits in the spool."""
+        if self.opcua is not None:
+            self.opcua.stop(timeout)
+        if self.mqtt is not None:
+            self.mqtt.stop(timeout)
+        if self.forwarder is not None:
+            self.forwarder.stop(timeout)
+        return self.status()

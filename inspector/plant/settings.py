@@ -1,0 +1,121 @@
+"""Plant-network settings: one JSON file, ``<data folder>/plant.json`` (or ``INSPECTOR_PLANT_SETTINGS``).
+
+Example (every section is optional; a missing section switches that link off)::
+
+    {
+      "station_id": "press-3-cam-1",
+      "central": {"url": "postgresql://inspector:PASSWORD@db.plant:5432/inspector",
+                  "shared_artifacts": "/mnt/plant/inspector-artifacts"},
+      "mqtt": {"host": "broker.plant", "port": 8883, "tls": true, "ca_file": "/etc/plant/ca.crt",
+               "username": "press-3", "password": "...", "site": "acme", "area": "press-shop",
+               "line": "line-3"},
+      "opcua": {"endpoint": "opc.tcp://0.0.0.0:4840/inspector/", "users": {"plc": "..."},
+                "allow_anonymous": false}
+    }
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from inspector.core.paths import data_dir
+from inspector.errors import InspectorError
+from inspector.plant.mqtt import MqttSettings
+from inspector.plant.opcua import OpcUaSettings
+
+SETTINGS_FILE = "plant.json"
+
+
+class PlantSettingsError(InspectorError):
+    """The plant settings file cannot be used."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class CentralSettings:
+    url: str
+    shared_artifacts: str | None = None  # the shared artifact folder (a mounted share)
+
+
+@dataclass(frozen=True)
+class PlantSettings:
+    station_id: str | None = None  # default: this computer's name
+    central: CentralSettings | None = None
+    mqtt: MqttSettings | None = None
+    opcua: OpcUaSettings | None = None
+
+    @property
+    def station(self) -> str:
+        return self.station_id or socket.gethostname()
+
+    @property
+    def enabled(self) -> bool:
+        return any((self.central, self.mqtt, self.opcua))
+
+
+def settings_path() -> Path:
+    env = os.environ.get("INSPECTOR_PLANT_SETTINGS")
+    return Path(env).expanduser() if env else data_dir() / SETTINGS_FILE
+
+
+def load_plant_settings(path: str | os.PathLike[str] | None = None) -> PlantSettings:
+    """The plant settings (all links off when there is no file)."""
+    where = Path(path) if path is not None else settings_path()
+    if not where.exists():
+        if path is not None:
+            raise PlantSettingsError(f"The plant settings file {where} does not exist.")
+        return PlantSettings()
+    try:
+        data = json.loads(where.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise PlantSettingsError(f"Cannot read the plant settings {where}: {error}") from error
+    return parse_plant_settings(data, where=str(where))
+
+
+def parse_plant_settings(data: Any, *, where: str = "plant settings") -> PlantSettings:
+    if not isinstance(data, dict):
+        raise PlantSettingsError(f"{where}: expected a JSON object at the top.")
+    unknown = set(data) - {"station_id", "central", "mqtt", "opcua"}
+    if unknown:
+        raise PlantSettingsError(f"{where}: unknown setting(s) {', '.join(sorted(unknown))}.")
+    station = data.get("station_id")
+    if station is not None and (not isinstance(station, str) or not station.strip()):
+        raise PlantSettingsError(f"{where}: station_id must be a non-empty text.")
+    central = _section(data, "central", CentralSettings, where)
+    if central is not None and "://" not in central.url:
+        raise PlantSettingsError(f"{where}: central.url must be a database URL, e.g. postgresql://USER:PW@HOST/DB.")
+    opcua = _section(data, "opcua", OpcUaSettings, where)
+    if opcua is not None:
+        opcua = OpcUaSettings(
+            **{**vars(opcua), "trusted_client_certificates": tuple(opcua.trusted_client_certificates)}
+        )
+    return PlantSettings(
+        station_id=station.strip() if station else None,
+        central=central,
+        mqtt=_section(data, "mqtt", MqttSettings, where),
+        opcua=opcua,
+    )
+
+
+def _section(data: dict[str, Any], name: str, cls: type, where: str) -> Any:
+    value = data.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise PlantSettingsError(f"{where}: '{name}' must be a JSON object.")
+    known = {f.name for f in fields(cls)}
+    unknown = set(value) - known
+    if unknown:
+        raise PlantSettingsError(
+            f"{where}: unknown {name} setting(s) {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})."
+        )
+    try:
+        return cls(**value)
+    except TypeError as error:
+        raise PlantSettingsError(f"{where}: {name}: {error}") from error
