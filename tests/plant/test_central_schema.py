@@ -9,6 +9,7 @@ from sqlalchemy import text
 
 from inspector.store import SCHEMA_VERSION, ServerUnreachableError, open_store
 from inspector.store.errors import DiskFullError, translate_error
+from inspector.store.migrations import MIGRATIONS
 
 
 def _triggers(conn) -> set[str]:
@@ -21,28 +22,34 @@ def _constraints(conn) -> set[str]:
 
 
 @pytest.mark.postgres
-def test_new_and_migrated_postgresql_databases_have_the_central_rules(central_url):
+def test_new_and_migrated_postgresql_databases_have_the_central_rules(central_url, tmp_path):
     store = open_store(central_url)
     with store.db.read() as conn:
         assert {"overrides_append_only", "overrides_no_truncate"} <= _triggers(conn)
         assert "uq_operators_name" not in _constraints(conn)
-    # Take it back to what schema 2 made on PostgreSQL, then open it with this station.
+    # Take it back to what schema 2 made on PostgreSQL, then run the step to schema 3 on it.
     with store.db.engine.begin() as conn:
         conn.execute(text("DROP TRIGGER overrides_append_only ON overrides"))
         conn.execute(text("DROP TRIGGER overrides_no_truncate ON overrides"))
         conn.execute(text("ALTER TABLE operators ADD CONSTRAINT uq_operators_name UNIQUE (name)"))
         conn.execute(text("ALTER TABLE recipes ADD CONSTRAINT uq_recipes_name UNIQUE (name)"))
-        conn.execute(text("UPDATE schema_info SET version = 2"))
-    store.close()
-    migrated = open_store(central_url)
+    step = next(m for m in MIGRATIONS if m.from_version == 2)
+    with store.db.write() as conn:
+        step.apply(conn)
     try:
-        assert (migrated.db.migrated_from, migrated.db.schema_version) == (2, SCHEMA_VERSION)
-        with migrated.db.read() as conn:
+        with store.db.read() as conn:
             assert {"overrides_append_only", "overrides_no_truncate"} <= _triggers(conn)
             assert not {"uq_operators_name", "uq_recipes_name"} & _constraints(conn)
             assert conn.execute(text("SELECT version FROM schema_info")).scalar_one() == SCHEMA_VERSION
     finally:
-        migrated.close()
+        store.close()
+    # And the same step leaves an SQLite station database as it was (its guards are the engine's).
+    local = open_store(tmp_path / "st" / "inspector.db")
+    with local.db.write() as conn:
+        step.apply(conn)
+        names = set(conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'").scalars())
+    assert {"overrides_append_only_update", "overrides_append_only_delete"} <= names
+    local.close()
 
 
 def test_full_central_disk_is_a_plain_message():
