@@ -516,6 +516,9 @@ def build_parser() -> argparse.ArgumentParser:
     from inspector.reports.cli import register as register_reports
 
     register_reports(sub)
+    from inspector.audit_cli import register as register_audit
+
+    register_audit(sub)
 
     from inspector.plant.cli import register as register_plant
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import sqlite3
 import tempfile
 import urllib.parse
@@ -40,7 +41,7 @@ from sqlalchemy.engine import URL, make_url
 
 import inspector
 from inspector.core.paths import data_dir
-from inspector.store import migrations
+from inspector.store import audit, migrations
 from inspector.store.domain import utc_now
 from inspector.store.errors import (
     DatabaseCorruptError,
@@ -64,10 +65,27 @@ DURABILITY = {"normal": "NORMAL", "full": "FULL"}
 
 # Append-only audit trail, enforced by the database itself (SQLite below; PostgreSQL's triggers are
 # made by ``migrations.postgres_guards``).
-APPEND_ONLY_TABLES = ("overrides",)
+APPEND_ONLY_TABLES = ("overrides", "audit_log", "signatures")
+
+# The audit trail's rows cannot be changed through SQL on SQLite: name -> (schema version that
+# added it, when it fires, message). The hash chain (``audit``) notices what gets past them.
+_IMMUTABLE_INSPECTION_COLUMNS = (
+    "id, run_id, station, source, file_path, content_hash, inspected_at, recipe_version_id, detector, "
+    "model_id, score, threshold, verdict, latency_ms, random_weights, model_fingerprint, model_device, model_dtype"
+)
 _SQLITE_GUARDS = {
-    "overrides_append_only_update": "BEFORE UPDATE ON overrides",
-    "overrides_append_only_delete": "BEFORE DELETE ON overrides",
+    "overrides_append_only_update": (1, "BEFORE UPDATE ON overrides", "the override audit trail is append-only"),
+    "overrides_append_only_delete": (1, "BEFORE DELETE ON overrides", "the override audit trail is append-only"),
+    "audit_log_append_only_update": (6, "BEFORE UPDATE ON audit_log", "the audit trail is append-only"),
+    "audit_log_append_only_delete": (6, "BEFORE DELETE ON audit_log", "the audit trail is append-only"),
+    "signatures_append_only_update": (6, "BEFORE UPDATE ON signatures", "signatures cannot be changed"),
+    "signatures_append_only_delete": (6, "BEFORE DELETE ON signatures", "signatures cannot be removed"),
+    "inspections_keep_delete": (6, "BEFORE DELETE ON inspections", "inspection records cannot be removed"),
+    "inspections_keep_verdict": (
+        6,
+        f"BEFORE UPDATE OF {_IMMUTABLE_INSPECTION_COLUMNS} ON inspections",
+        "an inspection's verdict, score and origin cannot be changed",
+    ),
 }
 
 
@@ -378,6 +396,9 @@ def _ensure_schema(db: Database, *, found: int | None) -> Database:
         return db  # the common case: nothing to write, so a busy database still opens
     with _schema_write(db) as conn:
         tables = set(inspect(conn).get_table_names())
+        existing: set[str] = set()  # the guards as found, before a migration step rebuilds a table
+        if db.is_sqlite:
+            existing = set(conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'").scalars())
         now = utc_now()
         if SchemaInfo.__tablename__ not in tables:
             if tables:
@@ -407,14 +428,21 @@ def _ensure_schema(db: Database, *, found: int | None) -> Database:
                     .values(version=SCHEMA_VERSION, app_version=inspector.__version__, updated_at=now)
                 )
                 db.migrated_from = row.version
+            if row.version < migrations.AUDIT_SINCE:
+                audit.seal_existing(conn, station=socket.gethostname())
         if not db.is_sqlite and SchemaInfo.__tablename__ not in tables:  # a new shared database
             migrations.postgres_guards(conn, APPEND_ONLY_TABLES)
             migrations.postgres_station_names(conn)
         if db.is_sqlite:
-            for name, when in _SQLITE_GUARDS.items():
+            version = found if found is not None else SCHEMA_VERSION
+            removed = sorted(n for n, (since, *_) in _SQLITE_GUARDS.items() if since <= version and n not in existing)
+            if found and version >= migrations.AUDIT_SINCE and removed:
+                # someone dropped the guards (to edit the trail?): recreate them, and say so in the trail
+                audit.record_event(conn, audit.GUARDS_RECREATED, {"missing": removed}, station=socket.gethostname())
+            for name, (_since, when, message) in _SQLITE_GUARDS.items():
+                message = message.replace("'", "''")
                 conn.exec_driver_sql(
-                    f"CREATE TRIGGER IF NOT EXISTS {name} {when} BEGIN "
-                    "SELECT RAISE(ABORT, 'the override audit trail is append-only'); END"
+                    f"CREATE TRIGGER IF NOT EXISTS {name} {when} BEGIN SELECT RAISE(ABORT, '{message}'); END"
                 )
     return db
 

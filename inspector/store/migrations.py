@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     CheckConstraint,
     Column,
@@ -230,11 +231,86 @@ def _v4_to_v5(conn: Connection) -> None:
         conn.exec_driver_sql(f"CREATE INDEX {index_name} ON inspections ({', '.join(columns)})")
 
 
+def _v5_to_v6(conn: Connection) -> None:
+    """Operators' roles, PIN hashes and lock-out; station policy; signatures; the audit hash chain.
+
+    Rows already in the database are chained by the engine once every step has run
+    (``inspector.store.audit.seal_existing``), so that they are read with the newest columns.
+    """
+    for column in (
+        Column("role", String(16)),
+        Column("pin_hash", String(400)),
+        Column("pin_set_at", DateTime(timezone=True)),
+        Column("disabled_at", DateTime(timezone=True)),
+        Column("failed_logins", Integer, nullable=False, server_default=text("0")),
+        Column("locked_until", DateTime(timezone=True)),
+    ):
+        add_column(conn, "operators", column)
+    add_column(conn, "schema_info", Column("audit_chain", String(36)))
+    meta = MetaData(naming_convention=NAMING)
+    Table("operators", meta, Column("id", String(36), primary_key=True))  # for the foreign keys only
+    when = DateTime(timezone=True)
+    Table(
+        "station_policy",
+        meta,
+        Column("id", String(64), primary_key=True),
+        Column("value", JSON, nullable=False),
+        Column("updated_at", when, nullable=False),
+        Column("updated_by", String(36), ForeignKey("operators.id")),
+    )
+    Table(
+        "signatures",
+        meta,
+        Column("id", String(36), primary_key=True),
+        Column("operator_id", String(36), ForeignKey("operators.id"), nullable=False),
+        Column("signed_at", when, nullable=False),
+        Column("meaning", String(40), nullable=False),
+        Column("action", String(40), nullable=False),
+        Column("subject_table", String(40), nullable=False),
+        Column("subject_id", String(36), nullable=False),
+        Column("reason", Text),
+        Index(None, "subject_id"),
+    )
+    Table(
+        "audit_log",
+        meta,
+        Column("id", String(36), primary_key=True),
+        Column("chain", String(36), nullable=False),
+        Column("seq", Integer, nullable=False),
+        Column("created_at", when, nullable=False),
+        Column("station", String(200), nullable=False),
+        Column("table_name", String(40), nullable=False),
+        Column("row_id", String(64), nullable=False),
+        Column("action", String(16), nullable=False),
+        Column("content", Text, nullable=False),
+        Column("prev_hash", String(64), nullable=False),
+        Column("hash", String(64), nullable=False),
+        UniqueConstraint("chain", "seq"),
+        Index(None, "table_name", "row_id"),
+    )
+    Table(
+        "audit_head",
+        meta,
+        Column("id", String(36), primary_key=True),
+        Column("station", String(200), nullable=False),
+        Column("seq", Integer, nullable=False),
+        Column("hash", String(64), nullable=False),
+        Column("updated_at", when, nullable=False),
+    )
+    meta.create_all(conn, tables=[meta.tables[n] for n in ("station_policy", "signatures", "audit_log", "audit_head")])
+    if conn.dialect.name == "postgresql":
+        postgres_guards(conn, ("audit_log", "signatures"))
+
+
+#: The first schema version that keeps the audit hash chain.
+AUDIT_SINCE = 6
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "caption and defect-type slots; skipped files", _v1_to_v2),
     Migration(2, "PostgreSQL: append-only triggers; operator and recipe names unique per station", _v2_to_v3),
     Migration(3, "run outcome and process", _v3_to_v4),
     Migration(4, "model fingerprint, device and dtype on inspections; duplicates per fingerprint", _v4_to_v5),
+    Migration(5, "operators in the database; signatures; the audit hash chain", _v5_to_v6),
 ]
 
 assert MIGRATIONS[-1].to_version == SCHEMA_VERSION, "add a migration step when bumping SCHEMA_VERSION"

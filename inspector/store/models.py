@@ -35,7 +35,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from inspector.store.domain import CaptionStatus, OverrideKind, Verdict
 
 #: Version of the schema this code writes. A database with a higher number is refused.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 ID = String(36)
 SHA256 = String(64)
@@ -103,14 +103,23 @@ class SchemaInfo(Base):
     app_version: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    audit_chain: Mapped[str | None] = mapped_column(ID)  # schema 5: this database's audit chain
 
 
 class Operator(Base):
+    """A person at the station. Schema 6: role, PIN hash and log-in lock-out live here, not in a file."""
+
     __tablename__ = "operators"
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
     created_at: Mapped[datetime]
+    role: Mapped[str | None] = mapped_column(String(16))  # operator / engineer / admin; None: operator
+    pin_hash: Mapped[str | None] = mapped_column(String(400))  # "scrypt$n$r$p$salt$hash"
+    pin_set_at: Mapped[datetime | None]
+    disabled_at: Mapped[datetime | None]  # an operator who left: kept for the records, cannot log in
+    failed_logins: Mapped[int] = mapped_column(Integer, server_default=text("0"))  # not audited
+    locked_until: Mapped[datetime | None]  # not audited
 
 
 class Recipe(Base):
@@ -238,3 +247,65 @@ class SkippedItem(Base):
     path: Mapped[str] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
+
+
+class StationPolicy(Base):
+    """Schema 6: station-wide rules kept in the audited database (PINs required, roles enforced)."""
+
+    __tablename__ = "station_policy"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the rule's name
+    value: Mapped[Any] = mapped_column(JSON)
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str | None] = mapped_column(ForeignKey("operators.id"))
+
+
+class Signature(Base):
+    """Schema 6: an electronic signature (who, when, what it means, why) on a recipe-version change."""
+
+    __tablename__ = "signatures"
+    __table_args__ = (Index(None, "subject_id"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    operator_id: Mapped[str] = mapped_column(ForeignKey("operators.id"))
+    signed_at: Mapped[datetime]
+    meaning: Mapped[str] = mapped_column(String(40))  # e.g. "approved", "authored"
+    action: Mapped[str] = mapped_column(String(40))  # threshold / recipe / model / calibration
+    subject_table: Mapped[str] = mapped_column(String(40))
+    subject_id: Mapped[str] = mapped_column(ID)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditEntry(Base):
+    """Schema 6: one link of an audit hash chain (see ``inspector.store.audit``). Append-only.
+
+    Each station database keeps one chain (its id in ``schema_info.audit_chain``); a central
+    database that stations forward to holds one chain per station.
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (UniqueConstraint("chain", "seq"), Index(None, "table_name", "row_id"))
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    chain: Mapped[str] = mapped_column(ID)
+    seq: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    station: Mapped[str] = mapped_column(String(200))
+    table_name: Mapped[str] = mapped_column(String(40))
+    row_id: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(16))
+    content: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(SHA256)
+    hash: Mapped[str] = mapped_column(SHA256)
+
+
+class AuditHead(Base):
+    """Schema 6: the newest entry of each chain (checked against the chain by verify)."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)  # the chain
+    station: Mapped[str] = mapped_column(String(200))
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(SHA256)
+    updated_at: Mapped[datetime]

@@ -18,18 +18,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import socket
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
 from inspector.core.processes import process_tag, tag_alive
-from inspector.store import queries
+from inspector.store import audit, queries
 from inspector.store.artifacts import ArtifactStore
 from inspector.store.domain import (
     AddResult,
@@ -55,6 +57,7 @@ from inspector.store.engine import Database, open_database
 from inspector.store.errors import NotFoundError, ReadOnlyError, StoreError
 from inspector.store.models import Inspection, Operator, Override, Recipe, RecipeVersion, Run, SkippedItem
 
+log = logging.getLogger(__name__)
 _COUNT_COLUMN = {Verdict.PASS: "n_pass", Verdict.FAIL: "n_fail", Verdict.UNCERTAIN: "n_uncertain"}
 
 
@@ -108,6 +111,11 @@ class InspectionStore:
         self.station = station if station is not None else socket.gethostname()
 
     def close(self) -> None:
+        """Close the database, leaving the audit trail's head in a file next to it (an anchor)."""
+        try:
+            self.save_audit_anchor()
+        except (OSError, StoreError) as error:
+            log.warning("could not write the audit head next to %s: %s", self.db.where, error)
         self.db.close()
 
     def __enter__(self) -> InspectionStore:
@@ -135,6 +143,7 @@ class InspectionStore:
             return OperatorRecord(row.id, name, row.created_at)
         record = OperatorRecord(new_id(), name, utc_now())
         conn.execute(insert(Operator).values(id=record.id, name=name, created_at=record.created_at))
+        self._audit(conn, "operators", [record.id])
         return record
 
     # -- recipes -------------------------------------------------------------------------------
@@ -149,6 +158,7 @@ class InspectionStore:
             if recipe_id is None:
                 recipe_id = new_id()
                 conn.execute(insert(Recipe).values(id=recipe_id, name=name, created_at=utc_now()))
+                self._audit(conn, "recipes", [recipe_id])
             latest = conn.execute(
                 queries.recipe_select()
                 .where(RecipeVersion.recipe_id == recipe_id)
@@ -165,6 +175,7 @@ class InspectionStore:
                 "created_at": utc_now(),
             }
             conn.execute(insert(RecipeVersion).values(**values))
+            self._audit(conn, "recipe_versions", [values["id"]])
             return RecipeVersionRecord(recipe_name=name, **values)
 
     def get_recipe_version(self, recipe_version_id: str) -> RecipeVersionRecord:
@@ -214,6 +225,7 @@ class InspectionStore:
                     process=process_tag(),
                 )
             )
+            self._audit(conn, "runs", [run_id])
             return self._run(conn, run_id)
 
     def finish_run(
@@ -222,6 +234,7 @@ class InspectionStore:
         with self.db.write() as conn:
             values = {"ended_at": ended_at or utc_now(), "outcome": RunOutcome(outcome).value}
             conn.execute(update(Run).where(Run.id == run_id).values(values))
+            self._audit(conn, "runs", [run_id], action="update")
             return self._run(conn, run_id)
 
     def recover_after_crash(self) -> CrashRecovery:
@@ -255,15 +268,20 @@ class InspectionStore:
                             .where(Run.id == r.id, Run.ended_at.is_(None))
                             .values(ended_at=last or r.started_at, outcome=RunOutcome.KILLED.value)
                         )
-                        captions += conn.execute(
+                        pending = Inspection.run_id == r.id, Inspection.caption_status == CaptionStatus.PENDING
+                        ids = list(conn.execute(select(Inspection.id).where(*pending)).scalars())
+                        conn.execute(
                             update(Inspection)
-                            .where(Inspection.run_id == r.id, Inspection.caption_status == CaptionStatus.PENDING)
+                            .where(Inspection.id.in_(ids))
                             .values(
                                 caption_status=CaptionStatus.MISSING,
                                 caption_reason="the station stopped before this caption was written",
                                 captioned_at=utc_now(),
                             )
-                        ).rowcount
+                        )
+                        captions += len(ids)
+                        self._audit(conn, "runs", [r.id], action="recover")
+                        self._audit(conn, "inspections", ids, action="recover")
         except ReadOnlyError:
             return CrashRecovery(0, 0, temp_files)
         return CrashRecovery(len(dead), captions, temp_files)
@@ -295,6 +313,7 @@ class InspectionStore:
                     id=record.id, run_id=run_id, path=record.path, reason=reason, created_at=record.created_at
                 )
             )
+            self._audit(conn, "skipped_items", [record.id])
             if run_id is not None:
                 conn.execute(update(Run).where(Run.id == run_id).values(n_skipped=Run.n_skipped + 1))
         return record
@@ -344,6 +363,7 @@ class InspectionStore:
                     run_deltas[item.run_id]["n_duplicate" if is_dup else _COUNT_COLUMN[item.verdict]] += 1
             if rows:
                 conn.execute(insert(Inspection), rows)
+                self._audit(conn, "inspections", [r["id"] for r in rows])
             for run_id, delta in run_deltas.items():
                 values = {name: getattr(Run, name) + n for name, n in delta.items()}
                 conn.execute(update(Run).where(Run.id == run_id).values(values))
@@ -397,6 +417,7 @@ class InspectionStore:
             result = conn.execute(update(Inspection).where(Inspection.id == inspection_id).values(values))
             if result.rowcount == 0:
                 raise self._missing(inspection_id)
+            self._audit(conn, "inspections", [inspection_id], action="caption")
 
     def get(self, inspection_id: str) -> InspectionRecord:
         with self.db.read() as conn:
@@ -527,7 +548,44 @@ class InspectionStore:
         values = {k: v for k, v in vars(record).items() if k != "operator"}
         values["operator_id"] = who.id
         conn.execute(insert(Override).values(**values))
+        self._audit(conn, "overrides", [record.id])
         return record
+
+    # -- the audit trail ----------------------------------------------------------------------
+
+    def _audit(self, conn: Connection, table: str, row_ids: Sequence[str], action: str = "insert") -> None:
+        audit.record_rows(conn, table, row_ids, station=self.station, action=action)
+
+    def audit_head(self) -> audit.ChainHead:
+        """The newest entry of the audit trail (export it to prove later that nothing before it changed)."""
+        with self.db.read() as conn:
+            return audit.read_head(conn, self.db.where)
+
+    def save_audit_anchor(self) -> Path | None:
+        """Write the head next to the database file (SQLite); returns that file."""
+        if self.db.path is None or self.db.read_only:
+            return None
+        head = self.audit_head()
+        if head.seq == 0:
+            return None
+        path = audit.anchor_path(self.db.path)
+        audit.write_anchor(path, head)
+        return path
+
+    def verify_audit(self, anchors: Sequence[audit.ChainHead] = ()) -> audit.VerifyReport:
+        """Recompute the audit chain (see :func:`inspector.store.audit.verify`), with the head
+        file next to the database as one more anchor when it is there."""
+        found = list(anchors)
+        if self.db.path is not None:
+            path = audit.anchor_path(self.db.path)
+            try:
+                found.append(audit.load_anchor(path))
+            except FileNotFoundError:
+                pass
+            except (OSError, ValueError, KeyError) as error:
+                raise StoreError(f"The audit head file {path} cannot be read: {error}") from error
+        with self.db.read() as conn:
+            return audit.verify(conn, anchors=found, database=self.db.where)
 
     # -- helpers -------------------------------------------------------------------------------
 

@@ -121,7 +121,9 @@ def _held_write_lock(path: Path):
     """Another program in the middle of a write transaction."""
     con = sqlite3.connect(path, isolation_level=None)
     con.execute("BEGIN IMMEDIATE")
-    con.execute("INSERT INTO operators VALUES ('x', 'someone else', '2025-01-01 00:00:00.000000')")
+    con.execute(
+        "INSERT INTO operators (id, name, created_at) VALUES ('x', 'someone else', '2025-01-01 00:00:00.000000')"
+    )
     try:
         yield
     finally:
@@ -196,7 +198,7 @@ def test_a_full_disk_gives_a_clear_message_and_keeps_what_was_stored(db_path, st
 
     @event.listens_for(store.db.engine, "connect")
     def _limit(dbapi_connection, _record):
-        dbapi_connection.execute(f"PRAGMA max_page_count = {pages + 40}")
+        dbapi_connection.execute(f"PRAGMA max_page_count = {pages + 120}")
 
     store.db.engine.dispose()
     stored = 0

@@ -202,6 +202,7 @@ def test_the_next_start_closes_runs_of_a_killed_station_and_tidies_its_leftovers
         assert {r.caption_status for r in records} == {CaptionStatus.MISSING}
         assert all("stopped before" in r.caption_reason for r in records)
         assert not list(store.artifacts.root.glob("ab/.tmp-*"))
+        assert store.verify_audit().ok  # the tidy-up is in the audit trail too
 
 
 def test_finished_runs_keep_their_outcome(store, recipe):

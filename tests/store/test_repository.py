@@ -211,8 +211,13 @@ def test_the_database_refuses_to_rewrite_the_audit_trail(store, recipe, db_path)
         for sql in ("UPDATE overrides SET new_verdict = 'pass'", "DELETE FROM overrides"):
             with pytest.raises(sqlite3.DatabaseError, match="append-only"):
                 con.execute(sql)
-        with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+        with pytest.raises(sqlite3.DatabaseError, match="cannot be removed"):
             con.execute("DELETE FROM inspections")  # a reviewed part cannot vanish from under its trail
+        with pytest.raises(sqlite3.DatabaseError, match="cannot be changed"):
+            con.execute("UPDATE inspections SET verdict = 'pass'")
+        for sql in ("UPDATE audit_log SET station = 'x'", "DELETE FROM audit_log"):
+            with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+                con.execute(sql)
     finally:
         con.close()
     assert store.get(item.id).effective_verdict == Verdict.FAIL
