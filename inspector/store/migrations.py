@@ -236,7 +236,14 @@ def _v5_to_v6(conn: Connection) -> None:
 
     Rows already in the database are chained by the engine once every step has run
     (``inspector.store.audit.seal_existing``), so that they are read with the newest columns.
+    Idempotent on PostgreSQL, like the steps before.
     """
+
+    def add_column(conn: Connection, table: str, column: Column) -> None:
+        spec = CreateColumn(column).compile(dialect=conn.dialect)
+        exists = " IF NOT EXISTS" if conn.dialect.name == "postgresql" else ""
+        conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN{exists} {spec}")
+
     for column in (
         Column("role", String(16)),
         Column("pin_hash", String(400)),
