@@ -26,12 +26,12 @@ from PySide6.QtWidgets import (
 
 from inspector.core.calibration import Calibration, calibrate_threshold
 from inspector.core.recipe import Recipe
-from inspector.ui.theme import VERDICT_COLOURS
+from inspector.ui.theme import VERDICT_COLOURS, ThemedPlot
 from inspector.ui.widgets import fmt_score
 from inspector.ui.workers import Job
 
 
-class ScoreHistogram(pg.PlotWidget):
+class ScoreHistogram(ThemedPlot):
     """Histogram of good parts' scores with the threshold line and the uncertain band."""
 
     def __init__(self, parent: QWidget | None = None) -> None:

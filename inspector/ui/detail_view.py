@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QScrollArea,
     QSlider,
     QSplitter,
     QVBoxLayout,
@@ -186,9 +187,16 @@ class DetailView(QWidget):
         sl.addWidget(info)
         sl.addWidget(section_title("History (audit trail)"))
         sl.addWidget(self.history, 1)
+        self.history.setMinimumHeight(80)
+        side_scroll = QScrollArea()  # a short screen scrolls the facts instead of cutting them
+        side_scroll.setWidget(side)
+        side_scroll.setWidgetResizable(True)
+        side_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        side_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        side_scroll.setMinimumWidth(side.minimumWidth() + 16)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(image_box)
-        splitter.addWidget(side)
+        splitter.addWidget(side_scroll)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         layout = QVBoxLayout(self)

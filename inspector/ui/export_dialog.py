@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -27,6 +28,8 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QRadioButton,
+    QScrollArea,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -54,7 +57,7 @@ class ExportDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Export report / dataset")
         self.setModal(False)
-        self.setMinimumWidth(560)
+        self.setMinimumWidth(600)
         self.station = station
         self.job: Job | None = None
         self.done_files: list[Path] = []
@@ -155,8 +158,17 @@ class ExportDialog(QDialog):
         layout.addWidget(kind_box)
         layout.addLayout(out_row)
         layout.addWidget(self.progress)
-        layout.addWidget(self.status)
+        # the list of written files scrolls: it never squeezes the options above it
+        self.status_scroll = QScrollArea()
+        self.status_scroll.setWidget(self.status)
+        self.status_scroll.setWidgetResizable(True)
+        self.status_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.status_scroll.setMinimumHeight(self.status.fontMetrics().lineSpacing() * 2 + 8)
+        self.status_scroll.setMaximumHeight(self.status.fontMetrics().lineSpacing() * 6 + 8)
+        layout.addWidget(self.status_scroll)
         layout.addLayout(buttons)
+        for box in (scope_box, kind_box):
+            box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         self._inputs = (scope_box, kind_box, self.folder, self.browse)
         self._kind_changed()
         self._load_recipes()

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QScrollArea,
     QSlider,
     QSplitter,
     QVBoxLayout,
@@ -33,7 +34,7 @@ from inspector.ui.heatmap_overlay import COLORMAPS, OverlayView, PreparedPart
 from inspector.ui.live_worker import SOURCE_KINDS, SourceChoice
 from inspector.ui.theme import VERDICT_COLOURS
 from inspector.ui.trend import TrendPlot
-from inspector.ui.widgets import CounterTile, MessageBar, VerdictBadge, section_title
+from inspector.ui.widgets import BannerArea, CounterTile, MessageBar, VerdictBadge, section_title
 
 _PLACEHOLDERS = {
     "folder": "Folder of part images",
@@ -52,19 +53,23 @@ class LiveView(QWidget):
     stop_requested = Signal()
     open_recipe_requested = Signal()
     open_inspection = Signal(str)  # a flagged part double-clicked: show it in the review screen
+    recipe_switch_requested = Signal(str)  # another recipe chosen during a run (the choice is held back)
+    part_shown = Signal(object)  # PreparedPart, after it was painted (the operator view follows)
+    counters_changed = Signal(object)  # dict of the counter values
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.messages = MessageBar()
-        self.banner_slot = QVBoxLayout()  # the main window puts the first-run panel here
-        self.banner_slot.setContentsMargins(0, 0, 0, 0)
+        self.banners = BannerArea(self.messages, max_height=170)  # the main window adds the first-run panel here
+        self._running = False
+        self._recipe_before = ""
 
         # -- controls ------------------------------------------------------------------------------
         self.source_kind = QComboBox()
         for key, text in SOURCE_KINDS.items():
             self.source_kind.addItem(text, key)
         self.source_target = QLineEdit()
-        self.source_target.setMinimumWidth(260)
+        self.source_target.setMinimumWidth(150)
         self.browse = QPushButton("Browse…")
         self.play_live = QCheckBox("real time")
         self.play_live.setToolTip(
@@ -73,7 +78,9 @@ class LiveView(QWidget):
         )
         self.play_live.setChecked(True)
         self.recipe = QComboBox()
-        self.recipe.setMinimumWidth(200)
+        self.recipe.setMinimumWidth(150)
+        self.recipe.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.recipe.setMinimumContentsLength(14)
         self.recipe.setPlaceholderText("No recipe yet")
         self.open_recipe = QPushButton("Open…")
         self.open_recipe.setToolTip("Open a recipe file from another folder")
@@ -84,21 +91,29 @@ class LiveView(QWidget):
         self.stop.setObjectName("danger")
         self.stop.setToolTip("Stop (F6). Everything already scored is kept.")
         self.stop.setEnabled(False)
+        self.lot = QLineEdit()
+        self.lot.setPlaceholderText("optional")
+        self.lot.setMinimumWidth(90)
+        self.lot.setMaximumWidth(200)
+        self.lot.setToolTip("Lot or order number: kept with the run, so reports and exports can select it")
         self.stage = QLabel("Idle")
         self.stage.setObjectName("muted")
         controls = QHBoxLayout()
         controls.addWidget(QLabel("Source"))
         controls.addWidget(self.source_kind)
-        controls.addWidget(self.source_target, 2)
+        controls.addWidget(self.source_target, 3)
         controls.addWidget(self.browse)
         controls.addWidget(self.play_live)
-        controls.addSpacing(16)
+        controls.addSpacing(10)
         controls.addWidget(QLabel("Recipe"))
-        controls.addWidget(self.recipe, 1)
+        controls.addWidget(self.recipe, 2)
         controls.addWidget(self.open_recipe)
-        controls.addSpacing(16)
-        controls.addWidget(self.start)
-        controls.addWidget(self.stop)
+        controls.addSpacing(10)
+        controls.addWidget(QLabel("Lot / order"))
+        controls.addWidget(self.lot, 1)
+        run_buttons = QHBoxLayout()
+        run_buttons.addWidget(self.start, 1)
+        run_buttons.addWidget(self.stop, 1)
 
         # -- the part -----------------------------------------------------------------------------
         self.overlay = OverlayView(placeholder="Press Start to inspect")
@@ -157,11 +172,13 @@ class LiveView(QWidget):
             grid.addWidget(tile, i // 3, i % 3)
         self.preview_title = section_title("Live camera")
         self.preview = OverlayView(placeholder="No camera", interactive=False)
-        self.preview.setMinimumHeight(150)
+        self.preview.setMinimumHeight(100)
         self.preview_title.setVisible(False)
         self.preview.setVisible(False)
         self.flagged = QListWidget()
         self.flagged.setToolTip("Failed and uncertain parts of this run, newest first. Double-click: review it.")
+        self.flagged.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.flagged.setMinimumHeight(60)
         self.flagged.itemDoubleClicked.connect(
             lambda item: self.open_inspection.emit(item.data(Qt.ItemDataRole.UserRole) or "")
         )
@@ -171,26 +188,44 @@ class LiveView(QWidget):
         right.setMaximumWidth(480)
         rl = QVBoxLayout(right)
         rl.setContentsMargins(0, 0, 0, 0)
+        rl.addLayout(run_buttons)
         rl.addWidget(self.badge)
-        rl.addWidget(caption_box)
         rl.addLayout(grid)
-        rl.addWidget(self.preview_title)
-        rl.addWidget(self.preview, 2)
-        rl.addWidget(section_title("Flagged in this run"))
-        rl.addWidget(self.flagged, 1)
+        # below the counters, everything scrolls when the screen is short: Start/Stop, the badge and the
+        # counters never do
+        details = QWidget()
+        dl = QVBoxLayout(details)
+        dl.setContentsMargins(0, 0, 0, 0)
+        dl.addWidget(caption_box)
+        dl.addWidget(self.preview_title)
+        dl.addWidget(self.preview, 2)
+        dl.addWidget(section_title("Flagged in this run"))
+        dl.addWidget(self.flagged, 1)
+        self.details = QScrollArea()
+        self.details.setWidget(details)
+        self.details.setWidgetResizable(True)
+        self.details.setFrameShape(QFrame.Shape.NoFrame)
+        self.details.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.details.setMinimumHeight(60)
+        rl.addWidget(self.details, 1)
 
-        top = QSplitter(Qt.Orientation.Horizontal)
-        top.addWidget(left)
-        top.addWidget(right)
-        top.setStretchFactor(0, 3)
-        top.setStretchFactor(1, 1)
+        # the part above its trend on the left, the verdict column the whole height on the right: the
+        # screen's minimum height is the verdict column's, not the sum of all three
         self.trend = TrendPlot()
-        self.trend.setMaximumHeight(230)
-        main = QSplitter(Qt.Orientation.Vertical)
-        main.addWidget(top)
-        main.addWidget(self.trend)
-        main.setStretchFactor(0, 4)
+        self.trend.setMinimumHeight(90)
+        self.trend.setMaximumHeight(260)
+        part_and_trend = QSplitter(Qt.Orientation.Vertical)
+        part_and_trend.addWidget(left)
+        part_and_trend.addWidget(self.trend)
+        part_and_trend.setStretchFactor(0, 4)
+        part_and_trend.setStretchFactor(1, 1)
+        part_and_trend.setChildrenCollapsible(False)
+        main = QSplitter(Qt.Orientation.Horizontal)
+        main.addWidget(part_and_trend)
+        main.addWidget(right)
+        main.setStretchFactor(0, 3)
         main.setStretchFactor(1, 1)
+        main.setChildrenCollapsible(False)
         help_line = QLabel(SHORTCUTS_TEXT)
         help_line.setObjectName("shortcutHelp")
         bottom = QHBoxLayout()
@@ -199,8 +234,7 @@ class LiveView(QWidget):
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 8, 10, 6)
-        layout.addWidget(self.messages)
-        layout.addLayout(self.banner_slot)
+        layout.addWidget(self.banners)
         layout.addLayout(controls)
         layout.addWidget(main, 1)
         layout.addLayout(bottom)
@@ -211,6 +245,7 @@ class LiveView(QWidget):
         self.start.clicked.connect(self.start_requested)
         self.stop.clicked.connect(self.stop_requested)
         self.open_recipe.clicked.connect(self.open_recipe_requested)
+        self.recipe.currentIndexChanged.connect(self._recipe_chosen)
         self.show_heat.toggled.connect(self.overlay.set_heat_visible)
         self.show_outline.toggled.connect(self.overlay.set_outline_visible)
         self.opacity.valueChanged.connect(lambda v: self.overlay.set_opacity(v / 100.0))
@@ -268,9 +303,38 @@ class LiveView(QWidget):
         index = self.recipe.findData(current) if current else -1
         self.recipe.setCurrentIndex(index if index >= 0 else (0 if recipes else -1))
         self.recipe.blockSignals(False)
+        self._recipe_before = self.recipe_path()
+        if self._recipe_before:
+            self.messages.dismiss_containing("Choose a recipe first")
 
     def recipe_path(self) -> str:
         return self.recipe.currentData() or ""
+
+    def select_recipe(self, path: str) -> bool:
+        """Select a listed recipe without asking anything (False when it is not listed)."""
+        index = self.recipe.findData(path)
+        if index < 0:
+            return False
+        self.recipe.blockSignals(True)
+        self.recipe.setCurrentIndex(index)
+        self.recipe.blockSignals(False)
+        self._recipe_before = path
+        self.messages.dismiss_containing("Choose a recipe first")
+        return True
+
+    def _recipe_chosen(self, _index: int) -> None:
+        path = self.recipe_path()
+        if self._running and path != self._recipe_before:
+            self.select_recipe(self._recipe_before)  # held back until the operator confirms
+            self.recipe_switch_requested.emit(path)
+            return
+        self._recipe_before = path
+        if path:
+            self.messages.dismiss_containing("Choose a recipe first")
+
+    def lot_text(self) -> str:
+        """The lot / order typed for the next run (stripped; empty: none)."""
+        return " ".join(self.lot.text().split())
 
     # -- state -------------------------------------------------------------------------------------
     def _start_key(self) -> None:
@@ -282,15 +346,17 @@ class LiveView(QWidget):
             self.stop_requested.emit()
 
     def set_running(self, running: bool, *, preview: bool = False) -> None:
+        self._running = running
+        self._recipe_before = self.recipe_path()
         self.start.setEnabled(not running)
         self.stop.setEnabled(running)
-        for widget in (
+        for widget in (  # the recipe stays enabled: choosing another one asks to stop the run first
             self.source_kind,
             self.source_target,
             self.browse,
             self.play_live,
-            self.recipe,
             self.open_recipe,
+            self.lot,
         ):
             widget.setEnabled(not running)
         if running:

@@ -75,7 +75,7 @@ class MainWindow(QMainWindow):
     ) -> None:
         super().__init__()
         self.setWindowIcon(app_icon())
-        self.resize(1500, 920)
+        self._fit_to_screen()
         self.tasks = Tasks(parent=self)
         self.station = Station(
             settings=settings,
@@ -89,12 +89,15 @@ class MainWindow(QMainWindow):
         self._check_weights = check_weights_on_start and not random_weights
         self._preload_after = preload_torch_after_s
         self._closed = False
+        self._closing = False
         self._shown = False
+        # asks a yes/no question (title, text) -> bool; tests put an answer here
+        self.confirm: Callable[[str, str], bool] = self._ask
         self.weights_report: WeightsReport | None = None
 
         self.live = LiveView()
         self.first_run = FirstRunPanel()
-        self.live.banner_slot.addWidget(self.first_run)
+        self.live.banners.add_panel(self.first_run)
         self.controller = LiveController(self.live, self.station, self)
         self.recipes = RecipeEditor(self.station)
         self.review = ReviewQueue(self.station)
@@ -125,6 +128,7 @@ class MainWindow(QMainWindow):
         self.controller.running_changed.connect(self._running_changed)
         self.live.open_recipe_requested.connect(self._open_recipe_tab)
         self.live.open_inspection.connect(self.show_inspection)
+        self.live.recipe_switch_requested.connect(self._switch_recipe_during_run)
         self.recipes.recipes_changed.connect(self._recipe_saved)
         self.first_run.check_again.connect(self.check_weights)
         self.tasks.error.connect(lambda text: self.live.messages.show_message(text, "error"))
@@ -135,6 +139,15 @@ class MainWindow(QMainWindow):
         self.recipes.show_recipe(self.live.recipe_path())
         self._update_title()
         self._open_store()
+
+    def _fit_to_screen(self) -> None:
+        """Open at 1500x920, or smaller on a smaller screen (room left for the window frame)."""
+        screen = self.screen() or QApplication.primaryScreen()
+        if screen is None:
+            self.resize(1500, 920)
+            return
+        room = screen.availableGeometry()
+        self.resize(min(1500, room.width() - 16), min(920, room.height() - 48))
 
     # -- start-up ----------------------------------------------------------------------------------------
     def _build_menu(self) -> None:
@@ -348,6 +361,32 @@ class MainWindow(QMainWindow):
     def _open_recipe_tab(self) -> None:
         self.tabs.setCurrentWidget(self.recipes)
 
+    def _ask(self, title: str, text: str) -> bool:
+        answer = QMessageBox.question(
+            self,
+            title,
+            text,
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def _switch_recipe_during_run(self, path: str) -> None:
+        """Another recipe was chosen during a run: stop the run first (asked), then select it."""
+        name = next((label for label, p in recipe_files(self.station.settings.recipes_dir) if p == path), path)
+        if not self.confirm(
+            "Switch recipe",
+            f"A run is going on. Stop it and switch to “{name}”?\nEverything already scored is kept.",
+        ):
+            return
+
+        def switch() -> None:
+            self.live.select_recipe(path)
+            self.live.messages.show_message(f"Run stopped; recipe switched to “{name}”. Press Start to go on.", "info")
+
+        if self.controller.shutdown(then=switch):
+            switch()
+
     # -- closing ------------------------------------------------------------------------------------------
     def closeEvent(self, event) -> None:  # noqa: N802
         if self._closed:
@@ -355,8 +394,18 @@ class MainWindow(QMainWindow):
             return
         if self.controller.running:
             event.ignore()
+            if self._closing:
+                return
+            if not self.confirm(
+                "Quit during a run",
+                "A run is going on. Stop it and quit?\nEverything already scored is saved before the window closes.",
+            ):
+                return
+            self._closing = True
             self.centralWidget().setEnabled(False)
+            self.live.set_stage("Stopping the run — saving everything already scored, then closing …")
             self.source_label.setText("Stopping the run — saving everything already scored …")
+            self.repaint()  # say so at once: the run may take a moment to finish its part
             self.controller.shutdown(then=self.close)
             return
         self.shutdown()

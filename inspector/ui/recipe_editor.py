@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -40,7 +42,7 @@ from inspector.errors import InspectorError
 from inspector.ui.calibration_dialog import CalibrationDialog
 from inspector.ui.image_list import ImageList, thumbnail
 from inspector.ui.station import Station, recipe_file_name, recipe_files
-from inspector.ui.widgets import MessageBar, fmt_score
+from inspector.ui.widgets import BannerArea, MessageBar, fmt_score
 from inspector.ui.workers import OpChange, describe_error
 
 log = logging.getLogger(__name__)
@@ -69,7 +71,8 @@ class RecipeEditor(QWidget):
         self.detector_params: dict = {}
         self.messages = MessageBar()
         self.list = QListWidget()
-        self.list.setMaximumWidth(260)
+        self.list.setMaximumWidth(240)
+        self.list.setMinimumWidth(150)
         self.list.currentItemChanged.connect(self._list_selected)
         new = QPushButton("New recipe")
         new.clicked.connect(self.new_recipe)
@@ -82,6 +85,7 @@ class RecipeEditor(QWidget):
         lv.addWidget(open_file)
         left = QWidget()
         left.setLayout(lv)
+        left.setMaximumWidth(260)
 
         self.name = QLineEdit()
         self.name.setPlaceholderText("name of the new recipe, e.g. ball screw M8")
@@ -180,8 +184,10 @@ class RecipeEditor(QWidget):
         df.addRow(band_row)
         df.addRow(self.calibration_label)
         df.addRow(self.calibrate_button)
-        prompts = QGroupBox("Prompt ensemble (what the CLIP detectors compare each part with)")
+        prompts = QGroupBox("Prompt ensemble (WinCLIP)")
         pf = QVBoxLayout(prompts)
+        self.preview_count.setWordWrap(True)
+        self.preview.setToolTip("What the CLIP detectors compare each part with")
         pf.addWidget(self.preview_count)
         pf.addWidget(self.preview, 1)
 
@@ -201,13 +207,17 @@ class RecipeEditor(QWidget):
         fl = QHBoxLayout(form)
         fl.addLayout(col1, 1)
         fl.addLayout(col2, 1)
+        self.form_scroll = QScrollArea()  # a long form scrolls on a small screen instead of being cut
+        self.form_scroll.setWidget(form)
+        self.form_scroll.setWidgetResizable(True)
+        self.form_scroll.setFrameShape(QFrame.Shape.NoFrame)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
-        splitter.addWidget(form)
+        splitter.addWidget(self.form_scroll)
         splitter.setStretchFactor(1, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 8, 10, 6)
-        layout.addWidget(self.messages)
+        layout.addWidget(BannerArea(self.messages, max_height=140))
         layout.addWidget(splitter, 1)
 
         self._preview_timer = QTimer(self)

@@ -33,7 +33,7 @@ from inspector.ui.detail_view import REVIEW_SHORTCUTS, DetailData, DetailView, l
 from inspector.ui.review_model import COLUMNS, InspectionTableModel
 from inspector.ui.station import Station
 from inspector.ui.theme import VERDICT_COLOURS
-from inspector.ui.widgets import MessageBar
+from inspector.ui.widgets import BannerArea, MessageBar
 from inspector.ui.workers import OpChange, describe_error
 
 
@@ -126,12 +126,14 @@ class ReviewQueue(QWidget):
             self.date_from,
             QLabel("to"),
             self.date_to,
-            self.text,
         ):
             filters.addWidget(widget)
         filters.addStretch(1)
-        filters.addWidget(self.count_label)
-        filters.addWidget(self.refresh_button)
+        search = QHBoxLayout()  # a row of its own: room for a whole file name or part id at any width
+        search.addWidget(QLabel("Find"))
+        search.addWidget(self.text, 1)
+        search.addWidget(self.count_label)
+        search.addWidget(self.refresh_button)
 
         # -- table and detail ------------------------------------------------------------------------
         self.table = QTableView()
@@ -148,7 +150,8 @@ class ReviewQueue(QWidget):
         self._fit_columns()
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)
         self.detail = DetailView()
-        buttons = QHBoxLayout()
+        buttons = QHBoxLayout()  # the three verdicts on one row, the other decisions on the next
+        more = QHBoxLayout()
         self.buttons: dict[str, QPushButton] = {}
         for key, text, slot in (
             ("pass", "Pass  (P)", partial(self.relabel, Verdict.PASS)),
@@ -164,26 +167,30 @@ class ReviewQueue(QWidget):
             button.clicked.connect(slot)
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             self.buttons[key] = button
-            buttons.addWidget(button)
+            (buttons if key in VERDICT_COLOURS else more).addWidget(button)
         buttons.addStretch(1)
-        buttons.addWidget(self.advance)
+        more.addStretch(1)
+        more.addWidget(self.advance)
         right = QWidget()
         rl = QVBoxLayout(right)
         rl.setContentsMargins(0, 0, 0, 0)
         rl.addWidget(self.detail, 1)
         rl.addLayout(buttons)
+        rl.addLayout(more)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.table)
         splitter.addWidget(right)
         splitter.setStretchFactor(0, 1)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([640, 860])
+        self.splitter = splitter
+        self._sized = False
         help_line = QLabel(REVIEW_SHORTCUTS)
         help_line.setObjectName("shortcutHelp")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 8, 10, 6)
-        layout.addWidget(self.messages)
+        layout.addWidget(BannerArea(self.messages, max_height=140))
         layout.addLayout(filters)
+        layout.addLayout(search)
         layout.addWidget(splitter, 1)
         layout.addWidget(help_line)
 
@@ -518,6 +525,13 @@ class ReviewQueue(QWidget):
                 self.refresh()
             else:
                 self._stale = True
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        if not self._sized and self.width() > 0:  # the table gets 45 % until the operator moves the divider
+            total = max(1, self.splitter.width())
+            self.splitter.setSizes([int(total * 0.45), total - int(total * 0.45)])
+            self._sized = self.isVisible()
 
     def showEvent(self, event) -> None:  # noqa: N802
         super().showEvent(event)

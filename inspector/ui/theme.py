@@ -41,6 +41,7 @@ def tokens(theme: str) -> dict[str, str]:
 def stylesheet(theme: str) -> str:
     """``base.qss`` with the theme's colours filled in."""
     text = (resources_dir() / "style" / "base.qss").read_text(encoding="utf-8")
+    text = text.replace("@icons", (resources_dir() / "icons").as_posix())
     for key in sorted(tokens(theme), key=len, reverse=True):
         text = text.replace(key, tokens(theme)[key])
     return text
@@ -84,6 +85,29 @@ def apply_theme(app: QApplication, theme: str) -> None:
     app.setFont(font)
     app.setStyleSheet(stylesheet(theme))
     app.setProperty("inspectorTheme", theme)
+    for widget in app.allWidgets():  # plots drawn before the change (pyqtgraph keeps its own colours)
+        if isinstance(widget, ThemedPlot):
+            widget.apply_theme(theme)
+
+
+class ThemedPlot(pg.PlotWidget):
+    """A pyqtgraph plot that follows the window's theme, also when the theme changes after it was made."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.apply_theme(current_theme())
+
+    def apply_theme(self, theme: str) -> None:
+        self.theme = theme
+        self.setBackground(colour(theme, "plotBg"))
+        fg = colour(theme, "plotFg")
+        for name in ("left", "bottom", "right", "top"):
+            axis = self.getPlotItem().getAxis(name)
+            axis.setPen(pg.mkPen(fg))
+            axis.setTextPen(pg.mkPen(fg))
+            axis.setTickPen(pg.mkPen(fg))
+            if axis.label is not None:
+                axis.label.setDefaultTextColor(QColor(fg))
 
 
 def current_theme() -> str:

@@ -9,10 +9,10 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtGui import QColor
 
-from inspector.ui.theme import NEUTRAL_COLOUR, VERDICT_COLOURS
+from inspector.ui.theme import NEUTRAL_COLOUR, VERDICT_COLOURS, ThemedPlot
 
 
-class TrendPlot(pg.PlotWidget):
+class TrendPlot(ThemedPlot):
     """Recent scores as points coloured by verdict, a thin line joining them, the threshold line and
     the uncertain band. :meth:`add` only queues points; :meth:`refresh` draws (called by the window's
     screen-rate timer) at most every ``min_interval_s``, so a burst of results costs one redraw and a

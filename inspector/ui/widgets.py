@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QFont, QFontMetrics
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from inspector.ui.theme import NEUTRAL_COLOUR, VERDICT_COLOURS, VERDICT_TEXT
 
@@ -187,6 +197,7 @@ class MessageBar(QWidget):
     """
 
     MAX = 3
+    changed = Signal()
 
     def __init__(self, parent: QWidget | None = None, *, info_timeout_ms: int = 8000) -> None:
         super().__init__(parent)
@@ -211,6 +222,7 @@ class MessageBar(QWidget):
             # the message is the timer's context: no call once it (or this bar) is gone
             QTimer.singleShot(self._timeout, message, lambda m=message: self._remove(m))
         self.setVisible(True)
+        self.changed.emit()
 
     def texts(self) -> list[str]:
         return [m.label.text() for m in self.messages]
@@ -219,12 +231,98 @@ class MessageBar(QWidget):
         for message in list(self.messages):
             self._remove(message)
 
+    def dismiss_containing(self, text: str) -> None:
+        """Take back the messages that contain ``text`` (their condition is over)."""
+        for message in list(self.messages):
+            if text in message.label.text():
+                self._remove(message)
+
     def _remove(self, message: _Message) -> None:
         if message in self.messages:
             self.messages.remove(message)
             message.setParent(None)
             message.deleteLater()
+            self.changed.emit()
         self.setVisible(bool(self.messages))
+
+
+class BannerArea(QWidget):
+    """Every banner of a screen (messages, the first-run panel) in one area that can be folded to a
+    single line and scrolls rather than pushing the screen's controls off the bottom."""
+
+    def __init__(self, messages: MessageBar, parent: QWidget | None = None, *, max_height: int = 240) -> None:
+        super().__init__(parent)
+        self.messages = messages
+        self._panels: list[QWidget] = []
+        self.toggle = QToolButton()
+        self.toggle.setObjectName("bannerToggle")
+        self.toggle.setCheckable(True)
+        self.toggle.setChecked(True)
+        self.toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.toggle.setArrowType(Qt.ArrowType.DownArrow)
+        self.toggle.toggled.connect(self._toggled)
+        self.dismiss = QPushButton("Dismiss all")
+        self.dismiss.setFlat(True)
+        self.dismiss.clicked.connect(messages.clear)
+        head = QHBoxLayout()
+        head.setContentsMargins(0, 0, 0, 0)
+        head.addWidget(self.toggle)
+        head.addStretch(1)
+        head.addWidget(self.dismiss)
+        self._inner = QWidget()
+        self._inner_layout = QVBoxLayout(self._inner)
+        self._inner_layout.setContentsMargins(0, 0, 0, 0)
+        self._inner_layout.setSpacing(4)
+        self._inner_layout.addWidget(messages)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll.setWidget(self._inner)
+        self.scroll.setMaximumHeight(max_height)
+        self.scroll.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 4)
+        layout.setSpacing(2)
+        layout.addLayout(head)
+        layout.addWidget(self.scroll)
+        messages.changed.connect(self._update)
+        self._update()
+
+    def add_panel(self, panel: QWidget) -> None:
+        """A panel shown above the messages (it shows and hides itself; the area follows)."""
+        self._panels.append(panel)
+        self._inner_layout.insertWidget(len(self._panels) - 1, panel)
+        panel.installEventFilter(self)
+        self._update()
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802
+        if watched in self._panels and event.type() in (
+            QEvent.Type.ShowToParent,
+            QEvent.Type.HideToParent,
+        ):  # (sent also while this area is hidden, unlike Show and Hide)
+            self._update()
+        return False
+
+    def count(self) -> int:
+        return len(self.messages.messages) + sum(p.isVisibleTo(self._inner) for p in self._panels)
+
+    @property
+    def expanded(self) -> bool:
+        return self.toggle.isChecked()
+
+    def _toggled(self, on: bool) -> None:
+        self.toggle.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)
+        self._update()
+
+    def _update(self) -> None:
+        n = self.count()
+        self.setVisible(n > 0)
+        self.toggle.setText(f"{n} message{'s' if n != 1 else ''}" + ("" if self.expanded else " (folded)"))
+        self.scroll.setVisible(self.expanded)
+        self.dismiss.setVisible(bool(self.messages.messages))
+        self._inner.adjustSize()
+        self.scroll.setMinimumHeight(min(self._inner.sizeHint().height(), 72) if self.expanded else 0)
 
 
 def section_title(text: str) -> QLabel:

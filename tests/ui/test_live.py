@@ -147,6 +147,7 @@ def test_closing_during_a_run_stops_workers_and_loses_nothing(qtbot, make_window
     _wait_watching(qtbot, window)
     write_parts(folder, 5)
     qtbot.waitUntil(lambda: window.live.counters["inspected"].value.text() == "5", timeout=WAIT_MS)
+    window.confirm = lambda _title, _text: True  # "Stop it and quit?" — yes
     window.close()  # deferred until the run has stopped and committed
     qtbot.waitUntil(lambda: window._closed, timeout=WAIT_MS)
     assert not window.controller.running
