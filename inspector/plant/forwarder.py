@@ -27,7 +27,7 @@ from inspector.plant.spool import Spool
 from inspector.store.artifacts import ArtifactStore
 from inspector.store.domain import utc_now
 from inspector.store.engine import Database, open_database
-from inspector.store.errors import StoreError
+from inspector.store.errors import DiskFullError, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +190,14 @@ class Forwarder:
             self.spool.advance(CONSUMER, changes[-1].seq)
         except central.StationIdConflictError as error:
             self._fail(str(error), reconnect=True)
+            return False
+        except DiskFullError:
+            where = self._central.where if self._central is not None else self.central_url
+            self._fail(
+                f"the central database server's disk is full ({where}). Nothing is lost: the records wait in "
+                "this station's spool until the administrator frees space on the server",
+                reconnect=True,
+            )
             return False
         except (StoreError, sa_exc.SQLAlchemyError, OSError) as error:
             message = str(error) if isinstance(error, StoreError) else _plain(error)

@@ -202,3 +202,53 @@ def _wait(condition, what: str, timeout: float = 120.0) -> None:
             return
         time.sleep(0.02)
     raise AssertionError(f"timed out waiting for: {what}")
+
+
+def test_full_central_disk_pauses_forwarding_and_loses_nothing(tmp_path, postgres):
+    """The central database lives on a tiny file system (a tmpfs tablespace) that fills up."""
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+    import uuid
+    from dataclasses import replace
+
+    import psycopg
+
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("needs root to mount a small file system for the full-disk test")
+    mnt = Path(tempfile.mkdtemp(prefix="inspector-tiny-"))
+    mnt.chmod(0o755)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mnt)], capture_output=True).returncode:
+        pytest.skip("mounting a small tmpfs is not permitted here")
+    name = f"t_full_{uuid.uuid4().hex[:8]}"
+    admin = f"host=127.0.0.1 port={postgres.pg_port} user=inspector password=inspector dbname=postgres"
+    try:
+        space = mnt / "pg"
+        space.mkdir()
+        shutil.chown(space, "postgres", "postgres")
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f"CREATE TABLESPACE {name} LOCATION '{space}'")
+            conn.execute(f"CREATE DATABASE {name} TABLESPACE {name}")
+        url = postgres.pg_url(name)
+        store = open_store(tmp_path / "st" / "inspector.db", station="st-full")
+        recipe = store.save_recipe_version("r", {"x": 1})
+        filler = os.urandom(150_000).hex()  # incompressible: each row takes ~300 kB on the server
+        items = [replace(it, file_path=f"{filler}-{i}") for i, it in enumerate(make_items(120, recipe.id))]
+        store.add_inspections(items)
+        f = Forwarder(store.db, url, station="st-full", batch_size=10, retry_s=(0.05, 0.2))
+        while f._step():  # batch after batch until the server refuses one
+            pass
+        state = f.state()
+        assert "disk is full" in state.describe() and "Nothing is lost" in state.describe(), state.describe()
+        assert state.waiting > 0 and store.count() == 120
+        subprocess.run(["mount", "-o", "remount,size=512m", str(mnt)], check=True)
+        assert f.drain(timeout=120), f.state().describe()
+        assert _count(url, Inspection) == 120
+        store.close()
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            conn.execute(f"DROP TABLESPACE IF EXISTS {name}")
+        subprocess.run(["umount", str(mnt)], capture_output=True)
+        shutil.rmtree(mnt, ignore_errors=True)
