@@ -433,6 +433,7 @@ def _ensure_schema(db: Database, *, found: int | None) -> Database:
         if not db.is_sqlite and SchemaInfo.__tablename__ not in tables:  # a new shared database
             migrations.postgres_guards(conn, APPEND_ONLY_TABLES)
             migrations.postgres_station_names(conn)
+            migrations.postgres_keep_inspections(conn)
         if db.is_sqlite:
             version = found if found is not None else SCHEMA_VERSION
             removed = sorted(n for n, (since, *_) in _SQLITE_GUARDS.items() if since <= version and n not in existing)

@@ -312,12 +312,59 @@ def _v5_to_v6(conn: Connection) -> None:
 #: The first schema version that keeps the audit hash chain.
 AUDIT_SINCE = 6
 
+#: Schema 7: the inspection columns PostgreSQL keeps unchanged (as SQLite's guards of schema 6 do).
+_V7_KEPT_INSPECTION_COLUMNS = (
+    "id", "run_id", "station", "source", "file_path", "content_hash", "inspected_at", "recipe_version_id",
+    "detector", "model_id", "score", "threshold", "verdict", "latency_ms", "random_weights",
+    "model_fingerprint", "model_device", "model_dtype",
+)  # fmt: skip
+
+
+def postgres_keep_inspections(conn: Connection) -> None:
+    """PostgreSQL triggers: an inspection row is never deleted, and its verdict, score and origin never
+    change (the caption slots may be filled in later). Re-sending the same values is allowed, so a
+    station's forwarder can upsert a row again. Idempotent."""
+    old = ", ".join(f"OLD.{c}" for c in _V7_KEPT_INSPECTION_COLUMNS)
+    new = ", ".join(f"NEW.{c}" for c in _V7_KEPT_INSPECTION_COLUMNS)
+    conn.exec_driver_sql(
+        f"""
+CREATE OR REPLACE FUNCTION inspector_keep_inspection() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP <> 'UPDATE' THEN
+        RAISE EXCEPTION 'inspection records cannot be removed' USING ERRCODE = 'raise_exception';
+    END IF;
+    IF ({old}) IS DISTINCT FROM ({new}) THEN
+        RAISE EXCEPTION 'an inspection''s verdict, score and origin cannot be changed'
+            USING ERRCODE = 'raise_exception';
+    END IF;
+    RETURN NEW;
+END
+$$
+"""
+    )
+    for name, when, each in (
+        ("inspections_keep", "BEFORE UPDATE OR DELETE", "ROW"),
+        ("inspections_no_truncate", "BEFORE TRUNCATE", "STATEMENT"),
+    ):
+        conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name} ON inspections")
+        conn.exec_driver_sql(
+            f"CREATE TRIGGER {name} {when} ON inspections FOR EACH {each} EXECUTE FUNCTION inspector_keep_inspection()"
+        )
+
+
+def _v6_to_v7(conn: Connection) -> None:
+    """PostgreSQL: inspection records kept as SQLite's schema-6 guards keep them (nothing on SQLite)."""
+    if conn.dialect.name == "postgresql":
+        postgres_keep_inspections(conn)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "caption and defect-type slots; skipped files", _v1_to_v2),
     Migration(2, "PostgreSQL: append-only triggers; operator and recipe names unique per station", _v2_to_v3),
     Migration(3, "run outcome and process", _v3_to_v4),
     Migration(4, "model fingerprint, device and dtype on inspections; duplicates per fingerprint", _v4_to_v5),
     Migration(5, "operators in the database; signatures; the audit hash chain", _v5_to_v6),
+    Migration(6, "PostgreSQL: inspection records cannot be deleted, nor their verdict changed", _v6_to_v7),
 ]
 
 assert MIGRATIONS[-1].to_version == SCHEMA_VERSION, "add a migration step when bumping SCHEMA_VERSION"

@@ -35,7 +35,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from inspector.store.domain import CaptionStatus, OverrideKind, Verdict
 
 #: Version of the schema this code writes. A database with a higher number is refused.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 ID = String(36)
 SHA256 = String(64)

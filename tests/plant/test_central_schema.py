@@ -36,13 +36,19 @@ def test_new_and_migrated_postgresql_databases_have_the_central_rules(central_ur
     step = next(m for m in MIGRATIONS if m.from_version == 2)
     with store.db.write() as conn:
         step.apply(conn)
-    try:
-        with store.db.read() as conn:
-            assert {"overrides_append_only", "overrides_no_truncate"} <= _triggers(conn)
-            assert not {"uq_operators_name", "uq_recipes_name"} & _constraints(conn)
-            assert conn.execute(text("SELECT version FROM schema_info")).scalar_one() == SCHEMA_VERSION
-    finally:
-        store.close()
+    with store.db.read() as conn:
+        assert {"overrides_append_only", "overrides_no_truncate"} <= _triggers(conn)
+        assert not {"uq_operators_name", "uq_recipes_name"} & _constraints(conn)
+        assert conn.execute(text("SELECT version FROM schema_info")).scalar_one() == SCHEMA_VERSION
+    # Schema 7: inspection records kept on PostgreSQL too.
+    with store.db.engine.begin() as conn:
+        conn.execute(text("DROP TRIGGER inspections_keep ON inspections"))
+    keep = next(m for m in MIGRATIONS if m.from_version == 6)
+    with store.db.write() as conn:
+        keep.apply(conn)
+        rows = conn.execute(text("SELECT tgname FROM pg_trigger WHERE tgrelid = 'inspections'::regclass"))
+        assert {"inspections_keep", "inspections_no_truncate"} <= set(rows.scalars())
+    store.close()
     # And the same step leaves an SQLite station database as it was (its guards are the engine's).
     local = open_store(tmp_path / "st" / "inspector.db")
     with local.db.write() as conn:

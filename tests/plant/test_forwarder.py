@@ -252,3 +252,35 @@ def test_full_central_disk_pauses_forwarding_and_loses_nothing(tmp_path, postgre
             conn.execute(f"DROP TABLESPACE IF EXISTS {name}")
         subprocess.run(["umount", str(mnt)], capture_output=True)
         shutil.rmtree(mnt, ignore_errors=True)
+
+
+def test_audit_chains_verify_on_the_central_database(tmp_path, central_url):
+    """Hash-chain columns are forwarded verbatim: each station's chain verifies on PostgreSQL too."""
+    stores = []
+    for name, start in (("st-c1", 0), ("st-c2", 300)):
+        store, _recipe, run, ids = _station(tmp_path, name, 8, start=start)
+        store.add_override(ids[0], "ana", Verdict.FAIL, defect_label="scratch")
+        store.undo_last_override(ids[0], "ana")
+        store.set_caption(ids[1], status=CaptionStatus.DONE, caption="dent")
+        store.finish_run(run.id)
+        assert store.verify_audit().ok
+        f = Forwarder(store.db, central_url, station=name)
+        assert f.drain(timeout=120), f.state().describe()
+        stores.append(store)
+    central = open_store(central_url)
+    try:
+        report = central.verify_audit()
+        assert report.ok, report.summary()
+        assert report.entries == sum(s.verify_audit().entries for s in stores)
+        with pytest.raises(sa_exc.DBAPIError, match="cannot be changed"), central.db.engine.begin() as conn:
+            conn.execute(text("UPDATE inspections SET score = 0.01 WHERE station = 'st-c2'"))
+        with pytest.raises(sa_exc.DBAPIError, match="cannot be removed"), central.db.engine.begin() as conn:
+            conn.execute(text("DELETE FROM inspections WHERE station = 'st-c2'"))
+        with central.db.engine.begin() as conn:  # what the server's rules allow, the chain still catches
+            conn.execute(text("UPDATE inspections SET caption = 'rewritten' WHERE station = 'st-c2'"))
+        report = central.verify_audit()
+        assert not report.ok and "changed outside the station" in report.summary()
+    finally:
+        central.close()
+        for s in stores:
+            s.close()
