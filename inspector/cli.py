@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from inspector import __version__
-from inspector.errors import InspectorError
+from inspector.errors import InspectorError, report_unexpected
 
 RANDOM_HELP = (
     "build the models with RANDOM WEIGHTS (tests and benchmarks only: results are meaningless and are marked so)"
@@ -64,42 +64,29 @@ def cmd_models_list(args: argparse.Namespace) -> int:
 
 
 def cmd_models_import(args: argparse.Namespace) -> int:
+    from inspector.backbones.checking import check_weights
     from inspector.core.registry import import_weights
 
-    target = import_weights(Path(args.path), args.model)
-    print(f"Imported weights of '{args.model}' into {target}")
+    checked = []
+    target = import_weights(
+        Path(args.path),
+        args.model,
+        check=lambda spec, staged, given: checked.append(check_weights(spec, staged, given)),
+    )
+    result = checked[0]
+    print(
+        f"Imported weights of '{args.model}' into {target}: {result.tensors} tensors loaded into its "
+        f"architecture; fingerprint {result.fingerprint}"
+    )
     return 0
 
 
 def cmd_models_download(args: argparse.Namespace) -> int:
+    from inspector.backbones.download import download_weights
     from inspector.core.registry import get_spec
 
-    spec = get_spec(args.model)
-    try:
-        from huggingface_hub import hf_hub_download, snapshot_download
-
-        if spec.backend == "transformers":
-            # config, tokenizer and processor files, and the weights once (safetensors where the hub has them)
-            files = ["*.json", "*.txt", "*.model", "*.tiktoken"]
-            path = snapshot_download(spec.hub_id, allow_patterns=[*files, "*.safetensors"])
-            if not any(Path(path).glob("*.safetensors")):
-                path = snapshot_download(spec.hub_id, allow_patterns=[*files, "*.bin"])
-        else:
-            last: Exception | None = None
-            for name in spec.hub_files:
-                try:
-                    path = hf_hub_download(spec.hub_id, name)
-                    break
-                except Exception as exc:  # noqa: BLE001 - try the next file name
-                    last = exc
-            else:
-                raise last or InspectorError("no weight file")
-    except Exception as exc:  # noqa: BLE001 - network errors of all kinds
-        raise InspectorError(
-            f"Could not download '{spec.hub_id}' ({spec.size_mb} MB): {exc}\n"
-            f"On an air-gapped station, use 'inspector models import PATH --model {spec.id}'."
-        ) from exc
-    print(f"Downloaded '{spec.id}' to {path}")
+    path = download_weights(get_spec(args.model))
+    print(f"Downloaded '{args.model}' to {path} (every file checked)")
     return 0
 
 
@@ -558,6 +545,8 @@ def main(argv: list[str] | None = None) -> int:
         except InspectorError as exc:
             print(f"inspector: {exc}", file=sys.stderr)
             return exc.exit_code
+        except Exception as exc:  # noqa: BLE001 - one plain message, never a traceback
+            return report_unexpected(exc, verbose="-v" in argv or "--verbose" in argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -574,3 +563,5 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("inspector: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - one plain message, never a traceback
+        return report_unexpected(exc, verbose=args.verbose)

@@ -41,3 +41,23 @@ def tiny_registry(tmp_path, monkeypatch):
     (folder / "tiny-dino.json").write_text(json.dumps(TINY_DINO))
     monkeypatch.setenv("INSPECTOR_MODELS_DIR", str(folder))
     return folder
+
+
+@pytest.fixture(scope="session")
+def saved_dinov2_small(tmp_path_factory):
+    """A full-size DINOv2-small built with random values and saved with ``save_pretrained``.
+
+    It counts as real weights (a folder a user could import); built once per test session.
+    """
+    from inspector._torch import import_torch
+    from inspector.backbones.loading import hub_architecture
+    from inspector.core.registry import get_spec
+
+    torch = import_torch()
+    from transformers import Dinov2Config, Dinov2Model
+
+    folder = tmp_path_factory.mktemp("saved") / "dinov2-small"
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(1234)
+        Dinov2Model(Dinov2Config(**hub_architecture(get_spec("dinov2-small")))).save_pretrained(folder)
+    return folder

@@ -34,14 +34,12 @@ def test_models_list_shows_each_model_and_missing_weights(capsys):
     assert "dinov2-small" in text and "missing" in text and "inspector models import" in text
 
 
-def test_models_import_then_list_shows_present(tmp_path, capsys):
-    weights = tmp_path / "open_clip_model.safetensors"
-    weights.write_bytes(b"\0" * 8)
-    assert main(["models", "import", str(weights), "--model", "clip-vit-b-16"]) == 0
+def test_models_import_then_list_shows_present(saved_dinov2_small, capsys):
+    assert main(["models", "import", str(saved_dinov2_small), "--model", "dinov2-small"]) == 0
     main(["models", "list", "--json"])
     rows = {r["id"]: r for r in json.loads(capsys.readouterr().out.split("\n", 1)[1])}
-    assert rows["clip-vit-b-16"]["weights"] == "present"
-    assert rows["clip-vit-b-16-plus-240"]["weights"] == "missing"
+    assert rows["dinov2-small"]["weights"] == "present"
+    assert rows["dinov2-base"]["weights"] == "missing"
 
 
 def test_eval_without_weights_gives_one_clear_message_and_no_traceback(tmp_path):

@@ -163,6 +163,11 @@ _HUB_CONFIGS: dict[str, dict[str, Any]] = {
 }
 
 
+def hub_architecture(spec: ModelSpec) -> dict[str, Any]:
+    """The architecture hyper-parameters the registered model must have (empty where unknown here)."""
+    return dict(_HUB_CONFIGS.get(spec.hub_id, {}))
+
+
 def _hub_config(spec: ModelSpec, config_cls):
     if spec.hub_id not in _HUB_CONFIGS or config_cls is None:
         raise InspectorError(

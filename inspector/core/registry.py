@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from inspector.core.paths import registry_dir, weights_dir
-from inspector.errors import InspectorError, WeightsMissingError
+from inspector.errors import InspectorError, WeightsInvalidError, WeightsMissingError
 
 REGISTRY_SCHEMA = 1
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
@@ -205,14 +206,22 @@ def get_spec(model_id: str, folder: Path | None = None) -> ModelSpec:
     return specs[model_id]
 
 
-def import_weights(path: Path, model_id: str, folder: Path | None = None) -> Path:
+def import_weights(
+    path: Path,
+    model_id: str,
+    folder: Path | None = None,
+    check: Callable[[ModelSpec, Path, Path], object] | None = None,
+) -> Path:
     """Copy weights that were brought onto the station into its weights folder.
 
     ``path`` is a weights file (open_clip) or a model folder (transformers: ``config.json`` and
-    the weight files, as saved by ``save_pretrained`` or found in a hub snapshot).
+    the weight files, as saved by ``save_pretrained`` or found in a hub snapshot). ``check(spec,
+    staged, path)`` is called on the staged copy (the weights file, or the folder) before it
+    replaces anything, after the torch-free checks of :mod:`inspector.core.weight_files` (empty,
+    truncated, missing shards); when either refuses, nothing is registered and earlier weights stay.
     """
     spec = get_spec(model_id, folder)
-    path = Path(path).expanduser()
+    path = original = Path(path).expanduser()
     if not path.exists():
         raise InspectorError(f"{path} does not exist.")
     target = spec.local_dir()
@@ -238,6 +247,21 @@ def import_weights(path: Path, model_id: str, folder: Path | None = None) -> Pat
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         shutil.copy2(path, tmp / path.name)
+    staged = tmp if spec.backend == "transformers" else tmp / path.name
+    from inspector.core.weight_files import weights_problems
+
+    try:
+        problems = weights_problems(spec, staged)
+        if problems:
+            raise WeightsInvalidError(
+                f"{original} cannot be used as '{spec.id}' ({spec.architecture}): {'; '.join(problems)}. "
+                "Nothing was registered."
+            )
+        if check is not None:
+            check(spec, staged, original)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
     return target

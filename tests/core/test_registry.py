@@ -3,7 +3,7 @@ import json
 import pytest
 
 from inspector.core.registry import get_spec, import_weights, load_registry
-from inspector.errors import InspectorError, WeightsMissingError
+from inspector.errors import InspectorError, WeightsInvalidError, WeightsMissingError
 
 REQUIRED = {
     "clip-vit-b-16-plus-240": ("open_clip", "ViT-B-16-plus-240", "laion400m_e31"),
@@ -40,9 +40,14 @@ def test_weights_are_missing_on_a_fresh_station_and_the_message_says_how_to_get_
     assert isinstance(spec.missing_weights_error(), WeightsMissingError)
 
 
+def _empty_safetensors(path):
+    """A whole safetensors file without tensors (the core's own checks only look at completeness)."""
+    path.write_bytes((2).to_bytes(8, "little") + b"{}")
+    return path
+
+
 def test_import_open_clip_weights_file(tmp_path):
-    weights = tmp_path / "open_clip_model.safetensors"
-    weights.write_bytes(b"\0" * 16)
+    weights = _empty_safetensors(tmp_path / "open_clip_model.safetensors")
     target = import_weights(weights, "clip-vit-b-16")
     spec = get_spec("clip-vit-b-16")
     assert spec.has_weights()
@@ -57,7 +62,14 @@ def test_import_transformers_folder_and_refuse_incomplete_ones(tmp_path):
     (folder / "config.json").write_text("{}")
     with pytest.raises(InspectorError, match="no weight files"):
         import_weights(folder, "dinov2-small")
-    (folder / "model.safetensors").write_bytes(b"\0")
+    (folder / "model.safetensors").write_bytes(b"")
+    with pytest.raises(WeightsInvalidError, match="model.safetensors is empty"):
+        import_weights(folder, "dinov2-small")
+    (folder / "model.safetensors").write_bytes((100).to_bytes(8, "little") + b"{}")
+    with pytest.raises(WeightsInvalidError, match="truncated"):
+        import_weights(folder, "dinov2-small")
+    assert not get_spec("dinov2-small").has_weights()
+    _empty_safetensors(folder / "model.safetensors")
     import_weights(folder, "dinov2-small")
     assert get_spec("dinov2-small").weights_location().name == "dinov2-small"
 
