@@ -14,6 +14,7 @@ from pathlib import Path
 
 from inspector import __version__
 from inspector.errors import InspectorError, report_unexpected
+from inspector.operators_cli import PIN_HELP
 
 RANDOM_HELP = (
     "build the models with RANDOM WEIGHTS (tests and benchmarks only: results are meaningless and are marked so)"
@@ -230,6 +231,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         recipe = load_recipe(args.recipe)
     else:
         recipe = Recipe(name="default zero-shot", object_name=args.object or "object", detector="winclip")
+    if args.operator:  # before any model loads: a PIN is asked when the station requires one
+        from inspector.operators_cli import check_operator
+
+        check_operator(args.db, args.operator, pin_stdin=args.pin_stdin)
     source = make_source(
         args.source, watch=args.watch, include_existing=args.include_existing, recursive=args.recursive
     )
@@ -471,7 +476,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--include-existing", action="store_true", help="hot folder: also inspect files already there")
     p.add_argument("--recursive", action="store_true", help="include sub-folders")
     p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--operator", help="operator name kept with the run")
+    p.add_argument(
+        "--operator", help="operator name kept with the run (the PIN is asked when the station requires PINs)"
+    )
+    p.add_argument("--pin-stdin", action="store_true", help=PIN_HELP)
     p.add_argument("--lot", help="lot / batch label kept with the run")
     p.add_argument(
         "--keep-images",
@@ -506,6 +514,9 @@ def build_parser() -> argparse.ArgumentParser:
     from inspector.audit_cli import register as register_audit
 
     register_audit(sub)
+    from inspector.operators_cli import register as register_operators
+
+    register_operators(sub)
 
     from inspector.plant.cli import register as register_plant
 

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
@@ -56,6 +56,9 @@ from inspector.store.domain import (
 from inspector.store.engine import Database, open_database
 from inspector.store.errors import NotFoundError, ReadOnlyError, StoreError
 from inspector.store.models import Inspection, Operator, Override, Recipe, RecipeVersion, Run, SkippedItem
+
+if TYPE_CHECKING:
+    from inspector.store.accounts import Accounts
 
 log = logging.getLogger(__name__)
 _COUNT_COLUMN = {Verdict.PASS: "n_pass", Verdict.FAIL: "n_fail", Verdict.UNCERTAIN: "n_uncertain"}
@@ -550,6 +553,13 @@ class InspectionStore:
         conn.execute(insert(Override).values(**values))
         self._audit(conn, "overrides", [record.id])
         return record
+
+    @property
+    def accounts(self) -> Accounts:
+        """Operators, PINs, roles, the log-in policy and electronic signatures."""
+        from inspector.store.accounts import Accounts
+
+        return Accounts(self)
 
     # -- the audit trail ----------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from inspector.core.calibration import Calibration, calibrate_threshold
 from inspector.core.recipe import Recipe
+from inspector.ui.plain_text import RICH_PROPERTY
 from inspector.ui.theme import VERDICT_COLOURS, ThemedPlot
 from inspector.ui.widgets import fmt_score
 from inspector.ui.workers import Job
@@ -155,6 +156,7 @@ class CalibrationDialog(QDialog):
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
         self.summary.setTextFormat(Qt.TextFormat.RichText)
+        self.summary.setProperty(RICH_PROPERTY, True)  # numbers only
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Apply | QDialogButtonBox.StandardButton.Close)
         self.apply_button = self.buttons.button(QDialogButtonBox.StandardButton.Apply)
         self.apply_button.setText("Use this threshold")

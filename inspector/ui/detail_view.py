@@ -26,6 +26,7 @@ from inspector.core.images import IMAGE_SUFFIXES, load_image
 from inspector.errors import InspectorError
 from inspector.store import InspectionRecord, InspectionStore, OverrideKind, OverrideRecord, StoreError
 from inspector.ui.heatmap_overlay import OverlayView, PreparedPart, prepare_part
+from inspector.ui.plain_text import plain_labels, plain_tooltip
 from inspector.ui.theme import VERDICT_TEXT
 from inspector.ui.widgets import VerdictBadge, section_title
 
@@ -202,6 +203,7 @@ class DetailView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter)
+        plain_labels(self)
         self.show_heat.toggled.connect(self.overlay.set_heat_visible)
         self.show_outline.toggled.connect(self.overlay.set_outline_visible)
         self.opacity.valueChanged.connect(lambda v: self.overlay.set_opacity(v / 100))
@@ -252,7 +254,7 @@ class DetailView(QWidget):
         }
         for key, value in values.items():
             self.fields[key].setText(value)
-        self.fields["File"].setToolTip(r.file_path or r.source)
+        self.fields["File"].setToolTip(plain_tooltip(r.file_path or r.source))
         self.history.clear()
         if not data.history:
             self.history.addItem(QListWidgetItem("No decisions yet."))

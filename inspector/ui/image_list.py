@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QAbstractItemView, QListView, QListWidget, QListWi
 
 from inspector.core.images import is_image_file
 from inspector.sources import scan_images
+from inspector.ui.plain_text import plain_tooltip
 
 
 def thumbnail(path: str, size: int = 96) -> QImage | None:
@@ -77,7 +78,7 @@ class ImageList(QListWidget):
                 self.addItem(image.name)
                 item = self.item(self.count() - 1)
                 item.setData(Qt.ItemDataRole.UserRole, text)
-                item.setToolTip(text)
+                item.setToolTip(plain_tooltip(text))
                 if self._thumbnails is not None:
                     self._thumbnails(text, lambda picture, item=item: self._set_icon(item, picture))
                 added += 1

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from inspector.sources import VIDEO_SUFFIXES
 from inspector.ui.heatmap_overlay import COLORMAPS, OverlayView, PreparedPart
 from inspector.ui.live_worker import SOURCE_KINDS, SourceChoice
+from inspector.ui.plain_text import plain_tooltip
 from inspector.ui.theme import VERDICT_COLOURS
 from inspector.ui.trend import TrendPlot
 from inspector.ui.widgets import BannerArea, CounterTile, MessageBar, VerdictBadge, section_title
@@ -299,7 +300,7 @@ class LiveView(QWidget):
         self.recipe.clear()
         for label, path in recipes:
             self.recipe.addItem(label, path)
-            self.recipe.setItemData(self.recipe.count() - 1, path, Qt.ItemDataRole.ToolTipRole)
+            self.recipe.setItemData(self.recipe.count() - 1, plain_tooltip(path), Qt.ItemDataRole.ToolTipRole)
         index = self.recipe.findData(current) if current else -1
         self.recipe.setCurrentIndex(index if index >= 0 else (0 if recipes else -1))
         self.recipe.blockSignals(False)

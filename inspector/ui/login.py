@@ -1,6 +1,13 @@
-"""Log-in by name at the start of a shift (a PIN only when the settings ask for one)."""
+"""Log-in at the start of a shift: by name, and with a PIN when the station's policy asks for one.
+
+Who may log in, their PINs and the policy live in the database (``inspector.store.accounts``);
+the PIN check (scrypt, a database write for the failure count) runs off the GUI thread.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -14,23 +21,39 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from inspector.ui.settings import StationSettings
+from inspector.store.accounts import Policy
+from inspector.ui.plain_text import plain_labels
+from inspector.ui.workers import describe_error
+
+#: ``check(name, pin, choose)`` logs ``name`` in (``choose``: first set ``pin`` as their new PIN);
+#: raises with a message for the operator when refused.
+LoginCheck = Callable[[str, str, bool], Any]
 
 
 class LoginDialog(QDialog):
-    """Asks who is at the station. Every override is recorded under this name.
+    """Asks who is at the station. Every decision is recorded under this name.
 
-    With ``require_pin`` set in the settings, an operator who has no PIN yet chooses one at this
-    log-in (at least 4 digits); later log-ins must give it.
+    With PINs required, an operator who has no PIN yet chooses one here (typed twice); later
+    log-ins must give it. Wrong PINs lock the operator out for a while (the message says how long).
     """
 
     def __init__(
-        self, settings: StationSettings, operators: list[str] | None = None, parent: QWidget | None = None
+        self,
+        operators: list[str] | None = None,
+        *,
+        policy: Policy | None = None,
+        check: LoginCheck | None = None,
+        submit: Callable[..., Any] | None = None,
+        name: str = "",
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Inspector — who is at the station?")
         self.setMinimumWidth(420)
-        self.settings = settings
+        self.policy = policy or Policy()
+        self._check = check
+        self._submit = submit
+        self._choosing = False
         self.operator = ""
         title = QLabel("Log in")
         title.setObjectName("firstRunTitle")
@@ -42,29 +65,35 @@ class LoginDialog(QDialog):
         self.name.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.name.lineEdit().setPlaceholderText("Your name")
         self.set_operators(operators or [])
-        if settings.last_operator:
-            self.name.setEditText(settings.last_operator)
+        if name:
+            self.name.setEditText(name)
         self.pin = QLineEdit()
         self.pin.setEchoMode(QLineEdit.EchoMode.Password)
         self.pin.setPlaceholderText("PIN")
+        self.pin_again = QLineEdit()
+        self.pin_again.setEchoMode(QLineEdit.EchoMode.Password)
+        self.pin_again.setPlaceholderText("the new PIN again")
         self.error = QLabel("")
         self.error.setStyleSheet("color: #d93025; font-weight: 600;")
         self.error.setWordWrap(True)
-        form = QFormLayout()
-        form.addRow("Name", self.name)
-        if settings.require_pin:
-            form.addRow("PIN", self.pin)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Log in")
-        buttons.accepted.connect(self._try_accept)
-        buttons.rejected.connect(self.reject)
+        self.form = QFormLayout()
+        self.form.addRow("Name", self.name)
+        if self.policy.require_pin:
+            self.form.addRow("PIN", self.pin)
+            self.form.addRow("Again", self.pin_again)
+            self.form.setRowVisible(self.pin_again, False)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Log in")
+        self.buttons.accepted.connect(self._try_accept)
+        self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(title)
         layout.addWidget(hint)
-        layout.addLayout(form)
+        layout.addLayout(self.form)
         layout.addWidget(self.error)
-        layout.addWidget(buttons)
-        self.name.setFocus(Qt.FocusReason.OtherFocusReason)
+        layout.addWidget(self.buttons)
+        plain_labels(self)  # names are user-typed
+        (self.pin if name and self.policy.require_pin else self.name).setFocus(Qt.FocusReason.OtherFocusReason)
 
     def set_operators(self, operators: list[str]) -> None:
         text = self.name.currentText()
@@ -77,17 +106,38 @@ class LoginDialog(QDialog):
         if not name:
             self.error.setText("Enter your name.")
             return
-        if self.settings.require_pin:
-            pin = self.pin.text().strip()
-            if name in self.settings.pins:
-                if not self.settings.check_pin(name, pin):
-                    self.error.setText("Wrong PIN. Ask your supervisor to reset it in the settings if you forgot it.")
-                    self.pin.clear()
-                    return
+        pin = self.pin.text().strip()
+        if self._choosing and pin != self.pin_again.text().strip():
+            self.error.setText("The two PINs differ: type the new PIN twice.")
+            return
+        if self._check is None:
+            self._accepted(name)
+            return
+        self.buttons.setEnabled(False)
+        self.error.setText("Checking…")
+        choose = self._choosing
+        job = lambda: self._check(name, pin, choose)  # noqa: E731
+        if self._submit is None:
+            try:
+                job()
+            except Exception as exc:  # noqa: BLE001 - shown to the operator
+                self._refused(exc)
             else:
-                if len(pin) < 4 or not pin.isdigit():
-                    self.error.setText(f"{name} has no PIN yet: choose one of at least 4 digits.")
-                    return
-                self.settings = self.settings.with_pin(name, pin)
+                self._accepted(name)
+            return
+        self._submit(job, lambda _who: self._accepted(name), self._refused)
+
+    def _accepted(self, name: str) -> None:
         self.operator = name
         self.accept()
+
+    def _refused(self, exc: BaseException) -> None:
+        self.buttons.setEnabled(True)
+        text = describe_error(exc)
+        self.pin.clear()
+        self.pin_again.clear()
+        if "no PIN yet" in text and self.policy.require_pin:
+            self._choosing = True
+            self.form.setRowVisible(self.pin_again, True)
+            text = f"{text} At least {self.policy.min_pin_length} digits, typed twice."
+        self.error.setText(text)

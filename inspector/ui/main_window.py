@@ -8,23 +8,29 @@ the pipeline commit everything it scored, and closes the database writer before 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QMessageBox, QTabWidget
 
+from inspector.core.pins import PIN_ENV
 from inspector.core.types import DetectorInfo
+from inspector.errors import InspectorError
 from inspector.store import InspectionStore, open_store
+from inspector.store.accounts import Policy
+from inspector.store.audit import VerifyReport
 from inspector.ui.first_run import FirstRunPanel, WeightsReport, check_weights
 from inspector.ui.live_controller import LiveController
 from inspector.ui.live_view import SHORTCUTS_TEXT, LiveView
 from inspector.ui.live_worker import lower_thread_priority
 from inspector.ui.login import LoginDialog
+from inspector.ui.plain_text import plain_labels, plain_tooltip
 from inspector.ui.recipe_editor import RecipeEditor
 from inspector.ui.review_queue import REVIEW_SHORTCUTS, ReviewQueue
 from inspector.ui.settings import SettingsDialog, StationSettings, save_settings
@@ -112,11 +118,13 @@ class MainWindow(QMainWindow):
         self.device_label = QLabel(f"Device: {settings.device}")
         self.model_label = QLabel("Model: —")
         self.operator_label = QLabel("")
+        self.audit_label = QLabel("Audit trail: …")
+        self.audit_report: VerifyReport | None = None
         self.random_badge = random_weights_badge()
         self.random_badge.setVisible(random_weights)
         bar = self.statusBar()
         bar.addWidget(self.source_label, 1)
-        for label in (self.device_label, self.model_label, self.operator_label):
+        for label in (self.device_label, self.model_label, self.operator_label, self.audit_label):
             label.setObjectName("statusChip")
             bar.addPermanentWidget(label)
         bar.addPermanentWidget(self.random_badge)
@@ -138,6 +146,7 @@ class MainWindow(QMainWindow):
         self._recipes_changed(settings.last_recipe)
         self.recipes.show_recipe(self.live.recipe_path())
         self._update_title()
+        plain_labels(self)  # user-typed text is never rich text
         self._open_store()
 
     def _fit_to_screen(self) -> None:
@@ -180,6 +189,9 @@ class MainWindow(QMainWindow):
         weights = QAction("Model weights…", self)
         weights.triggered.connect(self.check_weights)
         help_menu.addAction(weights)
+        about = QAction("About Inspector (audit trail)…", self)
+        about.triggered.connect(self.show_about)
+        help_menu.addAction(about)
 
     def _open_store(self) -> None:
         path = self.station.settings.database_path
@@ -201,6 +213,8 @@ class MainWindow(QMainWindow):
         self.review.attach_store()
         self.recipes._load_versions(self.recipes.name.text().strip())
         self.store_ready.emit()
+        self._check_logins(store)
+        self.verify_audit()
 
     def _store_failed(self, exc: BaseException) -> None:
         self.live.messages.show_message(f"The inspection database cannot be opened: {describe_error(exc)}", "error")
@@ -238,20 +252,69 @@ class MainWindow(QMainWindow):
         self.weights_checked.emit(report)
 
     # -- operator, settings -----------------------------------------------------------------------------
-    def switch_operator(self) -> None:
-        """Log in (or hand over the station); the known operators are read off the GUI thread."""
+    def _check_logins(self, store: InspectionStore) -> None:
+        """Move an earlier station's settings-file PINs into the database (once), read the log-in
+        policy, and make an operator named on the command line give the PIN when one is required."""
+        settings, named = self.station.settings, self.station.operator
+
+        def check() -> tuple[Policy, bool]:
+            accounts = store.accounts
+            if settings.pins:
+                accounts.import_legacy_pins(settings.pins)
+            if settings.require_pin and not accounts.policy().require_pin:
+                accounts.set_policy(require_pin=True)
+            policy = accounts.policy()
+            verified = not policy.require_pin
+            pin = os.environ.get(PIN_ENV)
+            if named and policy.require_pin and pin:
+                accounts.log_in(named, pin)  # automation: the PIN from the environment
+                verified = True
+            return policy, verified
+
+        def done(result: tuple[Policy, bool]) -> None:
+            policy, verified = result
+            self.station.settings = replace(self.station.settings, pins={}, require_pin=policy.require_pin)
+            if settings.pins or settings.require_pin != policy.require_pin:
+                self._save_settings()  # the PINs now live in the database only
+            if named and not verified and self.station.operator == named:
+                self.station.operator = ""  # a name alone is not enough: ask for the PIN
+                self._update_title()
+                self.switch_operator(name=named)
+
+        self.tasks.submit(check, done, lambda exc: self.live.messages.show_message(describe_error(exc), "error"))
+
+    def switch_operator(self, name: str = "") -> None:
+        """Log in (or hand over the station); the known operators and the policy are read off the GUI thread."""
         store = self.station.store
         if store is None:
-            self._login([])
+            self._login([], Policy(), name)
             return
         self.tasks.submit(
-            store.operators, lambda found: self._login([o.name for o in found]), lambda _exc: self._login([])
+            lambda: ([o.name for o in store.operators()], store.accounts.policy()),
+            lambda found: self._login(found[0], found[1], name),
+            lambda exc: self.live.messages.show_message(describe_error(exc), "error"),
         )
 
-    def _login(self, operators: list[str]) -> None:
-        dialog = LoginDialog(self.station.settings, operators, self)
+    def _login(self, operators: list[str], policy: Policy, name: str = "") -> None:
+        store = self.station.store
+
+        def check(who: str, pin: str, choose: bool) -> None:
+            if store is None:
+                raise InspectorError("The inspection database is not open yet: try again in a moment.")
+            if choose:
+                store.accounts.add_operator(who, pin=pin)
+            store.accounts.log_in(who, pin)
+
+        dialog = LoginDialog(
+            operators,
+            policy=policy,
+            check=check,
+            submit=self.tasks.submit,
+            name=name or self.station.settings.last_operator,
+            parent=self,
+        )
         if dialog.exec():
-            settings = replace(dialog.settings, last_operator=dialog.operator)
+            settings = replace(self.station.settings, last_operator=dialog.operator)
             self.station.settings = settings
             self.station.operator = dialog.operator
             self._save_settings()
@@ -302,6 +365,46 @@ class MainWindow(QMainWindow):
             title += " — RANDOM WEIGHTS (demo)"
         self.setWindowTitle(title)
         self.operator_label.setText(f"Operator: {who}")
+
+    def verify_audit(self) -> None:
+        """Recompute the audit trail's hash chain off the GUI thread; the status bar shows the result."""
+        store = self.station.store
+        if store is None:
+            return
+        self.tasks.submit(store.verify_audit, self._audit_verified, self._audit_failed)
+
+    def _audit_verified(self, report: VerifyReport) -> None:
+        self.audit_report = report
+        if report.ok:
+            self.audit_label.setText(f"Audit trail: verified ({report.entries:,} entries)")
+            self.audit_label.setToolTip(plain_tooltip(report.summary()))
+            self.audit_label.setStyleSheet("")
+        else:
+            self.audit_label.setText(f"Audit trail: BROKEN ({len(report.findings)} problems)")
+            self.audit_label.setToolTip(plain_tooltip(report.summary()))
+            self.audit_label.setStyleSheet("color: #d93025; font-weight: 700;")
+            self.live.messages.show_message(f"{report.summary()} (inspector audit verify --all lists them)", "error")
+
+    def _audit_failed(self, exc: BaseException) -> None:
+        self.audit_label.setText("Audit trail: not checked")
+        self.audit_label.setToolTip(plain_tooltip(describe_error(exc)))
+
+    def show_about(self) -> None:
+        import inspector
+
+        report = self.audit_report
+        audit_text = report.summary() if report is not None else "The audit trail has not been checked yet."
+        if report is not None and not report.ok:
+            audit_text += "\n\n" + "\n".join(f.describe() for f in report.findings[:5])
+        box = QMessageBox(self)
+        box.setWindowTitle("About Inspector")
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.setText(
+            f"Inspector {inspector.__version__}\nDatabase: {self.station.settings.database_path}\n\n{audit_text}"
+        )
+        box.setModal(False)
+        box.show()
+        self.about_box = box
 
     def show_shortcuts(self) -> None:
         box = QMessageBox(self)

@@ -17,6 +17,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
 
 from inspector.store import InspectionFilter, InspectionRecord, InspectionStore, Order
+from inspector.ui.plain_text import plain_tooltip
 from inspector.ui.theme import VERDICT_COLOURS, VERDICT_TEXT
 from inspector.ui.widgets import fmt_score
 from inspector.ui.workers import Tasks
@@ -160,9 +161,9 @@ class InspectionTableModel(QAbstractTableModel):
             return self._bold
         if role == Qt.ItemDataRole.ToolTipRole:
             if column == COLUMN["Caption"] and record.caption:
-                return record.caption
+                return plain_tooltip(record.caption)
             if column == COLUMN["File"]:
-                return record.file_path or record.source
+                return plain_tooltip(record.file_path or record.source)
             if record.random_weights:
                 return "Scored with RANDOM WEIGHTS (demo): meaningless."
         if role == Qt.ItemDataRole.UserRole:

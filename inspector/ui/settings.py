@@ -7,12 +7,9 @@ same folder); a change takes effect at the next start, because running work keep
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import os
-import secrets
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
@@ -39,7 +36,6 @@ SETTINGS_FILE = "station-settings.json"
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 CAPTIONERS = ("blip-base", "blip2-opt-2.7b")
-_PIN_ITERATIONS = 120_000
 
 
 @dataclass(frozen=True)
@@ -52,8 +48,10 @@ class StationSettings:
     captioner_enabled: bool = False
     captioner_model: str = "blip-base"
     theme: str = "light"
+    # Mirrors of the database's log-in policy, for the dialog. Earlier stations kept PINs here: the
+    # window moves them into the database (inside the audit trail) at the next start and clears them.
     require_pin: bool = False
-    pins: dict[str, str] = field(default_factory=dict)  # operator -> "salt$hash" (PBKDF2-SHA256)
+    pins: dict[str, str] = field(default_factory=dict)  # legacy: operator -> "salt$hash" (PBKDF2)
     last_operator: str = ""
     last_recipe: str = ""
     last_source_kind: str = "folder"
@@ -73,15 +71,6 @@ class StationSettings:
     @property
     def recipes_dir(self) -> Path:
         return self.data_path / "recipes"
-
-    def with_pin(self, operator: str, pin: str) -> StationSettings:
-        pins = dict(self.pins)
-        pins[operator] = hash_pin(pin)
-        return replace(self, pins=pins)
-
-    def check_pin(self, operator: str, pin: str) -> bool:
-        stored = self.pins.get(operator)
-        return stored is not None and verify_pin(pin, stored)
 
 
 def settings_path() -> Path:
@@ -113,21 +102,6 @@ def save_settings(settings: StationSettings, path: Path | None = None) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(asdict(settings), indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, path)
-
-
-def hash_pin(pin: str) -> str:
-    salt = secrets.token_hex(8)
-    digest = hashlib.pbkdf2_hmac("sha256", pin.encode(), bytes.fromhex(salt), _PIN_ITERATIONS).hex()
-    return f"{salt}${digest}"
-
-
-def verify_pin(pin: str, stored: str) -> bool:
-    try:
-        salt, digest = stored.split("$", 1)
-        candidate = hashlib.pbkdf2_hmac("sha256", pin.encode(), bytes.fromhex(salt), _PIN_ITERATIONS).hex()
-    except ValueError:
-        return False
-    return hmac.compare_digest(candidate, digest)
 
 
 class SettingsDialog(QDialog):

@@ -17,38 +17,6 @@ from inspector.ui.theme import apply_theme, colour
 from tests.ui.conftest import write_parts
 
 
-def test_login_by_name_and_optional_pin(qtbot):
-    dialog = LoginDialog(StationSettings(), ["ana", "bo"])
-    qtbot.addWidget(dialog)
-    dialog.name.setEditText("   ")
-    dialog._try_accept()
-    assert dialog.result() == 0 and "name" in dialog.error.text()
-    dialog.name.setEditText("  carla  ")
-    dialog._try_accept()
-    assert dialog.operator == "carla" and dialog.result() == 1
-
-    pin_settings = StationSettings(require_pin=True)
-    first = LoginDialog(pin_settings, [])
-    qtbot.addWidget(first)
-    first.name.setEditText("dan")
-    first.pin.setText("12")
-    first._try_accept()
-    assert first.result() == 0 and "4 digits" in first.error.text()
-    first.pin.setText("4711")
-    first._try_accept()
-    assert first.operator == "dan" and "dan" in first.settings.pins and "4711" not in str(first.settings.pins)
-
-    again = LoginDialog(first.settings, ["dan"])
-    qtbot.addWidget(again)
-    again.name.setEditText("dan")
-    again.pin.setText("0000")
-    again._try_accept()
-    assert again.result() == 0 and "Wrong PIN" in again.error.text()
-    again.pin.setText("4711")
-    again._try_accept()
-    assert again.result() == 1
-
-
 def test_window_title_shows_the_operator_after_switching(qtbot, make_window, monkeypatch):
     window = make_window(operator="ana", random_weights=False, check_weights_on_start=False)
     assert window.windowTitle() == "Inspector — ana"
@@ -67,10 +35,10 @@ def test_window_title_shows_the_operator_after_switching(qtbot, make_window, mon
 
 def test_settings_round_trip_and_themes(qtbot, tmp_path):
     path = tmp_path / "s.json"
-    settings = StationSettings(device="cpu", theme="dark", captioner_enabled=True).with_pin("ana", "1234")
+    settings = StationSettings(device="cpu", theme="dark", captioner_enabled=True)
     save_settings(settings, path)
     loaded = load_settings(path)
-    assert loaded == settings and loaded.check_pin("ana", "1234") and not loaded.check_pin("ana", "9999")
+    assert loaded == settings
     path.write_text("{ not json")
     assert load_settings(path) == StationSettings()
 
@@ -82,7 +50,6 @@ def test_settings_round_trip_and_themes(qtbot, tmp_path):
     result = dialog.result_settings()
     assert result.theme == "light" and not result.captioner_enabled
     assert result.database_path == tmp_path / "elsewhere" / "inspector.db"
-    assert result.pins == settings.pins
 
     app = QApplication.instance()
     apply_theme(app, "dark")
