@@ -221,6 +221,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from inspector.console import ProgressBar
     from inspector.core.progress import ProgressState
+    from inspector.core.provenance import require_calibration
     from inspector.core.recipe import Recipe, load_recipe
     from inspector.detectors.factory import detector_for_recipe
     from inspector.pipeline import InspectionPipeline, fit_for_recipe
@@ -250,6 +251,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     progress = ProgressState(None if args.quiet else ProgressBar("run"))
     detector = detector_for_recipe(recipe, device=args.device, dtype=args.dtype, random_weights=args.random_weights)
+    warning = require_calibration(recipe, detector.info, args.recipe)  # refused: exit 2, nothing scored
+    if warning:
+        print(f"inspector: warning: {warning}", file=sys.stderr)
     fit_for_recipe(detector, recipe)
     store = open_store(args.db) if args.db else open_store()
     captions = caption_writer = None

@@ -86,4 +86,8 @@ def calibrate_recipe(
     summary["good_scores"] = [float(s) for s in scores]
     summary["model"] = detector.info.model_id
     summary["random_weights"] = detector.info.random_weights
+    # provenance: a run refuses this threshold with other weights (inspector.core.provenance)
+    summary["model_fingerprint"] = detector.info.fingerprint
+    summary["device"] = detector.info.device
+    summary["dtype"] = detector.info.dtype
     return recipe.with_threshold(calibration.threshold, calibration.uncertain_band, summary), calibration

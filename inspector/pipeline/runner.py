@@ -30,6 +30,7 @@ import numpy as np
 
 from inspector.core.images import IMAGE_SUFFIXES, downscale_to_max_side
 from inspector.core.progress import ProgressState
+from inspector.core.provenance import require_calibration
 from inspector.core.recipe import Recipe
 from inspector.core.types import AnomalyPrediction, Verdict
 from inspector.detectors.base import Detector
@@ -143,6 +144,8 @@ class InspectionPipeline:
         error: str | None = None
         error_kind: str | None = None
         try:
+            # the one rule for every face (CLI, window): no threshold measured with other weights
+            require_calibration(self.recipe, info)
             version = self.store.save_recipe_version(self.recipe.name, self.recipe.to_dict())
             if self.operator:
                 self.store.upsert_operator(self.operator)

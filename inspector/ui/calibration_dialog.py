@@ -197,7 +197,8 @@ class CalibrationDialog(QDialog):
         self.job = None
         self.scores = [float(s) for s in recipe.calibration.get("good_scores", [])]
         self._method = calibration.method
-        self._extra = {k: recipe.calibration[k] for k in ("model", "random_weights") if k in recipe.calibration}
+        provenance = ("model", "random_weights", "model_fingerprint", "device", "dtype")  # see core/provenance
+        self._extra = {k: recipe.calibration[k] for k in provenance if k in recipe.calibration}
         self.quantile.blockSignals(True)
         self.margin.blockSignals(True)
         self.band.blockSignals(True)

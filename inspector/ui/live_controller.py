@@ -15,6 +15,7 @@ from functools import partial
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from inspector.core.provenance import uncalibrated_warning
 from inspector.core.recipe import Recipe, load_recipe
 from inspector.core.types import DetectorInfo
 from inspector.errors import InspectorError, WeightsMissingError
@@ -96,6 +97,8 @@ class LiveController(QObject):
         except InspectorError as exc:
             self.view.messages.show_message(describe_error(exc), "error")
             return False
+        if warning := uncalibrated_warning(recipe, path):  # other weights are refused by the pipeline itself
+            self.view.messages.show_message(warning, "warning")
         hook = None
         try:
             hook = station.caption_hook_factory(station, recipe)
