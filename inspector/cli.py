@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from inspector import __version__
+from inspector.core.recipe import DETECTORS
 from inspector.errors import InspectorError, report_unexpected
 from inspector.operators_cli import PIN_HELP
 
@@ -437,7 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="image/pixel AUROC, AUPRO and F1-max on an MVTec-AD-layout folder")
     p.add_argument("dataset", help="dataset root (category folders) or one category folder")
-    p.add_argument("--detector", default="anomalydino", choices=["winclip", "winclip+", "anomalydino"])
+    p.add_argument("--detector", default="anomalydino", choices=list(DETECTORS))
     p.add_argument("--model", help="registry id of the backbone (default: the detector's)")
     p.add_argument("--shots", type=int, default=1, help="good reference images per category (few-shot)")
     p.add_argument("--object", help="object name for WinCLIP prompts (default: 'object')")
@@ -451,7 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("bench", help="images/s and peak memory of each detector on this machine")
-    p.add_argument("--detector", action="append", choices=["winclip", "winclip+", "anomalydino"])
+    p.add_argument("--detector", action="append", choices=list(DETECTORS))
     p.add_argument("--model", help="registry id (default: each detector's)")
     p.add_argument("--device", default="auto", help="auto = CPU and, where present, the GPU")
     p.add_argument("--dtype", default="", help="comma list; default bf16,fp32 on CPU and fp16 on GPU")
@@ -526,13 +527,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_plant(sub)
 
+    from inspector.training.cli import register as register_training
+
+    register_training(sub, _add_runtime)
+
     recipe = sub.add_parser("recipe", help="create, calibrate and show recipes")
     rsub = recipe.add_subparsers(dest="recipe_command", metavar="ACTION", required=True)
     p = rsub.add_parser("new", help="write a new recipe file")
     p.add_argument("path", help="recipe file to write (.json)")
     p.add_argument("--name", required=True)
     p.add_argument("--object", default="object", help="what the part is called, e.g. 'ball screw'")
-    p.add_argument("--detector", default="anomalydino", choices=["winclip", "winclip+", "anomalydino"])
+    p.add_argument("--detector", default="anomalydino", choices=list(DETECTORS))
     p.add_argument("--model", help="registry id of the backbone")
     p.add_argument("--references", nargs="*", help="good reference images or folders")
     p.add_argument("--shots", type=int, default=0, help="keep only the first N references")

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from inspector.core.registry import ModelSpec
 
-ROLES = {"winclip": "clip", "winclip+": "clip", "anomalydino": "vision"}
+ROLES = {
+    "winclip": "clip",
+    "winclip+": "clip",
+    "anomalydino": "vision",
+    "memory": "vision",
+    "simplenet": "vision",
+    "promptad": "clip",
+    "student": "clip",  # its WinCLIP+ teacher's model
+}
 ROLE_WORDS = {
     "clip": "a CLIP model (image and text)",
     "vision": "a vision model with patch features (DINOv2)",

@@ -19,12 +19,32 @@ from inspector.errors import RecipeError
 
 RECIPE_FORMAT = "inspector-recipe"
 RECIPE_FORMAT_VERSION = 1
-DETECTORS = ("winclip", "winclip+", "anomalydino")
+FEW_SHOT_DETECTORS = ("winclip+", "anomalydino")
+#: Detectors trained from the station's good parts (``inspector train``); see inspector.detectors.trainable.
+TRAINED_DETECTORS = ("memory", "simplenet", "promptad", "student")
+DETECTORS = ("winclip", "winclip+", "anomalydino", *TRAINED_DETECTORS)
 DEFAULT_MODELS = {
     "winclip": "clip-vit-b-16-plus-240",
     "winclip+": "clip-vit-b-16-plus-240",
     "anomalydino": "dinov2-small",
+    "memory": "dinov2-small",
+    "simplenet": "dinov2-small",
+    "promptad": "clip-vit-b-16-plus-240",
+    "student": "clip-vit-b-16-plus-240",  # the WinCLIP+ teacher's backbone
 }
+
+_LIST_FIELDS = (
+    "references",
+    "calibration_images",
+    "extra_normal",
+    "extra_anomalous",
+    "defect_classes",
+    "library_excluded",
+    "golden_parts",
+)
+
+# Fields added with trained detectors: left out of a recipe's JSON while empty.
+_OMIT_WHEN_EMPTY = ("training", "library_excluded", "golden_parts")
 
 
 @dataclass(frozen=True)
@@ -42,8 +62,13 @@ class Recipe:
         defect_classes: The defect vocabulary of this product (scratch, crack, ...).
         threshold: Score at or above which a part fails (when no uncertain band is set).
         uncertain_band: ``(low, high)``: below ``low`` pass, at or above ``high`` fail, between uncertain.
-        detector_params: Extra detector options (e.g. ``{"resolution": 448, "masking": false}``).
+        detector_params: Extra detector options (e.g. ``{"resolution": 448, "masking": false}``); a trained
+            detector's are its training settings plus ``artifact`` (the safetensors file, relative to the
+            recipe file) and ``artifact_sha256`` (its fingerprint, checked on loading).
         calibration: Summary of the last calibration (for display and audit).
+        training: For a trained detector: method, data used, settings, losses and before/after metrics.
+        library_excluded: Content hashes of parts an engineer removed from the good-part library.
+        golden_parts: Content hashes of golden parts (kept apart: never learned from).
     """
 
     name: str
@@ -59,6 +84,9 @@ class Recipe:
     uncertain_band: tuple[float, float] | None = None
     detector_params: dict[str, Any] = field(default_factory=dict)
     calibration: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+    library_excluded: tuple[str, ...] = ()
+    golden_parts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.detector not in DETECTORS:
@@ -78,8 +106,16 @@ class Recipe:
         return self.model or DEFAULT_MODELS[self.detector]
 
     @property
+    def artifact(self) -> str:
+        """The trained detector's artefact file ('' when the recipe has none)."""
+        return str(self.detector_params.get("artifact", "") or "")
+
+    @property
     def few_shot(self) -> bool:
-        return self.detector in ("winclip+", "anomalydino")
+        """Whether scoring needs the reference images (a trained detector with its artefact does not)."""
+        if self.detector in TRAINED_DETECTORS:
+            return not self.artifact
+        return self.detector in FEW_SHOT_DETECTORS
 
     def verdict(self, score: float) -> Verdict:
         """The model verdict for an image score."""
@@ -93,8 +129,11 @@ class Recipe:
     def to_dict(self) -> dict[str, Any]:
         body = asdict(self)
         body["uncertain_band"] = list(self.uncertain_band) if self.uncertain_band else None
-        for key in ("references", "calibration_images", "extra_normal", "extra_anomalous", "defect_classes"):
+        for key in _LIST_FIELDS:
             body[key] = list(body[key])
+        for key in _OMIT_WHEN_EMPTY:  # recipes without them keep the body (and hash) they had before
+            if not body[key]:
+                del body[key]
         return {"format": RECIPE_FORMAT, "format_version": RECIPE_FORMAT_VERSION, **body}
 
     @classmethod
@@ -138,10 +177,14 @@ def load_recipe(path: str | os.PathLike[str]) -> Recipe:
         raise RecipeError(f"Recipe file {path} does not hold a recipe.")
     recipe = Recipe.from_dict(data, source=str(path))
     base = path.resolve().parent
+    params = dict(recipe.detector_params)
+    if params.get("artifact"):
+        params["artifact"] = str((base / str(params["artifact"])).resolve())
     return replace(
         recipe,
         references=tuple(str((base / p).resolve()) for p in recipe.references),
         calibration_images=tuple(str((base / p).resolve()) for p in recipe.calibration_images),
+        detector_params=params,
     )
 
 

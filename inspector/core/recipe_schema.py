@@ -79,7 +79,7 @@ class RecipeBody(_Strict):
 
     name: Text
     object_name: Text = "object"
-    detector: Literal["winclip", "winclip+", "anomalydino"] = "winclip"
+    detector: Literal["winclip", "winclip+", "anomalydino", "memory", "simplenet", "promptad", "student"] = "winclip"
     model: OptionalText = ""
     references: Annotated[list[Path_], Field(max_length=MAX_REFERENCES)] = []
     calibration_images: Annotated[list[Path_], Field(max_length=MAX_CALIBRATION_IMAGES)] = []
@@ -90,6 +90,10 @@ class RecipeBody(_Strict):
     uncertain_band: tuple[Number, Number] | None = None
     detector_params: dict[str, Any] = {}
     calibration: dict[str, Any] = {}
+    # Trained detectors (inspector train): the training record and the good-part library's exclusions.
+    training: dict[str, Any] = {}
+    library_excluded: Annotated[list[Path_], Field(max_length=100_000)] = []
+    golden_parts: Annotated[list[Path_], Field(max_length=10_000)] = []
 
     @field_validator("uncertain_band")
     @classmethod
@@ -126,7 +130,15 @@ def validate_recipe_body(body: dict[str, Any], source: str) -> dict[str, Any]:
         raise RecipeError(f"{source} is not a valid recipe:\n" + "\n".join(f"  - {p}" for p in problems))
     assert checked is not None
     values = checked.model_dump()
-    for key in ("references", "calibration_images", "extra_normal", "extra_anomalous", "defect_classes"):
+    for key in (
+        "references",
+        "calibration_images",
+        "extra_normal",
+        "extra_anomalous",
+        "defect_classes",
+        "library_excluded",
+        "golden_parts",
+    ):
         values[key] = tuple(values[key])
     values["uncertain_band"] = tuple(values["uncertain_band"]) if values["uncertain_band"] is not None else None
     values["detector_params"] = params

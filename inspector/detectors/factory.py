@@ -8,7 +8,7 @@ from typing import Any
 from inspector.backbones.loading import load_model
 from inspector.backbones.runtime import make_runtime, set_cpu_threads
 from inspector.core.model_fit import ROLES, model_fit_problem
-from inspector.core.recipe import DEFAULT_MODELS, DETECTORS, Recipe
+from inspector.core.recipe import DEFAULT_MODELS, DETECTORS, TRAINED_DETECTORS, Recipe
 from inspector.core.registry import ModelSpec, get_spec
 from inspector.detectors.base import Detector
 from inspector.errors import InspectorError
@@ -31,7 +31,9 @@ def create_detector(
     """Load the backbone and build the named detector.
 
     Args:
-        name: ``winclip``, ``winclip+`` or ``anomalydino``.
+        name: ``winclip``, ``winclip+``, ``anomalydino`` or a trained method (``memory``, ``simplenet``,
+            ``promptad``, ``student``; with ``params["artifact"]`` it is loaded trained, else it trains
+            on the references given to ``fit``).
         model: Registry id or spec; empty means the detector's default backbone.
         object_name: The part's name, for WinCLIP's prompts.
         device: ``auto``, ``cpu``, ``cuda``...
@@ -51,8 +53,21 @@ def create_detector(
     runtime = make_runtime(device, dtype, spec.dtype)
     if runtime.device == "cpu":
         set_cpu_threads()
-    loaded = load_model(spec, runtime, random_weights=random_weights)
     params = dict(params or {})
+    if name in TRAINED_DETECTORS:
+        from inspector.detectors.trained import build_trained
+
+        return build_trained(
+            name,
+            spec,
+            runtime,
+            random_weights=random_weights,
+            object_name=object_name,
+            extra_normal=tuple(extra_normal),
+            extra_anomalous=tuple(extra_anomalous),
+            params=params,
+        )
+    loaded = load_model(spec, runtime, random_weights=random_weights)
     if name == "anomalydino":
         from inspector.detectors.anomalydino import AnomalyDinoDetector
 
