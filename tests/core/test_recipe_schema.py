@@ -33,7 +33,11 @@ def _write(tmp_path, **fields):
         ({"detector": "anomalydino", "detector_params": {"masking": "yes"}}, "detector_params.masking"),
         ({"detector": "anomalydino", "detector_params": {"colour": 1}}, "detector_params.colour: is not a field"),
         ({"detector": "winclip", "detector_params": {"scales": 2}}, "detector_params.scales: must be a list"),
-        ({"detector": "yolo"}, "detector: Input should be 'winclip', 'winclip+' or 'anomalydino' (got 'yolo')"),
+        (
+            {"detector": "yolo"},
+            "detector: Input should be 'winclip', 'winclip+', 'anomalydino', 'memory', 'simplenet', 'promptad' "
+            "or 'student' (got 'yolo')",
+        ),
         ({"colour": "red"}, "colour: is not a field this station knows (value 'red')"),
     ],
 )
