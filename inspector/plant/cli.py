@@ -106,3 +106,71 @@ def cmd_forward(args: argparse.Namespace) -> int:
         return 0 if done else 5
     finally:
         store.close()
+
+
+# -- 'inspector run' on the plant network ---------------------------------------------------------
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    """The plant options of ``inspector run``."""
+    g = p.add_argument_group("plant network (see the README, 'plant network')")
+    g.add_argument("--plant", metavar="FILE", help="plant settings file (default: <data folder>/plant.json if present)")
+    g.add_argument("--central", metavar="URL", help="forward to this PostgreSQL server (overrides the settings)")
+    g.add_argument("--station", help="this station's id on the plant network (default: the computer's name)")
+    g.add_argument(
+        "--forward-wait",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="at the end, wait up to S seconds for forwarding and MQTT to catch up (default 30; the rest "
+        "waits in the spool for the next start)",
+    )
+
+
+def run_database(args: argparse.Namespace) -> str | None:
+    """``--db postgresql://...`` means: spool locally (the default file), forward to that server."""
+    db = getattr(args, "db", None)
+    if db and "://" in db and not db.startswith("sqlite"):
+        args.central = args.central or db
+        return None
+    return db
+
+
+def run_settings(args: argparse.Namespace):
+    from dataclasses import replace
+
+    from inspector.plant.settings import CentralSettings, load_plant_settings
+
+    settings = load_plant_settings(args.plant)
+    if args.central:
+        shared = settings.central.shared_artifacts if settings.central else None
+        settings = replace(settings, central=CentralSettings(args.central, shared))
+    if args.station:
+        settings = replace(settings, station_id=args.station)
+    return settings
+
+
+def start_for_run(args: argparse.Namespace, session, recipe, spec):
+    """The plant links for one ``inspector run`` (None when no link is configured)."""
+    import sys
+
+    from inspector.plant.control import SessionControl, attach
+
+    settings = run_settings(args)
+    if not settings.enabled:
+        return None
+    control = SessionControl(session, spec, recipes=[recipe], operator=args.operator) if settings.opcua else None
+    link = attach(session, settings, control=control)
+    print(f"plant network: station '{settings.station}'; " + link.status().describe(), file=sys.stderr)
+    return link
+
+
+def finish_for_run(link, timeout: float) -> list[str]:
+    """Give the links ``timeout`` seconds to catch up, stop them, and return their state lines."""
+    import time
+
+    if link is None:
+        return []
+    deadline = time.monotonic() + max(0.0, timeout)
+    link.stored()
+    while time.monotonic() < deadline and not link.idle():
+        time.sleep(0.1)
+    return link.close().lines()

@@ -100,6 +100,12 @@ class PlantLink:
             if recipe is not None:
                 self.opcua.set_recipe(recipe)
 
+    def idle(self) -> bool:
+        """Nothing waits: the central database is up to date and MQTT has sent everything."""
+        central_done = self.forwarder is None or self.forwarder.state().up_to_date
+        mqtt_done = self.mqtt is None or (self.mqtt.state().connected and self.mqtt.state().waiting == 0)
+        return central_done and mqtt_done
+
     def status(self) -> PlantStatus:
         return PlantStatus(
             self.forwarder.state() if self.forwarder else None,

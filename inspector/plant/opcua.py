@@ -99,6 +99,11 @@ class PartResult:
     time: datetime
 
 
+def _log_failure(future: Future[Any]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("OPC UA: a variable could not be updated: %s", future.exception())
+
+
 class _Users:
     """asyncua user manager: passwords compared in constant time, certificates by their bytes."""
 
@@ -186,11 +191,15 @@ class OpcUaServer:
             }
         )
 
-    def _write(self, values: dict[str, Any], timeout: float = 10.0) -> None:
-        if self._loop is None or not self._ready.done():
+    def _write(self, values: dict[str, Any]) -> None:
+        """Hand the update to the server's loop without waiting (callers may be the database thread)."""
+        if self._loop is None or not self._ready.done() or self._loop.is_closed():
             return
-        future = asyncio.run_coroutine_threadsafe(self._write_async(values), self._loop)
-        future.result(timeout)
+        try:
+            future = asyncio.run_coroutine_threadsafe(self._write_async(values), self._loop)
+        except RuntimeError:  # the loop is stopping
+            return
+        future.add_done_callback(_log_failure)
 
     async def _write_async(self, values: dict[str, Any]) -> None:
         from asyncua import ua
