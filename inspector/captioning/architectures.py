@@ -3,7 +3,9 @@
 * :data:`HUB_CONFIGS`: the architecture hyper-parameters of the registered captioners, the same
   values as the hub's ``config.json`` files (``Salesforce/blip2-opt-2.7b``: EVA ViT-g/14 at 224 px,
   Q-Former with 32 queries, OPT-2.7B with its 50,304-token embedding and ``<image>`` token 50265;
-  ``Salesforce/blip-image-captioning-base``: ViT-B/16 at 384 px and a BERT-base decoder).
+  ``Salesforce/blip-image-captioning-base``: ViT-B/16 at 384 px and a BERT-base decoder;
+  ``florence-community/Florence-2-base``: DaViT at 768 px and BART-base, 0.23 B parameters;
+  ``Qwen/Qwen3-VL-2B-Instruct``: a 24-layer ViT with DeepStack and a 28-layer 2048-wide decoder).
 * :func:`build_random`: builds a model on the ``meta`` device, allocates it in the target dtype
   with ``to_empty`` and fills it cheaply (a repeating block of Gaussian noise, LayerNorms at 1/0,
   position-id buffers as ``arange``), then ties the weights again. BLIP-2 at full size builds in
@@ -92,6 +94,74 @@ HUB_CONFIGS: dict[str, dict[str, Any]] = {
             "eos_token_id": 2,
         },
     },
+    # transformers-native Florence-2 (DaViT vision tower + BART-base encoder-decoder), MIT licence.
+    "florence-community/Florence-2-base": {
+        "image_token_id": 51289,
+        "vision_config": {
+            "depths": [1, 1, 9, 1],
+            "embed_dim": [128, 256, 512, 1024],
+            "num_heads": [4, 8, 16, 32],
+            "num_groups": [4, 8, 16, 32],
+            "window_size": 12,
+            "projection_dim": 768,
+        },
+        "text_config": {
+            "model_type": "bart",
+            "vocab_size": 51289,
+            "d_model": 768,
+            "encoder_layers": 6,
+            "decoder_layers": 6,
+            "encoder_attention_heads": 12,
+            "decoder_attention_heads": 12,
+            "encoder_ffn_dim": 3072,
+            "decoder_ffn_dim": 3072,
+            "max_position_embeddings": 1024,
+            "bos_token_id": 0,
+            "pad_token_id": 1,
+            "eos_token_id": 2,
+            "decoder_start_token_id": 2,
+        },
+    },
+    # Qwen3-VL-2B-Instruct (ViT with DeepStack + Qwen3-1.7B-sized language model), Apache-2.0.
+    "Qwen/Qwen3-VL-2B-Instruct": {
+        "image_token_id": 151655,
+        "video_token_id": 151656,
+        "vision_start_token_id": 151652,
+        "vision_end_token_id": 151653,
+        "tie_word_embeddings": True,
+        "vision_config": {
+            "depth": 24,
+            "hidden_size": 1024,
+            "intermediate_size": 4096,
+            "num_heads": 16,
+            "out_hidden_size": 2048,
+            "patch_size": 16,
+            "spatial_merge_size": 2,
+            "temporal_patch_size": 2,
+            "num_position_embeddings": 2304,
+            "deepstack_visual_indexes": [5, 11, 17],
+        },
+        "text_config": {
+            "vocab_size": 151936,
+            "hidden_size": 2048,
+            "intermediate_size": 6144,
+            "num_hidden_layers": 28,
+            "num_attention_heads": 16,
+            "num_key_value_heads": 8,
+            "head_dim": 128,
+            "max_position_embeddings": 262144,
+            "rope_parameters": {
+                "rope_type": "default",
+                "rope_theta": 5000000.0,
+                "mrope_section": [24, 20, 20],
+                "mrope_interleaved": True,
+            },
+            "tie_word_embeddings": True,
+            "bos_token_id": 151643,
+            "eos_token_id": 151645,
+            "pad_token_id": 151643,
+        },
+    },
 }
 
 # Sentences the fallback tokenizer is trained on: the prompts' words and the usual defect words.
@@ -109,7 +179,12 @@ def model_classes(spec: ModelSpec):
     import_torch()
     import transformers
 
-    names = {"Blip2ForConditionalGeneration": "Blip2Config", "BlipForConditionalGeneration": "BlipConfig"}
+    names = {
+        "Blip2ForConditionalGeneration": "Blip2Config",
+        "BlipForConditionalGeneration": "BlipConfig",
+        "Florence2ForConditionalGeneration": "Florence2Config",
+        "Qwen3VLForConditionalGeneration": "Qwen3VLConfig",
+    }
     if spec.architecture not in names:
         raise InspectorError(
             f"Model '{spec.id}' ({spec.architecture}) is not a captioner this station knows; "

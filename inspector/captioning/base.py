@@ -9,7 +9,7 @@ or raise (to cancel a caption that is too slow or no longer wanted). Nothing her
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
@@ -84,8 +84,8 @@ class Captioner(Protocol):
             WeightsMissingError: The weights are not on this station.
         """
 
-    def prompt_for(self, object_name: str) -> CaptionPrompt:
-        """The prompt this captioner asks about a flagged region of the named part."""
+    def prompt_for(self, object_name: str, defect_classes: Sequence[str] = ()) -> CaptionPrompt:
+        """The prompt this captioner asks about a flagged region of the named part (and its defect vocabulary)."""
 
     def caption(
         self, image: np.ndarray, prompt: CaptionPrompt | str, *, checkpoint: Checkpoint | None = None
@@ -105,7 +105,7 @@ class NoCaptioner:
     def load(self) -> None:
         return None
 
-    def prompt_for(self, object_name: str) -> CaptionPrompt:
+    def prompt_for(self, object_name: str, defect_classes: Sequence[str] = ()) -> CaptionPrompt:
         return CaptionPrompt(text="")
 
     def caption(

@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -278,11 +279,15 @@ class TransformersCaptioner:
             self._model = None
 
     # -- prompts and inputs -------------------------------------------------------------------
-    def prompt_for(self, object_name: str) -> CaptionPrompt:
+    def prompt_for(self, object_name: str, defect_classes: Sequence[str] = ()) -> CaptionPrompt:
         raise NotImplementedError
 
     def _input_ids(self, prompt: str) -> list[int]:
         raise NotImplementedError
+
+    def _prepare(self, image: np.ndarray, prompt: str) -> tuple[list[int], dict[str, Any]]:
+        """Input ids and the vision inputs of ``generate`` for one RGB uint8 image (BLIP's layout)."""
+        return self._input_ids(prompt), {"pixel_values": self.pixel_values(image)}
 
     def _prompt_length(self, input_ids: list[int]) -> int:
         """Where the new tokens start in the generated sequence."""
@@ -331,17 +336,17 @@ class TransformersCaptioner:
             start = time.perf_counter()
             if checkpoint is not None:
                 checkpoint()
-            input_ids = self._input_ids(prompt.text)
-            device = self.runtime.torch_device
-            ids = torch.tensor([input_ids], dtype=torch.long, device=device)
+            from inspector.detectors.base import as_rgb_uint8
+
             self._checkpoint = checkpoint
             try:
                 with torch.inference_mode():
-                    pixels = self.pixel_values(image)
+                    input_ids, vision = self._prepare(as_rgb_uint8(np.asarray(image)), prompt.text)
+                    ids = torch.tensor([input_ids], dtype=torch.long, device=self.runtime.torch_device)
                     output = self._model.generate(
-                        pixel_values=pixels,
                         input_ids=ids,
                         attention_mask=torch.ones_like(ids),
+                        **vision,
                         **self._generation_kwargs(),
                     )
             finally:
@@ -374,7 +379,7 @@ class Blip2Captioner(TransformersCaptioner):
     architecture = "Blip2ForConditionalGeneration"
     default_model = "blip2-opt-2.7b"
 
-    def prompt_for(self, object_name: str) -> CaptionPrompt:
+    def prompt_for(self, object_name: str, defect_classes: Sequence[str] = ()) -> CaptionPrompt:
         return blip2_prompt(object_name, self.prompt_template) if self.prompt_template else blip2_prompt(object_name)
 
     def _check_model(self, model) -> None:
@@ -408,7 +413,7 @@ class BlipCaptioner(TransformersCaptioner):
     architecture = "BlipForConditionalGeneration"
     default_model = "blip-base"
 
-    def prompt_for(self, object_name: str) -> CaptionPrompt:
+    def prompt_for(self, object_name: str, defect_classes: Sequence[str] = ()) -> CaptionPrompt:
         if self.prompt_template:
             return blip_prompt(object_name, self.prompt_template, lead="")
         return blip_prompt(object_name)

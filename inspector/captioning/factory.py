@@ -8,8 +8,9 @@ from inspector.errors import InspectorError
 
 DEFAULT_CAPTIONER = "blip2-opt-2.7b"
 LIGHT_CAPTIONER = "blip-base"
+VLM_CAPTIONERS = ("qwen3-vl-2b", "florence-2-base")
 NO_CAPTIONER = "none"
-CAPTIONER_CHOICES = (DEFAULT_CAPTIONER, LIGHT_CAPTIONER, NO_CAPTIONER)
+CAPTIONER_CHOICES = (DEFAULT_CAPTIONER, LIGHT_CAPTIONER, *VLM_CAPTIONERS, NO_CAPTIONER)
 
 
 def create_captioner(
@@ -25,8 +26,9 @@ def create_captioner(
     Nothing is loaded here (no torch import): the model loads on the thread of its first caption.
 
     Args:
-        name: ``blip2-opt-2.7b`` (default), ``blip-base`` (light, for CPU-only stations), ``none``,
-            or any registered captioner (``role: captioner``) of those two architectures.
+        name: ``blip2-opt-2.7b`` (default), ``blip-base`` (light, for CPU-only stations),
+            ``qwen3-vl-2b`` / ``florence-2-base`` (small current VLMs), ``none``, or any registered
+            captioner (``role: captioner``) of those architectures.
         device / dtype: Where and in which precision it runs (``auto``: the registry's
             recommendation, measured per machine on CPUs).
         random_weights: Random weights (tests and benchmarks only).
@@ -39,8 +41,9 @@ def create_captioner(
         return NoCaptioner()
     spec = name if isinstance(name, ModelSpec) else get_spec(name)
     from inspector.captioning.blip import Blip2Captioner, BlipCaptioner
+    from inspector.captioning.vlm import Florence2Captioner, Qwen3VLCaptioner
 
-    for cls in (Blip2Captioner, BlipCaptioner):
+    for cls in (Blip2Captioner, BlipCaptioner, Qwen3VLCaptioner, Florence2Captioner):
         if spec.architecture == cls.architecture and spec.role == "captioner":
             return cls(spec, device=device, dtype=dtype, random_weights=random_weights, **options)
     raise InspectorError(

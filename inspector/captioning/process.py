@@ -127,8 +127,8 @@ class ProcessCaptioner:
         if self.gate is None:
             self.gate = gate
 
-    def prompt_for(self, object_name: str) -> CaptionPrompt:
-        return self.template.prompt_for(object_name)
+    def prompt_for(self, object_name: str, defect_classes=()) -> CaptionPrompt:
+        return self.template.prompt_for(object_name, defect_classes)
 
     def load(self) -> None:
         """Start the child and load the captioner there (blocks until it is loaded or fails)."""

@@ -426,7 +426,7 @@ class CaptionScheduler:
             if not self.captioner.loaded:
                 self.captioner.load()  # not timed: a first load takes long, captions after it do not
             clock = _Clock()
-            prompt = self.captioner.prompt_for(part.object_name)
+            prompt = self.captioner.prompt_for(part.object_name, part.defect_classes)
             result = self.captioner.caption(region.crop, prompt, checkpoint=self._checkpoint(clock, self.timeout_s))
         except CaptionCancelled as cancel:
             if self._cancel is not None:  # stopping or switched off: nothing more for this part

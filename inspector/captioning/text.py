@@ -23,6 +23,13 @@ MAX_OBJECT_CHARS = 48
 BLIP2_QUESTION = "Question: What defect is visible on this {object}? Answer:"
 BLIP_PREFIX = "a close-up photo of a {object} with"
 BLIP_LEAD = "{object} with"
+VLM_INSTRUCTION = (
+    "This is a close-up of a {object} from an inspection station; a region of it was flagged as possibly "
+    "defective. In one short sentence, describe the visible defect and where it is.{vocabulary}"
+)
+VLM_VOCABULARY = " Use the plant's words where they fit: {classes}."
+FLORENCE_DETAILED_CAPTION = "Describe in detail what is shown in the image."  # Florence-2's <DETAILED_CAPTION>
+MAX_VOCABULARY_WORDS = 12
 
 EMPTY = "No usable description (model output was empty)"
 UNREADABLE = "No usable description (model output was unreadable)"
@@ -61,10 +68,12 @@ class CaptionPrompt:
         text: The prompt fed to the model.
         lead: Words put in front of the generated continuation in the caption (BLIP's prefix
             completes a sentence); empty for a question.
+        one_sentence: Keep only the first sentence of the answer (chatty instruction-following models).
     """
 
     text: str
     lead: str = ""
+    one_sentence: bool = False
 
 
 def blip2_prompt(object_name: str, template: str = BLIP2_QUESTION) -> CaptionPrompt:
@@ -74,6 +83,25 @@ def blip2_prompt(object_name: str, template: str = BLIP2_QUESTION) -> CaptionPro
 def blip_prompt(object_name: str, template: str = BLIP_PREFIX, lead: str = BLIP_LEAD) -> CaptionPrompt:
     name = object_phrase(object_name)
     return CaptionPrompt(text=template.format(object=name), lead=lead.format(object=name) if lead else "")
+
+
+def vlm_prompt(object_name: str, defect_classes=(), template: str | None = None) -> CaptionPrompt:
+    """An instruction for a chat VLM: the part's name and (up to 12 of) the recipe's defect words."""
+    words = [" ".join(str(c).split()) for c in defect_classes if str(c).strip()][:MAX_VOCABULARY_WORDS]
+    vocabulary = VLM_VOCABULARY.format(classes=", ".join(words)) if words else ""
+    text = (template or VLM_INSTRUCTION).format(object=object_phrase(object_name), vocabulary=vocabulary)
+    return CaptionPrompt(text=text, one_sentence=True)
+
+
+def florence_prompt(template: str | None = None) -> CaptionPrompt:
+    """Florence-2's detailed-caption task prompt (it follows task prompts, not free instructions)."""
+    return CaptionPrompt(text=template or FLORENCE_DETAILED_CAPTION, one_sentence=True)
+
+
+def first_sentence(text: str) -> str:
+    """``text`` up to and including the end of its first sentence (``.``, ``!`` or ``?`` before a space)."""
+    match = re.search(r"[.!?](\s|$)", text)
+    return text[: match.start() + 1] if match else text
 
 
 def collapse_repeats(text: str, max_n: int = 8) -> str:
@@ -137,6 +165,8 @@ def clean_caption(generated: str, prompt: CaptionPrompt) -> CleanCaption:
     text = re.sub(r"[ \t]+", " ", generated.replace("\r", "\n")).strip(" ")
     text = _strip_echo(text, prompt)
     text = re.split(r"\n|\bQuestion:", text, maxsplit=1)[0]
+    if prompt.one_sentence:
+        text = first_sentence(text.strip())
     text = collapse_repeats(" ".join(text.split()))
     text = text.strip(" \t,;:-")
     if not text:

@@ -1,10 +1,11 @@
-"""Caption benchmark (a script, not a test): real-size BLIP-2 OPT-2.7B and BLIP base with random weights.
+"""Caption benchmark (a script, not a test): real-size BLIP-2 OPT-2.7B, BLIP base, Qwen3-VL-2B and
+Florence-2 base with random weights.
 
 Seconds per caption at a fixed generation length, and peak memory, per model and dtype; each
 configuration runs in its own subprocess (a clean peak RSS) under ``flock /tmp/inspector-bench.lock``
 (other people share the machine: heavy builds one at a time, never two BLIP-2 builds at once)::
 
-    .venv/bin/python tests/bench/bench_captions.py captions                       # both models, bf16 + fp32
+    .venv/bin/python tests/bench/bench_captions.py captions                       # all four, bf16 + fp32
     .venv/bin/python tests/bench/bench_captions.py captions --models blip-base --dtypes bfloat16 --repeats 5
 
 Scoring throughput with captions on and off, as in the station: AnomalyDINO (dinov2-small, 448 px,
@@ -124,7 +125,7 @@ def run_one(model: str, dtype: str, tokens: int, repeats: int) -> dict:
     captioner.load()
     build_s = time.perf_counter() - start
     params = sum(p.numel() for p in captioner.model.parameters())
-    prompt = captioner.prompt_for("ball screw")
+    prompt = captioner.prompt_for("ball screw", ("pitting", "scratch", "corrosion"))
     warm = captioner.caption(_image(0), prompt)
     times, loads = [], []
     with OtherLoad() as load:
@@ -345,7 +346,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("captions", help="seconds per caption and peak memory per model and dtype")
-    p.add_argument("--models", nargs="+", default=["blip-base", "blip2-opt-2.7b"])
+    p.add_argument("--models", nargs="+", default=["blip-base", "florence-2-base", "qwen3-vl-2b", "blip2-opt-2.7b"])
     p.add_argument("--dtypes", nargs="+", default=["bfloat16", "float32"])
     p.add_argument("--tokens", type=int, default=20)
     p.add_argument("--repeats", type=int, default=3)

@@ -52,7 +52,7 @@ class FakeCaptioner:
         self.load_thread = threading.current_thread().name
         self.loaded = True
 
-    def prompt_for(self, object_name: str) -> CaptionPrompt:
+    def prompt_for(self, object_name: str, defect_classes=()) -> CaptionPrompt:
         return CaptionPrompt(f"What defect is on this {object_name}?")
 
     def caption(self, image, prompt, *, checkpoint=None) -> CaptionResult:
