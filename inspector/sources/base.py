@@ -89,6 +89,8 @@ class Frame:
         timestamp: When the image was read (UTC, timezone-aware).
         path: The image or video file, when there is one.
         error: Why the image could not be read (a message for the operator); None for a good frame.
+        media_time_s: Where the frame is in the video (seconds from its start: the frame's place in a
+            file, time since the stream was opened for a camera or stream); None for still images.
     """
 
     image: np.ndarray | None
@@ -97,6 +99,7 @@ class Frame:
     timestamp: datetime
     path: Path | None = None
     error: str | None = None
+    media_time_s: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -433,7 +436,13 @@ class Source(ABC):
     # ----------------------------------------------------------------- for subclasses
 
     def _emit(
-        self, image: np.ndarray | None, *, path: Path | None = None, error: str | None = None, index: int | None = None
+        self,
+        image: np.ndarray | None,
+        *,
+        path: Path | None = None,
+        error: str | None = None,
+        index: int | None = None,
+        media_time_s: float | None = None,
     ) -> bool:
         """Hand one frame (or one error record) to the consumer; waits for room unless live.
 
@@ -442,6 +451,7 @@ class Source(ABC):
             path: The file it came from.
             error: Why the file could not be read; also added to :attr:`skipped`.
             index: Frame index; by default the next number after the last one emitted.
+            media_time_s: The frame's time in the video (video sources).
 
         Returns:
             False when the source was stopped (the frame was not delivered).
@@ -450,7 +460,15 @@ class Source(ABC):
             if index is None:
                 index = self._next_index
             self._next_index = index + 1
-        frame = Frame(image=image, source_id=self.source_id, index=index, timestamp=utc_now(), path=path, error=error)
+        frame = Frame(
+            image=image,
+            source_id=self.source_id,
+            index=index,
+            timestamp=utc_now(),
+            path=path,
+            error=error,
+            media_time_s=media_time_s,
+        )
         if self._stop_event.is_set():
             return False
         if error is not None:

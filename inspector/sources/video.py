@@ -16,6 +16,7 @@ and ``release()`` works in place of ``cv2.VideoCapture``.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import time
@@ -153,6 +154,8 @@ class VideoSource(Source):
             files).
         buffer_size: Frames held for the consumer (default 2 when live, 8 otherwise).
         realtime: Deliver a file's frames at its own frame rate (default: True for a file read live).
+        sample_fps: Score at most this many frames per second of video (None or 0: every frame), as a
+            video-timeline system samples a video; frames in between are read and passed over.
         lost_after: Seconds without a frame before a live source is LOST and reconnects.
         reconnect_delays: Waits (seconds) before each reconnect attempt; the last one repeats.
         max_reconnect_attempts: Give up (state ERROR) after this many failed attempts; None: never.
@@ -169,6 +172,7 @@ class VideoSource(Source):
         live: bool | None = None,
         buffer_size: int | None = None,
         realtime: bool | None = None,
+        sample_fps: float | None = None,
         lost_after: float = 2.0,
         reconnect_delays: Sequence[float] = (0.5, 1.0, 2.0, 5.0),
         max_reconnect_attempts: int | None = None,
@@ -196,6 +200,11 @@ class VideoSource(Source):
         super().__init__(source_id, live=live, buffer_size=buffer_size, on_state=on_state)
         self.name = describe_uri(uri)
         self.realtime = (live and self.is_file) if realtime is None else realtime
+        if sample_fps is not None and not (sample_fps >= 0 and math.isfinite(sample_fps)):
+            raise SourceError(f"The sampling rate must be a positive number of frames per second, not {sample_fps}.")
+        self.sample_fps = float(sample_fps or 0.0)
+        self._next_sample_s: float | None = None
+        self._opened_at = 0.0
         self.lost_after = lost_after
         self.reconnect_delays = tuple(reconnect_delays) or (1.0,)
         self.max_reconnect_attempts = max_reconnect_attempts
@@ -270,9 +279,29 @@ class VideoSource(Source):
             self._capture.release()
             self._capture = None
 
+    def media_time(self, index: int) -> float:
+        """Seconds from the start of the video for frame ``index`` of a file (by its frame rate), else since opening."""
+        if self.is_file and self._fps > 0:
+            return index / self._fps
+        return time.monotonic() - self._opened_at
+
+    def _sampled(self, media_time_s: float) -> bool:
+        """Whether a frame at this time is one of the ``sample_fps`` frames per second to score."""
+        if self.sample_fps <= 0:
+            return True
+        step = 1.0 / self.sample_fps
+        if self._next_sample_s is None:
+            self._next_sample_s = media_time_s
+        if media_time_s + 1e-9 < self._next_sample_s:
+            return False
+        while self._next_sample_s <= media_time_s + 1e-9:
+            self._next_sample_s += step
+        return True
+
     def _run_loop(self) -> None:
         last_good = time.monotonic()
         started = last_good
+        self._opened_at = started
         while not self._stop_event.is_set():
             capture = self._capture
             if capture is None:
@@ -286,7 +315,9 @@ class VideoSource(Source):
                 self._count += 1
                 if self.realtime and self._fps > 0 and self._wait(started + index / self._fps - time.monotonic()):
                     return
-                self._emit(to_rgb(frame), path=self._path, index=index)
+                media_time_s = self.media_time(index)
+                if self._sampled(media_time_s):
+                    self._emit(to_rgb(frame), path=self._path, index=index, media_time_s=media_time_s)
                 continue
             if self.is_file:
                 return  # end of the file: FINISHED

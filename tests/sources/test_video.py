@@ -246,3 +246,17 @@ def test_stream_passwords_are_never_shown():
         src.open()
     assert "s3cret" not in str(info.value)
     assert describe_uri(0) == "camera 0" and describe_uri("/dev/video2") == "camera /dev/video2"
+
+
+def test_video_frames_carry_their_time_and_are_sampled_at_the_asked_rate(video):
+    with VideoSource(video) as src:
+        every = list(src.frames())
+    assert [f.media_time_s for f in every] == pytest.approx([i / 30.0 for i in range(N_FRAMES)])
+    with VideoSource(video, sample_fps=4.0) as src:
+        sampled = list(src.frames())
+    # 30 fps sampled at 4 per second: frames at 0, 0.25, 0.5, 0.75 s ... (the first frame at or after each step)
+    assert [f.index for f in sampled] == [0, 8, 15, 23]
+    assert [frame_number(f.image) for f in sampled] == [0, 8, 15, 23]
+    assert [f.media_time_s for f in sampled] == pytest.approx([0.0, 8 / 30, 0.5, 23 / 30])
+    with pytest.raises(SourceError, match="sampling rate"):
+        VideoSource(video, sample_fps=-1)
