@@ -107,7 +107,7 @@ HUB_CONFIGS: dict[str, dict[str, Any]] = {
         },
         "text_config": {
             "model_type": "bart",
-            "vocab_size": 51289,
+            "vocab_size": 51290,  # BART's 51289 ids (with Florence-2's location tokens) + the <image> token
             "d_model": 768,
             "encoder_layers": 6,
             "decoder_layers": 6,
