@@ -206,14 +206,10 @@ def _available_devices() -> list[str]:
 
 
 # -- run ------------------------------------------------------------------------------------------
-RUN_EXIT_CODES = """exit codes:
-  0  every inspected part passed
-  1  at least one part failed or is uncertain
-  2  bad arguments or recipe
-  3  model weights missing
-  4  the source could not be opened or was lost
-  5  the database could not be written (full disk, read-only, locked, ...)
-  130 interrupted (everything already scored was stored)"""
+def _run_exit_codes() -> str:
+    from inspector.pipeline.events import RUN_EXIT_CODES
+
+    return "exit codes:\n" + "\n".join(f"  {code:<4} {text}" for code, text in RUN_EXIT_CODES.items())
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -256,7 +252,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if warning:
         print(f"inspector: warning: {warning}", file=sys.stderr)
     fit_for_recipe(detector, recipe)
-    store = open_store(args.db) if args.db else open_store()
+    store = open_store(args.db, durability=args.durability) if args.db else open_store(durability=args.durability)
+    for notice in store.db.notices:
+        print(f"inspector: {notice}", file=sys.stderr)
     captions = caption_writer = None
     try:
         if args.captioner != "none":
@@ -285,13 +283,15 @@ def cmd_run(args: argparse.Namespace) -> int:
             lot=args.lot,
             captions=captions,
         )
-        previous = signal.signal(signal.SIGINT, lambda *_: progress.cancel())
+        previous = signal.signal(signal.SIGINT, lambda *_: pipeline.stop())
+        previous_term = signal.signal(signal.SIGTERM, lambda *_: pipeline.stop(terminated=True))
         try:
             summary = pipeline.run()
             if captions is not None and not summary.cancelled:
                 captions.wait_idle(args.caption_wait)  # the rest are marked missing, with the reason
         finally:
             signal.signal(signal.SIGINT, previous)
+            signal.signal(signal.SIGTERM, previous_term)
     finally:
         if captions is not None:
             captions.close(timeout=30)  # before its writer: outcomes go through it
@@ -303,18 +303,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         print(
             f"{summary.inspected} inspected: {summary.passed} pass, {summary.failed} fail, "
-            f"{summary.uncertain} uncertain; {summary.duplicates} already inspected, {summary.skipped} skipped"
+            f"{summary.uncertain} uncertain; {summary.duplicates} already inspected"
+            + (f" ({summary.duplicates_flagged} of them failed or uncertain)" if summary.duplicates_flagged else "")
+            + f", {summary.skipped} skipped"
             + (f", {summary.dropped_frames} frames dropped" if summary.dropped_frames else "")
             + f"; {summary.images_per_s:.1f} images/s over {summary.seconds:.1f} s"
         )
         if summary.random_weights:
             print("RANDOM WEIGHTS were used: these verdicts are meaningless (and are marked so in the database).")
     if summary.error:
-        print(f"inspector: the run stopped: {summary.error}", file=sys.stderr)
-        return 4 if summary.error_kind == "source" else 5
-    if summary.cancelled:
-        return 130
-    return 1 if summary.failed or summary.uncertain else 0
+        print(f"inspector: the run stopped: {summary.stop_message}", file=sys.stderr)
+    elif summary.terminated or summary.cancelled:
+        print(
+            f"inspector: {'stopped (SIGTERM)' if summary.terminated else 'interrupted'}; run closed.", file=sys.stderr
+        )
+    return summary.exit_code
 
 
 # -- recipes --------------------------------------------------------------------------------------
@@ -466,7 +469,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "run",
         help="inspect a folder, hot folder, camera, video file or stream and log verdicts",
-        epilog=RUN_EXIT_CODES,
+        epilog=_run_exit_codes(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
@@ -493,6 +496,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="which parts get an image copy in the data folder (thumbnails and heatmaps always)",
     )
     p.add_argument("--db", help="database file (default: <data folder>/inspector.db; INSPECTOR_DATA_DIR)")
+    p.add_argument(
+        "--durability",
+        default="normal",
+        choices=["normal", "full"],
+        help="normal: nothing reported stored is lost in a crash or kill -9; full: not in a power cut "
+        "either (an fsync per commit)",
+    )
     p.add_argument(
         "--captioner",
         default="none",

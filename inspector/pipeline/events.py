@@ -76,6 +76,20 @@ class FlaggedPart:
     defect_classes: tuple[str, ...]
 
 
+RUN_EXIT_CODES: dict[int, str] = {
+    0: "every part passed (none skipped)",
+    1: "at least one part failed or is uncertain (also parts found already inspected in this run)",
+    2: "bad arguments or recipe (nothing was started)",
+    3: "model weights missing",
+    4: "the source could not be opened or was lost",
+    5: "the database could not be written, or was deleted or replaced: the run stopped and says how many "
+    "parts were stored",
+    6: "every inspected part passed, but some files were skipped (not inspected; reasons in the database)",
+    130: "interrupted with Ctrl-C (everything already scored was stored; the run is closed as cancelled)",
+    143: "stopped by SIGTERM (as Ctrl-C; the run is closed as terminated)",
+}
+
+
 @dataclass(frozen=True)
 class RunSummary:
     run_id: str
@@ -97,10 +111,35 @@ class RunSummary:
     error: str | None = None
     error_kind: str | None = None  # "source" or "store"
     model_fingerprint: str = ""  # the weights that scored this run ("sha256:..." or "random:<seed>")
+    duplicates_flagged: int = 0  # parts found already inspected whose stored verdict is fail or uncertain
+    not_stored: int = 0  # parts scored but not stored (the run stopped with a database error)
+    terminated: bool = False  # stopped by SIGTERM (a service manager), not by Ctrl-C
 
     @property
     def inspected(self) -> int:
         return self.passed + self.failed + self.uncertain
+
+    @property
+    def exit_code(self) -> int:
+        """The ``inspector run`` exit code (:data:`RUN_EXIT_CODES`); errors first, then stops, then verdicts."""
+        if self.error:
+            return 4 if self.error_kind == "source" else 5
+        if self.terminated:
+            return 143
+        if self.cancelled:
+            return 130
+        if self.failed or self.uncertain or self.duplicates_flagged:
+            return 1
+        return 6 if self.skipped else 0
+
+    @property
+    def stop_message(self) -> str | None:
+        """For a run stopped by an error: the error, and how many parts were kept and lost."""
+        if not self.error:
+            return None
+        kept = f"{self.inspected} part(s) of this run were stored before it stopped and are safe"
+        lost = f"; {self.not_stored} scored part(s) were NOT stored" if self.not_stored else ""
+        return f"{self.error}\n{kept}{lost}."
 
     @property
     def images_per_s(self) -> float:
@@ -126,5 +165,9 @@ class RunSummary:
             "images_per_s": round(self.images_per_s, 2),
             "random_weights": self.random_weights,
             "cancelled": self.cancelled,
+            "terminated": self.terminated,
+            "duplicates_flagged": self.duplicates_flagged,
+            "not_stored": self.not_stored,
             "error": self.error,
+            "exit_code": self.exit_code,
         }

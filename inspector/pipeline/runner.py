@@ -42,6 +42,7 @@ from inspector.store import (
     CaptionStatus,
     InspectionStore,
     NewInspection,
+    RunOutcome,
     StoreError,
     StoreWriter,
     sha256_bytes,
@@ -130,10 +131,18 @@ class InspectionPipeline:
         self._skipped = 0
         self._done = 0
         self._store_error: str | None = None
+        self._not_stored = 0
+        self._duplicates_flagged = 0
+        self._terminated = False
         self._predict_seconds = 0.0
         self._in_flight = threading.BoundedSemaphore(4 * self.batch_size)
 
     # -- public ---------------------------------------------------------------------------------
+    def stop(self, *, terminated: bool = False) -> None:
+        """Stop as Ctrl-C does (thread- and signal-safe); ``terminated``: asked by SIGTERM."""
+        self._terminated = self._terminated or terminated
+        self.progress.cancel()
+
     def run(self) -> RunSummary:
         """Run until the source ends, cancel is asked for, or the store fails. Blocks; call from a worker."""
         info = self.detector.info
@@ -168,8 +177,9 @@ class InspectionPipeline:
             post.shutdown(wait=True)  # everything scored is handed to the writer ...
             if writer is not None:
                 writer.flush()  # ... and committed before the run is closed
+                outcome = self._outcome(error)
                 try:
-                    writer.call(lambda s: s.finish_run(run.id)).result()
+                    writer.call(lambda s: s.finish_run(run.id, outcome=outcome)).result()
                 except StoreError as exc:
                     if error is None:
                         error, error_kind = str(exc), "store"
@@ -196,7 +206,17 @@ class InspectionPipeline:
             cancelled=cancelled,
             error=error or self._store_error,
             error_kind=error_kind or ("store" if self._store_error else None),
+            duplicates_flagged=self._duplicates_flagged,
+            not_stored=self._not_stored,
+            terminated=self._terminated,
         )
+
+    def _outcome(self, error: str | None) -> RunOutcome:
+        if error or self._store_error:
+            return RunOutcome.ERROR
+        if self._terminated:
+            return RunOutcome.TERMINATED
+        return RunOutcome.CANCELLED if self.progress.cancelled else RunOutcome.FINISHED
 
     # -- scoring thread ---------------------------------------------------------------------------
     def _next_batch(self) -> list[Frame] | None:
@@ -237,6 +257,7 @@ class InspectionPipeline:
         if not todo:
             return
         existing = self.store.find_existing([h for _, h in todo], version_id, self.detector.info.fingerprint)
+        known_verdicts = self.store.model_verdicts(set(existing.values())) if existing else {}
         seen: dict[str, bool] = {}
         fresh: list[tuple[Frame, str]] = []
         for frame, digest in todo:
@@ -255,6 +276,8 @@ class InspectionPipeline:
                 with self._lock:
                     self._duplicates += 1
                     self._done += 1
+                    if known_verdicts.get(existing.get(digest, ""), Verdict.PASS) is not Verdict.PASS:
+                        self._duplicates_flagged += 1
                 continue
             seen[digest] = True
             fresh.append((frame, digest))
@@ -308,7 +331,7 @@ class InspectionPipeline:
                     else:
                         image_key = artifacts.put_bytes(_jpeg_bytes(image), ".jpg")
             except (OSError, StoreError) as exc:
-                self._on_store_error(exc)
+                self._lost(frame, prediction, exc)
                 return
             latency = (datetime.now(UTC) - frame.timestamp).total_seconds() * 1000.0
             caption = self._wants_caption(verdict)
@@ -330,8 +353,31 @@ class InspectionPipeline:
             )
             future = writer.add(item)
             future.add_done_callback(lambda f: self._stored(f, frame, prediction, verdict, latency, caption))
+        except Exception as exc:  # noqa: BLE001 - never swallowed: the part is reported lost and the run stops
+            log.exception("could not store the result for %s", _path(frame) or frame.index)
+            self._lost(frame, prediction, exc)
         finally:
             self._in_flight.release()
+
+    def _lost(self, frame: Frame, prediction: AnomalyPrediction, exc: BaseException) -> None:
+        """A scored part that will not be stored: stop the run and say so."""
+        reason = str(exc) if isinstance(exc, InspectorError) else f"{type(exc).__name__}: {exc}"
+        self._on_store_error(StoreError(f"The result for {_path(frame) or frame.index} could not be stored: {reason}"))
+        with self._lock:
+            self._not_stored += 1
+        self._emit(
+            PartResult(
+                PartStatus.ERROR,
+                frame.index,
+                frame.source_id,
+                _path(frame),
+                frame.timestamp,
+                score=prediction.score,
+                threshold=self.recipe.threshold,
+                reason=reason,
+                random_weights=prediction.random_weights,
+            )
+        )
 
     # -- writer thread ------------------------------------------------------------------------------
     def _stored(
@@ -346,6 +392,8 @@ class InspectionPipeline:
         exc = future.exception()
         if exc is not None:
             self._on_store_error(exc)
+            with self._lock:
+                self._not_stored += 1
             self._emit(
                 PartResult(
                     PartStatus.ERROR,
@@ -447,4 +495,5 @@ class InspectionPipeline:
 
 
 def _path(frame: Frame) -> str | None:
-    return str(frame.path) if frame.path is not None else None
+    """The file's absolute path (never relative to where the run was started)."""
+    return str(frame.path.absolute()) if frame.path is not None else None

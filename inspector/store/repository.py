@@ -397,6 +397,15 @@ class InspectionStore:
                 found.update({r.content_hash: r.id for r in rows})
         return found
 
+    def model_verdicts(self, inspection_ids: Iterable[str]) -> dict[str, Verdict]:
+        """``{inspection id: the model's verdict}`` (a re-run's exit code counts known failures too)."""
+        found: dict[str, Verdict] = {}
+        with self.db.read() as conn:
+            for chunk in queries.chunks(sorted(set(inspection_ids))):
+                rows = conn.execute(select(Inspection.id, Inspection.verdict).where(Inspection.id.in_(chunk)))
+                found.update({r.id: Verdict(r.verdict) for r in rows})
+        return found
+
     def set_caption(
         self,
         inspection_id: str,
