@@ -233,8 +233,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         from inspector.operators_cli import check_operator
 
         check_operator(args.db, args.operator, pin_stdin=args.pin_stdin)
+    from inspector.sources.entries import ReadLimits
+
+    limits = ReadLimits(max_bytes=int(args.max_image_mb * 2**20), max_pixels=int(args.max_megapixels * 1e6))
     source = make_source(
-        args.source, watch=args.watch, include_existing=args.include_existing, recursive=args.recursive
+        args.source, watch=args.watch, include_existing=args.include_existing, recursive=args.recursive, limits=limits
     )
     out_lock = threading.Lock()
 
@@ -483,6 +486,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--watch", action="store_true", help="watch the folder for new files until interrupted")
     p.add_argument("--include-existing", action="store_true", help="hot folder: also inspect files already there")
     p.add_argument("--recursive", action="store_true", help="include sub-folders")
+    p.add_argument("--max-image-mb", type=float, default=256, help="largest image file read (MiB; larger: skipped)")
+    p.add_argument(
+        "--max-megapixels", type=float, default=40, help="largest image decoded (megapixels, checked from its header)"
+    )
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument(
         "--operator", help="operator name kept with the run (the PIN is asked when the station requires PINs)"

@@ -23,7 +23,9 @@ Conversions (documented choices):
 from __future__ import annotations
 
 import functools
+import io
 import logging
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -106,6 +108,14 @@ def _error(path: Path, reason: str) -> ImageLoadError:
     return ImageLoadError(f"Cannot load image {path}: {reason}.")
 
 
+def decode_image(data: bytes, path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """:func:`load_image` for bytes already read from ``path`` (named in messages only)."""
+    path = Path(path)
+    if not data:
+        raise _error(path, "the file is empty (0 bytes)")
+    return _decode(lambda: Image.open(io.BytesIO(data), formats=_decoders()), path, max_pixels, _to_rgb8)
+
+
 def _read(path: Path, max_pixels: int, convert: Callable[[Image.Image, Path], np.ndarray]) -> np.ndarray:
     """Open, size-check, fully decode, EXIF-rotate and convert one image."""
     if not path.exists():
@@ -113,13 +123,24 @@ def _read(path: Path, max_pixels: int, convert: Callable[[Image.Image, Path], np
     if path.is_dir():
         raise _error(path, "it is a folder, not an image file")
     try:
-        size = path.stat().st_size
+        st = path.stat()
     except OSError as exc:
         raise _error(path, f"the file cannot be read ({exc.strerror or exc})") from exc
-    if size == 0:
+    if not stat.S_ISREG(st.st_mode):
+        raise _error(path, "it is a special file (FIFO, device or socket), not an image file")
+    if st.st_size == 0:
         raise _error(path, "the file is empty (0 bytes)")
+    return _decode(lambda: Image.open(path, formats=_decoders()), path, max_pixels, convert)
+
+
+def _decode(
+    opener: Callable[[], Image.Image],
+    path: Path,
+    max_pixels: int,
+    convert: Callable[[Image.Image, Path], np.ndarray],
+) -> np.ndarray:
     try:
-        src = Image.open(path, formats=_decoders())
+        src = opener()
     except Image.DecompressionBombError as exc:
         raise _error(path, f"the image is too large to decode safely ({exc})") from exc
     except UnidentifiedImageError:

@@ -237,6 +237,8 @@ class InspectionPipeline:
         return batch
 
     def _content_hash(self, frame: Frame) -> str:
+        if frame.content_hash is not None:  # the hash of the very bytes that were decoded
+            return frame.content_hash
         if frame.path is not None and frame.path.suffix.lower() in IMAGE_SUFFIXES:
             return sha256_file(frame.path)
         image = np.ascontiguousarray(frame.image)
@@ -326,7 +328,9 @@ class InspectionPipeline:
                 thumbnail = artifacts.save_thumbnail(image)
                 image_key = None
                 if self.keep_images == "all" or (self.keep_images == "flagged" and verdict is not Verdict.PASS):
-                    if frame.path is not None and frame.path.suffix.lower() in IMAGE_SUFFIXES:
+                    if frame.data is not None and frame.path is not None:
+                        image_key = artifacts.put_bytes(frame.data, frame.path.suffix.lower() or ".bin")
+                    elif frame.path is not None and frame.path.suffix.lower() in IMAGE_SUFFIXES:
                         image_key = artifacts.save_image_copy(frame.path)
                     else:
                         image_key = artifacts.put_bytes(_jpeg_bytes(image), ".jpg")

@@ -137,7 +137,7 @@ class _PhaseBars:
 def open_store_arg(db: str | None):
     """The store named by ``--db`` (default: the station's); a missing file is an error, not a new database."""
     from inspector.reports.scope import ReportError
-    from inspector.store import default_database_path, open_store
+    from inspector.store import ReadOnlyError, default_database_path, open_store
 
     if db and "://" in db:
         return open_store(db)
@@ -147,7 +147,12 @@ def open_store_arg(db: str | None):
             f"There is no inspection database at {path}. Give its file with --db, or set "
             "INSPECTOR_DATA_DIR to the station's data folder."
         )
-    return open_store(path)
+    try:
+        return open_store(path)
+    except ReadOnlyError:  # an archive on read-only media, a disk remounted read-only: read a copy
+        store = open_store(path, read_only=True)
+        print(f"inspector: {store.db.notices[0]}", file=sys.stderr)
+        return store
 
 
 def resolve_run(store, text: str) -> str:
@@ -199,11 +204,13 @@ def _tz(args: argparse.Namespace):
 def _list_runs(store, tz) -> int:
     from inspector.console import format_rows
     from inspector.reports.scope import all_runs, format_time
+    from inspector.reports.sections import run_status
 
     rows = [
         [
             r.id,
             format_time(r.started_at, tz),
+            run_status(r),
             r.label or "-",
             r.lot or "-",
             r.operator or "-",
@@ -216,7 +223,7 @@ def _list_runs(store, tz) -> int:
     if not rows:
         print("No runs in this database yet.")
         return 0
-    print(format_rows(["run id", "started", "label", "lot", "operator", "parts", "fail", "uncertain"], rows))
+    print(format_rows(["run id", "started", "ended", "label", "lot", "operator", "parts", "fail", "uncertain"], rows))
     return 0
 
 

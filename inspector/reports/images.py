@@ -11,7 +11,6 @@ import io
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -21,6 +20,7 @@ from inspector.core.progress import ProgressState
 from inspector.errors import InspectorError
 from inspector.reports.data import PHASE_IMAGES, ListedPart
 from inspector.store import ArtifactStore, InspectionRecord
+from inspector.store.part_image import CHANGED, part_image
 
 THUMB_SIDE = 256
 JPEG_QUALITY = 82
@@ -42,26 +42,20 @@ def colorize(anomaly_map: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def _thumbnail(artifacts: ArtifactStore, record: InspectionRecord) -> tuple[np.ndarray | None, str]:
-    """The part's thumbnail as RGB, and a note when there is none."""
-    candidates: list[Path] = []
-    for key in (record.thumbnail_artifact, record.image_artifact):
-        if key:
-            try:
-                candidates.append(artifacts.path(key))
-            except ValueError:
-                continue
-    if record.file_path:
-        candidates.append(Path(record.file_path))
-    for path in candidates:
-        try:
-            with Image.open(path) as picture:
-                picture.draft("RGB", (THUMB_SIDE, THUMB_SIDE))
-                rgb = picture.convert("RGB")
-            rgb.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS)
-            return np.asarray(rgb), ""
-        except (OSError, ValueError):
-            continue
-    return None, "image not kept" if not candidates else "image file missing"
+    """The part's stored thumbnail (else its copy, else the original if it still is the inspected
+    image) as RGB, and a note ("file changed since inspection", "image not kept", ...)."""
+    choice = part_image(artifacts.path, record, prefer_thumbnail=True)
+    note = CHANGED if choice.original_changed else ""
+    if choice.path is None:
+        return None, note or ("image not kept" if record.file_path is None else "image file missing")
+    try:
+        with Image.open(choice.path) as picture:
+            picture.draft("RGB", (THUMB_SIDE, THUMB_SIDE))
+            rgb = picture.convert("RGB")
+        rgb.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS)
+        return np.asarray(rgb), note
+    except (OSError, ValueError):
+        return None, note or "image file unreadable"
 
 
 def part_images(artifacts: ArtifactStore, record: InspectionRecord) -> tuple[bytes | None, bytes | None, str]:

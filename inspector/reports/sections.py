@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from inspector.reports.data import VERDICTS, ListedPart, ReportData
 from inspector.reports.scope import format_time, to_zone
-from inspector.store import OverrideKind, Verdict
+from inspector.store import OverrideKind, RunRecord, Verdict
+from inspector.store.part_image import CHANGED
 
 VERDICT_WORD = {Verdict.PASS: "PASS", Verdict.FAIL: "FAIL", Verdict.UNCERTAIN: "UNCERTAIN"}
 
@@ -153,6 +154,21 @@ def _change_meaning(model: Verdict, effective: Verdict) -> str:
     return "sent for a second look" if effective == Verdict.UNCERTAIN else "changed"
 
 
+RUN_STATUS = {
+    "finished": "finished",
+    "cancelled": "cancelled",
+    "terminated": "stopped (SIGTERM)",
+    "error": "stopped by an error",
+    "killed": "KILLED (not closed)",
+    "running": "still open",
+}
+
+
+def run_status(run: RunRecord) -> str:
+    """How a run ended, in words: a killed station's run never looks like a finished one."""
+    return RUN_STATUS.get(run.status, run.status)
+
+
 def runs_table(data: ReportData) -> Table:
     rows = []
     for u in data.runs:
@@ -161,6 +177,7 @@ def runs_table(data: ReportData) -> Table:
             (run.label or run.source) if run else "(outside any run)",
             (run.lot or "-") if run else "-",
             (run.operator or "-") if run else "-",
+            run_status(run) if run else "-",
             format_time(u.first_at, data.tz),
             num(u.inspections),
             num(u.effective.passed),
@@ -169,9 +186,9 @@ def runs_table(data: ReportData) -> Table:
             pct(u.effective.failed, u.inspections),
         ))  # fmt: skip
     return Table(
-        ("Run", "Lot", "Operator", "First part", "Parts", "Pass", "Uncertain", "Fail", "Fail rate"),
+        ("Run", "Lot", "Operator", "Ended", "First part", "Parts", "Pass", "Uncertain", "Fail", "Fail rate"),
         tuple(rows),
-        (False, False, False, False, True, True, True, True, True),
+        (False, False, False, False, False, True, True, True, True, True),
     )
 
 
@@ -219,7 +236,7 @@ def part_fields(part: ListedPart, data: ReportData) -> list[tuple[str, str]]:
         ("Caption", r.caption or (f"none ({r.caption_reason})" if r.caption_reason else "-")),
         ("Run", " / ".join(x for x in (part.run_label, f"lot {part.lot}" if part.lot else None) if x) or "-"),
         ("Recipe", f"{r.recipe_name} v{r.recipe_version}, {r.detector} [{r.model_id}]"),
-        ("File", r.file_path or "-"),
+        ("File", (r.file_path or "-") + (f" ({CHANGED})" if CHANGED in part.image_note else "")),
         ("Inspection", r.id),
     ]  # fmt: skip
     if r.random_weights:

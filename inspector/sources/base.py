@@ -24,7 +24,7 @@ import time
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
@@ -32,6 +32,7 @@ from types import TracebackType
 import numpy as np
 
 from inspector.errors import SourceError
+from inspector.sources.entries import ReadImage
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,8 @@ class Frame:
         error: Why the image could not be read (a message for the operator); None for a good frame.
         media_time_s: Where the frame is in the video (seconds from its start: the frame's place in a
             file, time since the stream was opened for a camera or stream); None for still images.
+        content_hash: sha256 of the file bytes the image was decoded from (image files read once).
+        data: Those bytes (kept for the image copy of flagged parts).
     """
 
     image: np.ndarray | None
@@ -100,6 +103,8 @@ class Frame:
     path: Path | None = None
     error: str | None = None
     media_time_s: float | None = None
+    content_hash: str | None = None
+    data: bytes | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -443,6 +448,7 @@ class Source(ABC):
         error: str | None = None,
         index: int | None = None,
         media_time_s: float | None = None,
+        read: ReadImage | None = None,
     ) -> bool:
         """Hand one frame (or one error record) to the consumer; waits for room unless live.
 
@@ -452,6 +458,7 @@ class Source(ABC):
             error: Why the file could not be read; also added to :attr:`skipped`.
             index: Frame index; by default the next number after the last one emitted.
             media_time_s: The frame's time in the video (video sources).
+            read: The file as read once (its bytes and hash); ``image`` is then ``read.image``.
 
         Returns:
             False when the source was stopped (the frame was not delivered).
@@ -460,6 +467,8 @@ class Source(ABC):
             if index is None:
                 index = self._next_index
             self._next_index = index + 1
+        if read is not None:
+            image = read.image
         frame = Frame(
             image=image,
             source_id=self.source_id,
@@ -468,6 +477,8 @@ class Source(ABC):
             path=path,
             error=error,
             media_time_s=media_time_s,
+            content_hash=read.sha256 if read is not None else None,
+            data=read.data if read is not None else None,
         )
         if self._stop_event.is_set():
             return False

@@ -23,6 +23,7 @@ from urllib.parse import unquote, urlsplit
 
 from inspector.core.images import IMAGE_SUFFIXES, is_image_file
 from inspector.sources.base import Source, SourceError, StateCallback
+from inspector.sources.entries import ReadLimits
 from inspector.sources.folder import FolderSource, ImageListSource
 from inspector.sources.hotfolder import HotFolderSource
 from inspector.sources.video import STREAM_SCHEMES, VIDEO_SUFFIXES, CaptureFactory, VideoSource, redact_url
@@ -153,6 +154,7 @@ def make_source(
     source_id: str | None = None,
     on_state: StateCallback | None = None,
     capture_factory: CaptureFactory | None = None,
+    limits: ReadLimits | None = None,
 ) -> Source:
     """Build (without opening) the source a spec names.
 
@@ -166,6 +168,7 @@ def make_source(
         source_id: Override the source's default name.
         on_state: State-change callback.
         capture_factory: Cameras, streams and video files: replaces ``cv2.VideoCapture`` (tests).
+        limits: Image files: the largest file (bytes) and image (pixels) read.
 
     Raises:
         SourceError: The spec names nothing the station can read.
@@ -173,13 +176,18 @@ def make_source(
     parsed = spec if isinstance(spec, SourceSpec) else parse_source_spec(spec, watch=watch)
     target = parsed.target
     if parsed.kind is SourceKind.FOLDER:
-        return FolderSource(Path(target), recursive=recursive, source_id=source_id, on_state=on_state)
+        return FolderSource(Path(target), recursive=recursive, source_id=source_id, on_state=on_state, limits=limits)
     if parsed.kind is SourceKind.HOT_FOLDER:
         return HotFolderSource(
-            Path(target), include_existing=include_existing, recursive=recursive, source_id=source_id, on_state=on_state
+            Path(target),
+            include_existing=include_existing,
+            recursive=recursive,
+            source_id=source_id,
+            on_state=on_state,
+            limits=limits,
         )
     if parsed.kind is SourceKind.IMAGE:
-        return ImageListSource([Path(target)], source_id=source_id, on_state=on_state)
+        return ImageListSource([Path(target)], source_id=source_id, on_state=on_state, limits=limits)
     uri: int | str = target if isinstance(target, int) else str(target)
     return VideoSource(uri, live=live, capture_factory=capture_factory, source_id=source_id, on_state=on_state)
 

@@ -15,12 +15,11 @@ import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-import numpy as np
-
-from inspector.core.images import ImageLoadError, is_image_file, load_image
+from inspector.core.images import ImageLoadError
 from inspector.sources.base import Source, SourceError, SourceState, StateCallback
+from inspector.sources.entries import ReadImage, ReadLimits, SkippedEntry, read_image_file, scan_entries
 
-__all__ = ["FolderSource", "ImageListSource", "natural_key", "scan_images"]
+__all__ = ["FolderSource", "ImageListSource", "natural_key", "scan_folder", "scan_images"]
 
 _DIGITS = re.compile(r"(\d+)")
 
@@ -37,6 +36,16 @@ def scan_images(folder: Path, *, recursive: bool = False) -> list[Path]:
     Raises:
         SourceError: The folder does not exist, is not a folder or cannot be listed.
     """
+    return scan_folder(folder, recursive=recursive)[0]
+
+
+def scan_folder(folder: Path, *, recursive: bool = False) -> tuple[list[Path], list[SkippedEntry]]:
+    """:func:`scan_images`, plus the entries that are skipped with their reasons (special files,
+    link loops, unreadable sub-folders, unsupported formats), both in natural order.
+
+    Raises:
+        SourceError: The folder does not exist, is not a folder or cannot be listed.
+    """
     if not folder.exists():
         raise SourceError(
             f"The folder {folder} does not exist. Check the path, or that the disk or share is connected."
@@ -44,24 +53,12 @@ def scan_images(folder: Path, *, recursive: bool = False) -> list[Path]:
     if not folder.is_dir():
         raise SourceError(f"{folder} is a file, not a folder.")
     try:
-        found = _walk(folder, recursive)
+        found, skipped = scan_entries(folder, recursive)
     except OSError as exc:
         raise SourceError(f"The folder {folder} cannot be read ({exc.strerror or exc}).") from exc
-    return sorted(found, key=lambda p: natural_key(p.relative_to(folder)))
-
-
-def _walk(folder: Path, recursive: bool) -> list[Path]:
-    found: list[Path] = []
-    with os.scandir(folder) as entries:
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            if entry.is_dir():
-                if recursive:
-                    found.extend(_walk(Path(entry.path), recursive))
-            elif is_image_file(entry.name):
-                found.append(Path(entry.path))
-    return found
+    found.sort(key=lambda p: natural_key(p.relative_to(folder)))
+    skipped.sort(key=lambda s: natural_key(s.path.relative_to(folder)))
+    return found, skipped
 
 
 class ImageListSource(Source):
@@ -83,8 +80,11 @@ class ImageListSource(Source):
         buffer_size: int = 4,
         missing_grace: float = 5.0,
         on_state: StateCallback | None = None,
+        limits: ReadLimits | None = None,
     ) -> None:
         self._paths: list[Path] = [Path(p) for p in paths]
+        self.limits = limits or ReadLimits()
+        self._rejected: dict[Path, str] = {}  # entries skipped without reading, with the reason
         if source_id is None:
             source_id = f"images:{self._paths[0]}" if self._paths else "images:"
         super().__init__(source_id, live=False, buffer_size=buffer_size, on_state=on_state)
@@ -108,10 +108,14 @@ class ImageListSource(Source):
         for index, path in enumerate(self._paths):
             if self._stop_event.is_set():
                 return
+            if path in self._rejected:
+                if not self._emit(None, path=path, error=self._rejected[path], index=index):
+                    return
+                continue
             error: str | None = None
-            image = None
+            read: ReadImage | None = None
             try:
-                image = load_image(path)
+                read = read_image_file(path, self.limits)
             except (ImageLoadError, OSError) as exc:
                 error = _message(path, exc)
                 folder = self._folder_of(path)
@@ -119,8 +123,8 @@ class ImageListSource(Source):
                     if not self._wait_for_folder(folder):
                         self._skip_rest(index, folder)
                         return
-                    image, error = self._retry(path)
-            if not self._emit(image, path=path, error=error, index=index):
+                    read, error = self._retry(path)
+            if not self._emit(None, path=path, error=error, index=index, read=read):
                 return
 
     def _folder_vanishing(self, folder: Path, settle: float = 0.5) -> bool:
@@ -140,12 +144,12 @@ class ImageListSource(Source):
         """The folder whose disappearance would explain ``path`` missing."""
         return path.parent
 
-    def _retry(self, path: Path) -> tuple[np.ndarray | None, str | None]:
+    def _retry(self, path: Path) -> tuple[ReadImage | None, str | None]:
         """Read a file again once its folder is back."""
         if not path.exists():
             return None, f"Cannot load image {path}: the file was gone when its folder came back."
         try:
-            return load_image(path), None
+            return read_image_file(path, self.limits), None
         except (ImageLoadError, OSError) as exc:
             return None, _message(path, exc)
 
@@ -219,19 +223,23 @@ class FolderSource(ImageListSource):
         buffer_size: int = 4,
         missing_grace: float = 5.0,
         on_state: StateCallback | None = None,
+        limits: ReadLimits | None = None,
     ) -> None:
-        self.folder = Path(path).expanduser()
+        self.folder = Path(path).expanduser().absolute()
         self.recursive = recursive
         super().__init__(
             (),
-            source_id=source_id or f"folder:{self.folder.absolute()}",
+            source_id=source_id or f"folder:{self.folder}",
             buffer_size=buffer_size,
             missing_grace=missing_grace,
             on_state=on_state,
+            limits=limits,
         )
 
     def _setup(self) -> None:
-        self._paths = scan_images(self.folder, recursive=self.recursive)
+        images, skipped = scan_folder(self.folder, recursive=self.recursive)
+        self._rejected = {s.path: s.reason for s in skipped}
+        self._paths = sorted([*images, *self._rejected], key=lambda p: natural_key(p.relative_to(self.folder)))
 
     def _folder_of(self, path: Path) -> Path:
         # The scanned folder itself may be what vanished, not just the file's sub-folder.

@@ -25,10 +25,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from inspector.core.images import ImageLoadError, is_image_file, load_image
+from inspector.core.images import ImageLoadError
 from inspector.sources.base import Source, SourceError, SourceState, StateCallback
+from inspector.sources.entries import ReadImage, ReadLimits, read_image_file, skip_reason, wants_entry
 from inspector.sources.folder import natural_key
 
 __all__ = ["HotFolderSource", "looks_complete"]
@@ -38,6 +37,22 @@ Signature = tuple[int, int]
 
 _JPEG = (".jpg", ".jpeg", ".jpe", ".jfif")
 _PNG_END = b"IEND\xaeB`\x82"
+
+
+def looks_complete_bytes(data: bytes, suffix: str) -> bool | None:
+    """:func:`looks_complete` for a file's bytes already read."""
+    suffix = suffix.lower()
+    if suffix not in _JPEG and suffix not in (".png", ".bmp"):
+        return None
+    if suffix == ".bmp":
+        if len(data) < 6 or data[:2] != b"BM":
+            return False
+        declared = int.from_bytes(data[2:6], "little")
+        return declared == 0 or len(data) >= declared
+    tail = data[-64:]
+    if suffix == ".png":
+        return _PNG_END in tail
+    return tail.rstrip(b"\x00").endswith(b"\xff\xd9")
 
 
 def looks_complete(path: Path) -> bool | None:
@@ -111,6 +126,7 @@ class HotFolderSource(Source):
         source_id: str | None = None,
         buffer_size: int = 4,
         on_state: StateCallback | None = None,
+        limits: ReadLimits | None = None,
     ) -> None:
         self.folder = Path(path).expanduser()
         super().__init__(
@@ -122,9 +138,13 @@ class HotFolderSource(Source):
         self.settle_time = settle_time
         self.incomplete_timeout = incomplete_timeout
         self.reprocess_modified = reprocess_modified
+        self.limits = limits or ReadLimits()
         self._pending: dict[Path, _Pending] = {}
         self._done: dict[Path, Signature] = {}
+        self._gave_up: dict[Path, Signature] = {}  # reported unreadable: retried if the file changes again
+        self._rejected: dict[Path, str] = {}  # special files, loops, unsupported formats: reported once
         self._scans = 0
+        self._rejected_reported: set[Path] = set()
 
     @property
     def scans(self) -> int:
@@ -155,6 +175,8 @@ class HotFolderSource(Source):
                 self._pending[path] = _Pending(signature, now)
             else:
                 self._done[path] = signature
+        if not self.include_existing:
+            self._rejected_reported = set(self._rejected)  # there before watching began: not this run's
 
     def _run_loop(self) -> None:
         while not self._stop_event.is_set():
@@ -175,10 +197,19 @@ class HotFolderSource(Source):
             unreadable: Collects sub-folders that could not be listed this time.
         """
         found: dict[Path, Signature] = {}
-        self._scan_into(self.folder, found, unreadable if unreadable is not None else [], top=True)
+        top = os.stat(self.folder)
+        visited = {(top.st_dev, top.st_ino)}
+        self._scan_into(self.folder, found, unreadable if unreadable is not None else [], True, visited)
         return found
 
-    def _scan_into(self, folder: Path, found: dict[Path, Signature], unreadable: list[Path], top: bool) -> None:
+    def _scan_into(
+        self,
+        folder: Path,
+        found: dict[Path, Signature],
+        unreadable: list[Path],
+        top: bool,
+        visited: set[tuple[int, int]],
+    ) -> None:
         try:
             entries = list(os.scandir(folder))
         except OSError:
@@ -189,17 +220,26 @@ class HotFolderSource(Source):
         for entry in entries:
             if entry.name.startswith("."):
                 continue
+            path = Path(entry.path)
             try:
                 if entry.is_dir():
                     if self.recursive:
-                        self._scan_into(Path(entry.path), found, unreadable, top=False)
-                elif is_image_file(entry.name):
-                    path = Path(entry.path)
+                        st = os.stat(path)
+                        if (st.st_dev, st.st_ino) in visited:
+                            continue  # a folder link back into the tree: never followed twice
+                        visited.add((st.st_dev, st.st_ino))
+                        self._scan_into(path, found, unreadable, False, visited)
+                elif wants_entry(entry.name) or entry.is_symlink():
                     done = self._done.get(path)
-                    if done is not None and not self.reprocess_modified:
+                    if done is not None and not self.reprocess_modified and path not in self._gave_up:
                         found[path] = done  # delivered already: no need to stat it again
                         continue
-                    st = entry.stat()
+                    reason = skip_reason(path)
+                    if reason is not None:
+                        if wants_entry(entry.name) or "loop" in reason:
+                            self._rejected.setdefault(path, reason)
+                        continue
+                    st = os.stat(path)
                     found[path] = (st.st_size, st.st_mtime_ns)
             except OSError:
                 continue  # removed between listing and stat
@@ -223,17 +263,29 @@ class HotFolderSource(Source):
         if self._state is SourceState.LOST:
             self._set_state(SourceState.RUNNING, f"The hot folder {self.folder} is back; watching again.")
 
+        for path, reason in list(self._rejected.items()):
+            if path in self._rejected_reported:
+                continue
+            self._rejected_reported.add(path)
+            self._emit(None, path=path, error=reason)  # recorded as skipped; never opened
+        for path in [p for p in self._rejected if not os.path.lexists(p)]:
+            del self._rejected[path]
+            self._rejected_reported.discard(path)
+
         now = time.monotonic()
         for path in [p for p in self._done if p not in listing and not _under(p, unreadable)]:
             del self._done[path]  # deleted or moved away: a new file of that name later is a new image
+            self._gave_up.pop(path, None)
         for path in [p for p in self._pending if p not in listing]:
             del self._pending[path]  # a temporary file, or removed before it was complete
         for path, signature in listing.items():
             done = self._done.get(path)
             if done is not None:
-                if not self.reprocess_modified or done == signature:
+                retry = path in self._gave_up and self._gave_up[path] != signature  # a stalled copy resumed
+                if done == signature or not (self.reprocess_modified or retry):
                     continue
                 del self._done[path]
+                self._gave_up.pop(path, None)
             entry = self._pending.get(path)
             if entry is None:
                 self._pending[path] = _Pending(signature, now)
@@ -258,14 +310,13 @@ class HotFolderSource(Source):
 
     def _try_read(self, path: Path, entry: _Pending, now: float) -> None:
         stale = now - entry.changed_at >= self.incomplete_timeout
-        image: np.ndarray | None = None
+        read: ReadImage | None = None
         error: str | None = None
         try:
-            complete = looks_complete(path)
-            if complete is False and not stale:
+            read = read_image_file(path, self.limits)  # read once: hashed, checked and decoded together
+            if looks_complete_bytes(read.data, path.suffix) is False and not stale:
                 entry.failed = entry.signature  # its end is not written yet: wait for it to change
                 return
-            image = load_image(path)
         except (ImageLoadError, OSError) as exc:
             if not path.exists():
                 self._pending.pop(path, None)  # removed meanwhile (a temporary file?)
@@ -274,10 +325,14 @@ class HotFolderSource(Source):
                 entry.failed = entry.signature
                 return
             error = str(exc) if isinstance(exc, ImageLoadError) else f"Cannot load image {path}: {exc}."
-            error += f" (It stayed unchanged for {self.incomplete_timeout:g} s, so it is not still being written.)"
+            error += (
+                f" (It stayed unchanged for {self.incomplete_timeout:g} s; if it is still being copied, it is "
+                "read again once it changes.)"
+            )
+            self._gave_up[path] = entry.signature
         self._pending.pop(path, None)
         self._done[path] = entry.signature
-        self._emit(image, path=path, error=error)
+        self._emit(None, path=path, error=error, read=read)
 
 
 def _under(path: Path, folders: list[Path]) -> bool:

@@ -22,9 +22,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from inspector.core.images import IMAGE_SUFFIXES, load_image
+from inspector.core.images import load_image
 from inspector.errors import InspectorError
 from inspector.store import InspectionRecord, InspectionStore, OverrideKind, OverrideRecord, StoreError
+from inspector.store.part_image import part_image
 from inspector.ui.heatmap_overlay import OverlayView, PreparedPart, prepare_part
 from inspector.ui.plain_text import plain_labels, plain_tooltip
 from inspector.ui.theme import VERDICT_TEXT
@@ -79,23 +80,14 @@ def load_detail(store: InspectionStore, inspection_id: str, max_side: int = 1600
 
 
 def _part_image(store: InspectionStore, record: InspectionRecord) -> tuple[np.ndarray | None, str]:
-    """The best image there is: the kept copy, the original file, or the thumbnail."""
-    candidates = []
-    if record.image_artifact:
-        candidates.append((store.artifacts.path(record.image_artifact), ""))
-    if record.file_path and Path(record.file_path).suffix.lower() in IMAGE_SUFFIXES:
-        candidates.append((Path(record.file_path), "Showing the original file."))
-    if record.thumbnail_artifact:
-        candidates.append(
-            (store.artifacts.path(record.thumbnail_artifact), "Only a thumbnail was kept for this part (keep_images).")
-        )
-    for path, note in candidates:
+    """The inspected image (copy, verified original or thumbnail: :func:`inspector.store.part_image`)."""
+    choice = part_image(store.artifacts.path, record)
+    if choice.path is not None:
         try:
-            if path.is_file():
-                return load_image(path), note
+            return load_image(choice.path), choice.note
         except (InspectorError, OSError):
-            continue
-    return None, "No image of this part was kept."
+            pass
+    return None, choice.note or "No image of this part was kept."
 
 
 def _decision_text(row: OverrideRecord) -> str:

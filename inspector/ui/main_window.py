@@ -195,10 +195,11 @@ class MainWindow(QMainWindow):
 
     def _open_store(self) -> None:
         path = self.station.settings.database_path
+        durability = self.station.settings.durability
 
         def open_it() -> InspectionStore:
             path.parent.mkdir(parents=True, exist_ok=True)
-            return open_store(path)
+            return open_store(path, durability=durability)
 
         self.tasks.submit(open_it, self._store_opened, self._store_failed)
 

@@ -48,6 +48,7 @@ class StationSettings:
     captioner_enabled: bool = False
     captioner_model: str = "blip-base"
     theme: str = "light"
+    durability: str = "normal"  # "full": no stored verdict lost in a power cut (an fsync per commit)
     # Mirrors of the database's log-in policy, for the dialog. Earlier stations kept PINs here: the
     # window moves them into the database (inside the audit trail) at the next start and clears them.
     require_pin: bool = False
@@ -149,6 +150,13 @@ class SettingsDialog(QDialog):
         self.theme.addItems(["light", "dark"])
         self.theme.setCurrentText(settings.theme)
         form.addRow("Theme", self.theme)
+        self.durability = QComboBox()
+        self.durability.addItems(["normal", "full"])
+        self.durability.setCurrentText(settings.durability)
+        self.durability.setToolTip(
+            "normal: nothing stored is lost when the station crashes; full: not in a power cut either (slower)"
+        )
+        form.addRow("Durability", self.durability)
         self.require_pin = QCheckBox("Ask operators for a PIN at log-in")
         self.require_pin.setChecked(settings.require_pin)
         form.addRow("Log-in", self.require_pin)
@@ -173,5 +181,6 @@ class SettingsDialog(QDialog):
             captioner_enabled=self.captioner.isChecked(),
             captioner_model=self.captioner_model.currentText(),
             theme=self.theme.currentText(),
+            durability=self.durability.currentText(),
             require_pin=self.require_pin.isChecked(),
         )
