@@ -64,6 +64,7 @@ class ModelUse:
     model_id: str
     inspections: int
     random_weights: int  # how many of them were scored by a model with random weights
+    fingerprint: str = ""  # the weights (short form, as reports show it; "unrecorded" for old rows)
 
 
 @dataclass(frozen=True)
@@ -223,8 +224,8 @@ class _Collector:
         self.latency: list[float] = []
         self.stations: set[str] = set()
         self.recipes: dict[str, list] = {}  # id -> [name, version, thresholds set, n]
-        self.models: Counter[tuple[str, str]] = Counter()
-        self.models_random: Counter[tuple[str, str]] = Counter()
+        self.models: Counter[tuple[str, str, str]] = Counter()
+        self.models_random: Counter[tuple[str, str, str]] = Counter()
         self.runs: dict[str | None, list] = {}  # run id -> [n, Counter, first, last]
         self.defects: dict[str, list] = {}  # casefolded label -> [label, n, operator, captioner]
         self.reviewed = 0
@@ -253,10 +254,11 @@ class _Collector:
         entry = self.recipes.setdefault(r.recipe_version_id, [r.recipe_name, r.recipe_version, set(), 0])
         entry[2].add(r.threshold)
         entry[3] += 1
-        self.models[(r.detector, r.model_id)] += 1
+        model = (r.detector, r.model_id, r.short_fingerprint)
+        self.models[model] += 1
         if r.random_weights:
             self.random += 1
-            self.models_random[(r.detector, r.model_id)] += 1
+            self.models_random[model] += 1
         run = self.runs.setdefault(r.run_id, [0, Counter(), r.inspected_at, r.inspected_at])
         run[0] += 1
         run[1][r.effective_verdict] += 1
@@ -369,7 +371,8 @@ def gather_report(
         stations=tuple(sorted(collect.stations)),
         recipes=recipes,
         models=tuple(
-            ModelUse(det, mid, n, collect.models_random[(det, mid)]) for (det, mid), n in sorted(collect.models.items())
+            ModelUse(det, mid, n, collect.models_random[(det, mid, fp)], fp)
+            for (det, mid, fp), n in sorted(collect.models.items())
         ),
         runs=runs,
         operators=_operators(collect, runs_by_id),

@@ -64,7 +64,7 @@ def header_items(data: ReportData) -> list[tuple[str, str]]:
         for u in data.recipes
     )
     models = "; ".join(
-        f"{m.detector} [{m.model_id}] ({num(m.inspections)} parts"
+        f"{m.detector} [{m.model_id}, weights {m.fingerprint}] ({num(m.inspections)} parts"
         + (f", {num(m.random_weights)} with RANDOM WEIGHTS" if m.random_weights else "")
         + ")"
         for m in data.models
@@ -235,7 +235,7 @@ def part_fields(part: ListedPart, data: ReportData) -> list[tuple[str, str]]:
          if part.defect else "-"),
         ("Caption", r.caption or (f"none ({r.caption_reason})" if r.caption_reason else "-")),
         ("Run", " / ".join(x for x in (part.run_label, f"lot {part.lot}" if part.lot else None) if x) or "-"),
-        ("Recipe", f"{r.recipe_name} v{r.recipe_version}, {r.detector} [{r.model_id}]"),
+        ("Recipe", f"{r.recipe_name} v{r.recipe_version}, {r.detector} [{r.model_id}, weights {r.short_fingerprint}]"),
         ("File", (r.file_path or "-") + (f" ({CHANGED})" if CHANGED in part.image_note else "")),
         ("Inspection", r.id),
     ]  # fmt: skip

@@ -240,7 +240,7 @@ class DetailView(QWidget):
             "Defect type": (r.defect_type + confidence) if r.defect_type else "—",
             "Caption": caption or "—",
             "Recipe": f"{r.recipe_name} v{r.recipe_version}",
-            "Model": f"{r.detector} [{r.model_id}]",
+            "Model": f"{r.detector} [{r.model_id}], weights {r.short_fingerprint}",
             "Inspected": r.inspected_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
             "File": Path(r.file_path).name if r.file_path else r.source,
         }

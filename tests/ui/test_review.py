@@ -32,6 +32,8 @@ def test_relabel_from_keyboard_goes_to_the_audit_trail_and_history(qtbot, make_w
     assert review.current_row() == 0 and review.detail.data.record.id == first.id
     assert review.detail.data.part is not None and review.detail.data.part.heat is not None
     assert review.detail.history_texts() == ["No decisions yet."]
+    assert review.detail.fields["Model"].text().endswith(f"weights {first.short_fingerprint}")
+    assert first.short_fingerprint == "random:0"  # the fixture's parts were scored with seeded random weights
     new = Verdict.PASS if first.model_verdict is not Verdict.PASS else Verdict.FAIL
     key = Qt.Key.Key_P if new is Verdict.PASS else Qt.Key.Key_F
 
