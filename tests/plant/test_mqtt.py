@@ -135,3 +135,46 @@ def test_retained_state_wrong_password_and_tls(tmp_path, mqtt_broker):
     finally:
         late.close()
     store.close()
+
+
+def test_messages_the_broker_never_acknowledged_are_sent_again_after_a_restart(tmp_path, mqtt_broker):
+    """The broker hangs (SIGSTOP: connection open, no PUBACK), the station restarts, the broker is killed
+    (what it had buffered is gone) and started again: the next publisher sends those parts again."""
+    import os
+    import signal
+
+    store = open_store(tmp_path / "st" / "inspector.db", station="cam-9")
+    recipe = store.save_recipe_version("bracket-A", {"object": "bracket"})
+    pub = MqttPublisher(store.db, _settings(mqtt_broker), station="cam-9", ack_timeout_s=0.5).start()
+    _wait(lambda: pub.state().connected, "connected")
+    pid = int((mqtt_broker.folder / "mqtt" / "mosquitto.pid").read_text())
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        ids = list(store.add_inspections(make_items(10, recipe.id)).ids)
+        pub.notify()
+        _wait(lambda: pub.state().published == 0 and pub.state().waiting == 10, "published, not acknowledged")
+        pub.stop(timeout=2)
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.kill(pid, signal.SIGCONT)
+    _wait(lambda: not (mqtt_broker.folder / "mqtt" / "mosquitto.pid").exists() or _dead(pid), "broker gone")
+    mqtt_broker.start("mqtt")
+    sub = Subscriber(mqtt_broker.mqtt_port, "acme/+/+/cam-9/inspector/verdict")
+    assert sub.subscribed.wait(60)
+    pub = MqttPublisher(store.db, _settings(mqtt_broker), station="cam-9").start()
+    try:
+        _wait(lambda: {b["part_id"] for b in sub.bodies("verdict")} >= set(ids), "the unacknowledged parts again")
+    finally:
+        pub.stop()
+        sub.close()
+    store.close()
+
+
+def _dead(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
