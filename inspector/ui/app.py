@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 _T0 = time.perf_counter()
+EXIT_NO_DISPLAY_LIBRARIES = 6  # the window's system libraries are missing (the message names them)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,6 +82,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.data_dir:
         os.environ["INSPECTOR_DATA_DIR"] = os.path.abspath(os.path.expanduser(args.data_dir))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    from inspector.ui.display_libs import missing_display_libraries, missing_message, uses_xcb
+
+    if uses_xcb():
+        missing = missing_display_libraries()
+        if missing:  # before Qt, whose own message names one library, often the wrong one
+            print(missing_message(missing), file=sys.stderr)
+            return EXIT_NO_DISPLAY_LIBRARIES
 
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication

@@ -5,6 +5,7 @@ badge, caption, counters, the trend and (for cameras) the live preview. Widgets 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,16 @@ _PLACEHOLDERS = {
 SHORTCUTS_TEXT = "F5 start · F6 stop · H heatmap · O outline · [ ] opacity · Z reset zoom"
 
 
+@dataclass(frozen=True)
+class ShownPart:
+    """The part the live screen painted, as the operator view repeats it."""
+
+    part: PreparedPart
+    band: tuple[float, float] | None
+    note: str
+    name: str
+
+
 class LiveView(QWidget):
     """The operator's main screen during a shift."""
 
@@ -55,7 +66,8 @@ class LiveView(QWidget):
     open_recipe_requested = Signal()
     open_inspection = Signal(str)  # a flagged part double-clicked: show it in the review screen
     recipe_switch_requested = Signal(str)  # another recipe chosen during a run (the choice is held back)
-    part_shown = Signal(object)  # PreparedPart, after it was painted (the operator view follows)
+    part_shown = Signal(object)  # ShownPart, after it was painted (the operator view follows)
+    running_changed = Signal(bool)
     counters_changed = Signal(object)  # dict of the counter values
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -64,6 +76,7 @@ class LiveView(QWidget):
         self.banners = BannerArea(self.messages, max_height=170)  # the main window adds the first-run panel here
         self._running = False
         self._recipe_before = ""
+        self.last_shown: ShownPart | None = None
 
         # -- controls ------------------------------------------------------------------------------
         self.source_kind = QComboBox()
@@ -339,15 +352,21 @@ class LiveView(QWidget):
 
     # -- state -------------------------------------------------------------------------------------
     def _start_key(self) -> None:
-        if self.isVisible() and self.start.isEnabled():
+        if self.start.isEnabled() and (self.isVisible() or self._operator_view_shown()):
             self.start_requested.emit()
 
     def _stop_key(self) -> None:
-        if self.isVisible() and self.stop.isEnabled():
+        if self.stop.isEnabled() and (self.isVisible() or self._operator_view_shown()):
             self.stop_requested.emit()
+
+    def _operator_view_shown(self) -> bool:
+        window = self.window()
+        view = getattr(window, "operator_view", None)
+        return view is not None and view.isVisible()
 
     def set_running(self, running: bool, *, preview: bool = False) -> None:
         self._running = running
+        self.running_changed.emit(running)
         self._recipe_before = self.recipe_path()
         self.start.setEnabled(not running)
         self.stop.setEnabled(running)
@@ -390,9 +409,11 @@ class LiveView(QWidget):
         note = "RANDOM WEIGHTS — meaningless" if random_weights or part.random_weights else ""
         self.badge.set_verdict(part.verdict, part.score, part.threshold, band=band, note=note)
         name = Path(part.path).name if part.path else part.source_id
-        self.part_label.setText(f"{name}  ·  #{part.index}")
+        self.part_label.setText(f"{name}  ·  part {part.index + 1}")  # counted from 1, as Inspected is
         self.caption.setText("")
         self.defect.setText("")
+        self.last_shown = ShownPart(part, band, note, name)
+        self.part_shown.emit(self.last_shown)
 
     def show_frame(self, frame: np.ndarray) -> None:
         self.preview.set_frame(frame)
@@ -428,3 +449,4 @@ class LiveView(QWidget):
         }
         for key, value in values.items():
             self.counters[key].set_value(value)
+        self.counters_changed.emit(values)

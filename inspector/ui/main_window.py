@@ -176,6 +176,11 @@ class MainWindow(QMainWindow):
             action.triggered.connect(slot)
             station.addAction(action)
         view = self.menuBar().addMenu("&View")
+        operator_view = QAction("Operator view (full screen)", self)
+        operator_view.setShortcut(QKeySequence("F11"))
+        operator_view.triggered.connect(self.toggle_operator_view)
+        view.addAction(operator_view)
+        view.addSeparator()
         for i, name in enumerate(("Live", "Recipes", "Review")):
             action = QAction(name, self)
             action.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
@@ -415,11 +420,39 @@ class MainWindow(QMainWindow):
             + SHORTCUTS_TEXT
             + "\n\nReview: "
             + REVIEW_SHORTCUTS
-            + "\n\nWindow: Ctrl+1/2/3 tabs · Ctrl+L switch operator · Ctrl+, settings · Ctrl+S save recipe · "
+            + "\n\nWindow: F11 operator view (full screen; P / F / U decide, Esc leaves)"
+            " · Ctrl+1/2/3 tabs · Ctrl+L switch operator · Ctrl+, settings · Ctrl+S save recipe · "
             "F1 this help · Ctrl+Q quit"
         )
         box.setModal(False)
         box.show()
+
+    def toggle_operator_view(self) -> None:
+        """F11: the full-screen operator view on this window's screen (F11 or Esc again leaves it)."""
+        view = getattr(self, "operator_view", None)
+        if view is not None and view.isVisible():
+            view.close()
+            return
+        if view is None:
+            from inspector.ui.operator_view import OperatorView
+
+            view = OperatorView(self.review.decide_part, self)
+            self.live.part_shown.connect(view.show_part)
+            self.live.counters_changed.connect(view.set_counters)
+            self.live.running_changed.connect(view.set_running)
+            view.start_requested.connect(self.live._start_key)
+            view.stop_requested.connect(self.live._stop_key)
+            self.operator_view = view
+        view.set_running(self.controller.running)
+        if self.live.overlay.part is not None and self.live.last_shown is not None:
+            view.show_part(self.live.last_shown)
+        view.set_counters({k: tile.value.text() for k, tile in self.live.counters.items()})
+        screen = self.screen()
+        if screen is not None:
+            view.setGeometry(screen.geometry())
+        view.showFullScreen()
+        view.raise_()
+        view.activateWindow()
 
     # -- reactions --------------------------------------------------------------------------------------
     def _changed(self, change: OpChange) -> None:

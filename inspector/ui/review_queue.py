@@ -32,7 +32,7 @@ from inspector.store import CaptionStatus, InspectionFilter, InspectionRecord, V
 from inspector.ui.detail_view import REVIEW_SHORTCUTS, DetailData, DetailView, load_detail
 from inspector.ui.review_model import COLUMNS, InspectionTableModel
 from inspector.ui.station import Station
-from inspector.ui.theme import VERDICT_COLOURS
+from inspector.ui.theme import VERDICT_COLOURS, VERDICT_TEXT
 from inspector.ui.widgets import BannerArea, MessageBar
 from inspector.ui.workers import OpChange, describe_error
 
@@ -444,13 +444,39 @@ class ReviewQueue(QWidget):
         record = self._target()
         if record is None:
             return
-        operator, part = self.station.operator, record.id
+        self._decide(record, self.verdict_operation(record.id, verdict), advance=True)
+
+    def verdict_operation(self, part: str, verdict: Verdict):
+        """The database operation giving ``part`` the operator's ``verdict`` (a defect label it has is
+        kept unless the verdict is PASS); run on the writer thread."""
+        operator = self.station.operator
 
         def decide(store):  # on the writer thread: the part's state after every earlier decision
             label = store.get(part).effective_defect_label if verdict is not Verdict.PASS else None
             return store.add_override(part, operator, verdict, defect_label=label)
 
-        self._decide(record, decide, advance=True)
+        return decide
+
+    def decide_part(self, part: str, verdict: Verdict, done: Callable[[str], None]) -> None:
+        """A verdict for one part from outside the review screen (the operator view): the same
+        operation and audit row as P / F / U here; ``done`` gets a sentence saying what happened."""
+        ops = self.station.ops
+        if ops is None or not self.station.operator:
+            done("Log in first (Ctrl+L): every decision is recorded under your name.")
+            return
+        operator = self.station.operator
+
+        def recorded(_row) -> None:
+            self._undo_stack.append(part)
+            self.override_done.emit(part)
+            done(f"Recorded {VERDICT_TEXT[verdict.value]} by {operator} (Ctrl+Z in Review undoes it).")
+
+        ops.run(
+            self.verdict_operation(part, verdict),
+            change=OpChange("override", (part,)),
+            on_done=recorded,
+            on_error=lambda exc: done(f"Not recorded: {describe_error(exc)}"),
+        )
 
     def edit_label(self) -> None:
         record = self._target()

@@ -108,6 +108,17 @@ class VerdictBadge(QFrame):
                 widget.style().unpolish(widget)
                 widget.style().polish(widget)
 
+    def set_base_size(self, size: int) -> None:
+        """Scale the badge (the operator view sizes it to the panel)."""
+        if size == self._size:
+            return
+        self._size = size
+        self.detail.setFont(self._font(max(13, size // 2), QFont.Weight.Bold))
+        self.limits.setFont(self._font(max(11, size // 4), QFont.Weight.DemiBold))
+        self.note.setFont(self._font(max(10, size // 4), QFont.Weight.Bold))
+        self._text_size = None
+        self._fit_text()
+
     def _font(self, points: int, weight: QFont.Weight) -> QFont:
         font = QFont(self.font())
         font.setPointSize(points)
@@ -154,13 +165,20 @@ class CounterTile(QFrame):
         self.value = QLabel("0")
         self.value.setObjectName("counterValue")
         self.value.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._colour = colour
         if colour:
             self.value.setStyleSheet(f"color: {colour};")
-        label = QLabel(caption)
-        label.setObjectName("counterCaption")
-        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.caption = QLabel(caption)
+        self.caption.setObjectName("counterCaption")
+        self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
         layout.addWidget(self.value)
-        layout.addWidget(label)
+        layout.addWidget(self.caption)
+
+    def set_scale(self, value_pt: int, caption_pt: int) -> None:
+        """Bigger numbers (the operator view); the style sheet's sizes otherwise."""
+        colour = f"color: {self._colour};" if self._colour else ""
+        self.value.setStyleSheet(f"{colour} font-size: {value_pt}pt;")
+        self.caption.setStyleSheet(f"font-size: {caption_pt}pt;")
 
     def set_value(self, value: int | float | str) -> None:
         text = f"{value:.1f}" if isinstance(value, float) else f"{value:,}" if isinstance(value, int) else str(value)
