@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QSi
 from inspector.store import Verdict
 from inspector.ui.heatmap_overlay import OverlayView
 from inspector.ui.live_view import ShownPart
+from inspector.ui.plain_text import plain_labels
 from inspector.ui.theme import VERDICT_COLOURS, VERDICT_TEXT
 from inspector.ui.widgets import CounterTile, VerdictBadge
 
@@ -57,7 +58,8 @@ class OperatorView(QWidget):
             )
             button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-            button.clicked.connect(lambda _c=False, v=verdict: self.decide(v))
+            button.setProperty("verdict", verdict.value)
+            button.clicked.connect(self._decision_clicked)
             self.buttons[verdict.value] = button
             decisions.addWidget(button)
         self.start = QPushButton("▶  Start (F5)")
@@ -106,6 +108,7 @@ class OperatorView(QWidget):
         ):
             QShortcut(QKeySequence(key), self, activated=slot, context=Qt.ShortcutContext.WindowShortcut)
         self.set_running(False)
+        plain_labels(self)  # file names and messages are shown as typed
 
     # -- what the live screen paints -----------------------------------------------------------------
     def show_part(self, shown: ShownPart) -> None:
@@ -128,6 +131,9 @@ class OperatorView(QWidget):
         self.stop.setEnabled(running)
 
     # -- decisions -------------------------------------------------------------------------------------
+    def _decision_clicked(self) -> None:
+        self.decide(Verdict(self.sender().property("verdict")))
+
     def decide(self, verdict: Verdict) -> None:
         """Record the operator's verdict for the part on screen (the one the badge shows)."""
         shown = self.shown

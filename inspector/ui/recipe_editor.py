@@ -41,6 +41,7 @@ from inspector.detectors.prompts import build_prompt_ensemble
 from inspector.errors import InspectorError
 from inspector.ui.calibration_dialog import CalibrationDialog
 from inspector.ui.image_list import ImageList, thumbnail
+from inspector.ui.plain_text import plain_tooltip
 from inspector.ui.station import Station, recipe_file_name, recipe_files
 from inspector.ui.widgets import BannerArea, MessageBar, fmt_score
 from inspector.ui.workers import OpChange, describe_error
@@ -386,7 +387,7 @@ class RecipeEditor(QWidget):
             problem = self.model_problem(model_id, detector)
             mark = "   (does not fit this detector)" if problem else "" if present else "   (weights missing)"
             self.model.addItem(f"{model_id}{mark}", model_id)
-            self.model.setItemData(self.model.count() - 1, problem or title, Qt.ItemDataRole.ToolTipRole)
+            self.model.setItemData(self.model.count() - 1, plain_tooltip(problem or title), Qt.ItemDataRole.ToolTipRole)
         self.model.setCurrentIndex(max(0, self.model.findData(wanted)))
         self.model.blockSignals(False)
         self._update_status()

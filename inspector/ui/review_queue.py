@@ -115,7 +115,7 @@ class ReviewQueue(QWidget):
         self.count_label.setObjectName("scoreLine")
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.setToolTip("Reload the list (Ctrl+R)")
-        self.refresh_button.clicked.connect(lambda _checked=False: self.refresh())
+        self.refresh_button.clicked.connect(self._refresh_clicked)
         self.advance = QCheckBox("Next part after a decision")
         self.advance.setChecked(station.settings.advance_after_relabel)
         for widget in (
@@ -273,6 +273,9 @@ class ReviewQueue(QWidget):
 
     def _filters_changed(self, *_args) -> None:
         self.refresh()
+
+    def _refresh_clicked(self) -> None:
+        self.refresh()  # (``clicked`` would pass its checked flag as ``then``)
 
     def refresh(self, then: Callable[[], None] | None = None) -> None:
         """Reload the list with the current filters, keeping the part on screen selected when listed."""

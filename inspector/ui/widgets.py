@@ -198,6 +198,7 @@ class _Message(QFrame):
         icon = QLabel({"info": "ℹ", "warning": "⚠"}.get(level, "✖"))
         icon.setStyleSheet("font-size: 14pt;")
         self.label = QLabel(text)
+        self.label.setTextFormat(Qt.TextFormat.PlainText)  # messages quote file names and typed text
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         close = QPushButton("Dismiss")

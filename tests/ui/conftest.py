@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from PySide6.QtWidgets import QApplication
 
 from inspector.core.recipe import Recipe, save_recipe
 from inspector.store import open_store
@@ -81,6 +82,10 @@ def make_window(qtbot, settings):
         window = MainWindow(kwargs.pop("settings", settings), **kwargs)
         qtbot.addWidget(window)
         window.show()
+        if QApplication.platformName() == "xcb":  # a real X server: keys reach the active window only
+            qtbot.waitExposed(window, timeout=WAIT_MS)
+            window.activateWindow()
+            qtbot.waitUntil(window.isActiveWindow, timeout=WAIT_MS)
         qtbot.waitUntil(lambda: window.station.ready, timeout=WAIT_MS)
         windows.append(window)
         return window

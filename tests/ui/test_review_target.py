@@ -62,7 +62,7 @@ def test_a_part_opened_from_live_is_the_one_selected_and_relabelled(qtbot, make_
         lambda: review.current_record() is not None and review.current_record().id == other, timeout=WAIT_MS
     )
     assert review.model.rowCount() == 9 and all(box.isChecked() for box in review.verdict_boxes.values())
-    assert review.shown_record().id == other
+    qtbot.waitUntil(lambda: review.shown_record() is not None and review.shown_record().id == other, timeout=WAIT_MS)
 
 
 def test_refresh_button_and_ctrl_r_reload_without_errors(qtbot, make_window, inspected):

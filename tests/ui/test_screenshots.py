@@ -23,7 +23,7 @@ from inspector.ui.theme import apply_theme
 from tests.conftest import shared_dataset
 from tests.ui.conftest import WAIT_MS
 
-SIZE = (1600, 960)
+SIZE = (1280, 800)  # a common line-side monitor; the operator view is shown at 1920x1080
 
 
 def _link_parts(folder: Path, groups: list[tuple[str, list[Path]]]) -> None:
@@ -46,12 +46,20 @@ def _save(widget, out: Path, name: str) -> Path:
     return path
 
 
-def _run(qtbot, window, recipe_path: Path, parts: Path, out: Path, name: str) -> None:
+def _run(qtbot, window, recipe_path: Path, parts: Path, out: Path, name: str, operator_view: str = "") -> None:
     """Run the folder and take the screenshot while the newest flagged part is on screen (mid-run, as an
-    operator sees it); the last part when nothing was flagged."""
+    operator sees it); the last part when nothing was flagged. ``operator_view``: also a shot of the
+    full-screen operator view (at 1920x1080) with the same part."""
     window._recipes_changed(str(recipe_path))
     window.live.set_source_choice("folder", str(parts))
+    window.live.lot.setText("L-2291")
     live, shot = window.live, None
+    view = None
+    if operator_view:
+        window.toggle_operator_view()
+        view = window.operator_view
+        view.showNormal()
+        view.resize(1920, 1080)
     with qtbot.waitSignal(window.controller.run_finished, timeout=WAIT_MS * 3) as finished:
         window.controller.start()
         while window.controller.running:
@@ -61,10 +69,16 @@ def _run(qtbot, window, recipe_path: Path, parts: Path, out: Path, name: str) ->
                 qtbot.wait(60)  # counters and trend of this tick
                 shot = part.inspection_id
                 _save(window, out, name)
+                if view is not None:
+                    _save(view, out, operator_view)
     assert finished.args[0] is not None and finished.args[0].error is None
     if shot is None:
         qtbot.wait(200)
         _save(window, out, name)
+        if view is not None:
+            _save(view, out, operator_view)
+    if view is not None:
+        view.close()
 
 
 @pytest.fixture
@@ -123,7 +137,7 @@ def test_screenshots_of_the_real_window(qtbot, make_window, tmp_path, out_dir, m
         pitting = sorted((ball / "test" / "pitting").glob("*.jpg"))
         _link_parts(parts, [("pitting", pitting[:7]), ("good", held[10:15])])
         window.tabs.setCurrentWidget(window.live)
-        _run(qtbot, window, recipe_path, parts, out_dir, "live_ball_screw.png")
+        _run(qtbot, window, recipe_path, parts, out_dir, "live_ball_screw.png", "operator_view_ball_screw.png")
 
         review = window.review
         window.tabs.setCurrentWidget(review)
@@ -141,6 +155,32 @@ def test_screenshots_of_the_real_window(qtbot, make_window, tmp_path, out_dir, m
         )
         qtbot.wait(200)
         _save(window, out_dir, "review_ball_screw.png")
+
+        # found by file name: part of the name typed in the search box
+        wanted = Path(review.model.record(3).file_path).name
+        review.text.setText(wanted.split("_", 1)[1])  # e.g. "pitting_003.jpg"
+        qtbot.waitUntil(lambda: 0 < review.model.rowCount() < 12, timeout=WAIT_MS)
+        qtbot.waitUntil(
+            lambda: review.detail.data is not None and review.detail.data.record.id == review.current_record().id,
+            timeout=WAIT_MS,
+        )
+        qtbot.wait(200)
+        _save(window, out_dir, "review_found_by_file_name.png")
+        review.text.clear()
+
+        # the recipe editor refuses a model the detector cannot use (WinCLIP with DINOv2)
+        wrong = settings.recipes_dir / "ball-screw-winclip.json"
+        save_recipe(
+            Recipe(
+                name="ball screw zero-shot", object_name="ball screw drive", detector="winclip", model="dinov2-small"
+            ),
+            wrong,
+        )
+        window.tabs.setCurrentWidget(editor)
+        editor.show_recipe(str(wrong))
+        assert editor.save() is None
+        qtbot.wait(200)
+        _save(window, out_dir, "recipe_model_refused.png")
         window.close()
         qtbot.waitUntil(lambda: window._closed, timeout=WAIT_MS)
 
