@@ -99,6 +99,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from inspector.detectors.factory import create_detector
     from inspector.evaluation import evaluate
 
+    if args.recipe:
+        from inspector.training.cli import eval_recipes
+
+        return eval_recipes(args)
     root = Path(args.dataset)
     object_name = args.object or "object"
 
@@ -444,6 +448,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="image/pixel AUROC, AUPRO and F1-max on an MVTec-AD-layout folder")
     p.add_argument("dataset", help="dataset root (category folders) or one category folder")
+    p.add_argument(
+        "--recipe",
+        action="append",
+        help="evaluate this recipe version as it inspects (its detector, references, trained artefact); "
+        "repeat to compare versions side by side",
+    )
     p.add_argument("--detector", default="anomalydino", choices=list(DETECTORS))
     p.add_argument("--model", help="registry id of the backbone (default: the detector's)")
     p.add_argument("--shots", type=int, default=1, help="good reference images per category (few-shot)")

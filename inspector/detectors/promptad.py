@@ -140,6 +140,7 @@ class PromptADDetector:
             device=loaded.runtime.device,
             dtype=loaded.runtime.dtype,
             random_weights=loaded.random_weights,
+            fingerprint=loaded.fingerprint,
         )
 
     @property

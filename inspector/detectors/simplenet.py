@@ -119,6 +119,7 @@ class SimpleNetDetector:
             device=loaded.runtime.device,
             dtype=loaded.runtime.dtype,
             random_weights=loaded.random_weights,
+            fingerprint=loaded.fingerprint,
         )
 
     @property

@@ -110,6 +110,7 @@ class StudentDetector:
             device=runtime.device,
             dtype="float32",
             random_weights=rw,
+            fingerprint=teacher.info.fingerprint if teacher is not None else "",
         )
 
     @property

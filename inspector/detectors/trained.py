@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
 from inspector.backbones.loading import load_model
 from inspector.backbones.runtime import Runtime
+from inspector.core.fingerprint import short_fingerprint
 from inspector.core.registry import ModelSpec
 from inspector.detectors.artifact import load_state
 from inspector.errors import InspectorError
@@ -33,7 +35,7 @@ def build_trained(
     """
     params = dict(params or {})
     artifact = params.get("artifact")
-    sha = params.get("artifact_sha256")
+    sha = params.get("artifact_sha256") or (str(artifact).rsplit("/", 1)[-1].split(".", 1)[0] if artifact else None)
     options = {k: v for k, v in params.items() if k not in RECORD_ONLY}
     state = meta = None
     if artifact:
@@ -68,7 +70,17 @@ def build_trained(
 
             detector = PromptADDetector(loaded, object_name=object_name, extra_anomalous=extra_anomalous, **options)
     if state is not None:
+        trained_on = meta.get("backbone_fingerprint", "")
+        if name != "student" and trained_on and detector.info.fingerprint and trained_on != detector.info.fingerprint:
+            raise InspectorError(
+                f"{artifact} was trained on other '{spec.id}' weights ({short_fingerprint(trained_on)}) than the "
+                f"ones on this station ({short_fingerprint(detector.info.fingerprint)}): train the recipe again here."
+            )
         detector.load_state(state)
+        # the record names both: the backbone's weights and the trained artefact
+        base = detector.info.fingerprint if name != "student" else ""
+        fingerprint = f"{base}+trained:{sha}" if base else f"trained:{sha}"
+        detector.info = dataclasses.replace(detector.info, fingerprint=fingerprint)
     return detector
 
 

@@ -216,3 +216,81 @@ def register(sub, add_runtime) -> None:
     p.add_argument("--remove", metavar="SHA256", help="leave this part (sha256 or a unique prefix) out from now on")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_library)
+
+
+class _AsFitted:
+    """A recipe's detector, already fitted on the recipe's own references: eval does not refit it."""
+
+    needs_references = False
+
+    def __init__(self, detector) -> None:
+        self._detector = detector
+        self.info = detector.info
+
+    def fit(self, references) -> None:  # the recipe's own references were used
+        pass
+
+    def predict(self, images):
+        return self._detector.predict(images)
+
+    def encoder_forward(self, images) -> None:
+        self._detector.encoder_forward(images)
+
+
+def eval_recipes(args: argparse.Namespace) -> int:
+    """``inspector eval DATASET --recipe A --recipe B``: each recipe version as it inspects, side by side."""
+    from inspector.cli import format_eval_report
+    from inspector.console import ProgressBar, format_rows
+    from inspector.core.progress import ProgressState
+    from inspector.core.recipe import load_recipe
+    from inspector.detectors.factory import detector_for_recipe
+    from inspector.evaluation import evaluate
+    from inspector.pipeline import fit_for_recipe
+
+    reports = []
+    for path in args.recipe:
+        recipe = load_recipe(path)
+
+        def make(recipe=recipe):
+            detector = detector_for_recipe(
+                recipe, device=args.device, dtype=args.dtype, random_weights=args.random_weights
+            )
+            fit_for_recipe(detector, recipe)
+            return _AsFitted(detector)
+
+        progress = ProgressState(ProgressBar(f"eval {Path(path).name}") if not args.quiet else None)
+        report = evaluate(
+            Path(args.dataset),
+            make,
+            0,
+            batch_size=args.batch_size,
+            pixel_max_side=args.pixel_max_side,
+            categories=args.category or (),
+            progress=progress,
+        )
+        print(f"== {path}")
+        print(format_eval_report(report))
+        reports.append((path, recipe, report))
+    if len(reports) > 1:
+
+        def pct(v: float) -> str:
+            return "  n/a" if v != v else f"{100 * v:5.1f}"
+
+        rows = [
+            [
+                Path(p).name,
+                r.detector,
+                pct(rep.mean.image_auroc),
+                pct(rep.mean.pixel_auroc),
+                pct(rep.mean.aupro),
+                pct(rep.mean.f1_max),
+            ]  # fmt: skip
+            for p, r, rep in reports
+        ]
+        print("\nrecipe versions compared (mean over categories, %):")
+        print(format_rows(["recipe", "detector", "I-AUROC", "P-AUROC", "AUPRO@0.3", "F1-max"], rows))
+    if args.json:
+        body = [{"recipe": str(p), "report": rep.as_dict()} for p, _, rep in reports]
+        Path(args.json).write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
+        print(f"\nJSON written to {args.json}")
+    return 0

@@ -233,6 +233,7 @@ def train_recipe(
     settings = detector.settings()
     metadata = settings_metadata(method, detector.info.model_id, settings)
     metadata["random_weights"] = "1" if detector.info.random_weights else "0"
+    metadata["backbone_fingerprint"] = detector.info.fingerprint  # the weights it was trained on
     metadata["recipe"] = recipe.name
     progress.check()  # the last point a cancel is honoured: nothing has been written yet
     artifact = save_state(detector.state(), metadata, out_path.parent / ARTIFACT_FOLDER)

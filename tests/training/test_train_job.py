@@ -97,6 +97,9 @@ def test_trained_recipe_version_reloads_and_scores_the_same(tmp_path, registry, 
     # reload: the same scores on the held-out good parts as measured right after training
     detector = detector_for_recipe(again, device="cpu", dtype="float32", random_weights=True)
     assert not detector.needs_references
+    assert detector.info.fingerprint.endswith(f"trained:{outcome.artifact.sha256}")  # recorded with every verdict
+    if method != "student":
+        assert detector.info.fingerprint.startswith("random:")  # and the backbone's weights
     from inspector.training.job import split_library
 
     _, held_parts = split_library(_library(recipe, parts), 0.2, 0)
@@ -163,6 +166,19 @@ def test_train_cli_writes_a_new_version_and_eval_compares_versions(tmp_path, reg
                  "--set", "resolution=56", "-q", "--out", str(out)])  # fmt: skip
     assert code == 2  # never overwrites a recipe
     assert "exists already" in capsys.readouterr().err
+    # eval compares the two versions, each as it inspects
+    from tests.helpers import make_tiny_dataset
+
+    dataset = make_tiny_dataset(tmp_path / "data" / "widget")
+    report = tmp_path / "compare.json"
+    code = main(["eval", str(dataset), "--recipe", str(path), "--recipe", str(out), "--random-weights",
+                 "--device", "cpu", "-q", "--json", str(report)])  # fmt: skip
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "recipe versions compared" in text and "tile.memory.json" in text and "anomalydino" in text
+    body = json.loads(report.read_text())
+    assert [b["report"]["detector"] for b in body] == ["anomalydino", "memory"]
+    assert all(b["report"]["categories"][0]["n_test"] == 4 for b in body)
 
 
 def test_library_from_the_store(tmp_path, parts):
