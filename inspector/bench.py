@@ -51,6 +51,7 @@ class BenchResult:
     peak_memory_mb: float
     gpu_peak_memory_mb: float | None
     error: str = ""
+    error_code: int = 0  # the command's exit code for this error (3: weights missing), 0 when none
 
     @property
     def batch1(self) -> BatchTiming | None:
@@ -152,7 +153,7 @@ def _child(queue, args) -> None:
         from inspector.errors import InspectorError
 
         text = str(exc) if isinstance(exc, InspectorError) else traceback.format_exc(limit=4)
-        queue.put(("error", text))
+        queue.put(("error", (text, exc.exit_code if isinstance(exc, InspectorError) else 1)))
 
 
 def run_config_isolated(
@@ -177,7 +178,10 @@ def run_config_isolated(
         proc.join()
     if status == "ok":
         return payload
-    return BenchResult(detector, model, device, dtype, "", "", random_weights, (), 0.0, None, error=payload)
+    text, code = payload
+    return BenchResult(
+        detector, model, device, dtype, "", "", random_weights, (), 0.0, None, error=text, error_code=code
+    )
 
 
 def format_table(results: Sequence[BenchResult]) -> str:
@@ -189,8 +193,7 @@ def format_table(results: Sequence[BenchResult]) -> str:
     for r in results:
         if r.error:
             lines.append(
-                f"{r.detector:<12} {r.model_id:<24} {r.device:<6} {r.dtype:<9} ERROR: "
-                f"{r.error.strip().splitlines()[-1]}"
+                f"{r.detector:<12} {r.model_id:<24} {r.device:<6} {r.dtype:<9} ERROR: {r.error.strip().splitlines()[0]}"
             )
             continue
         b1, best = r.batch1, r.best

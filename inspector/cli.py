@@ -199,7 +199,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps([r.as_dict() for r in results], indent=2) + "\n")
         print(f"JSON written to {args.json}")
-    return 1 if any(r.error for r in results) else 0
+    failed = [r for r in results if r.error]
+    for r in failed:  # the whole message (the table shows its first line)
+        print(f"inspector: {r.detector} on {r.device}/{r.dtype}: {r.error.strip()}", file=sys.stderr)
+    return max((r.error_code for r in failed), default=0)
 
 
 def _available_devices() -> list[str]:

@@ -24,9 +24,12 @@ def _isolated_data_dir(tmp_path_factory, monkeypatch):
 
 
 def shared_dataset(name: str) -> Path:
-    """Path of a dataset in ``../shared/datasets``, or skip the test with the reason."""
+    """Path of a dataset in ``../shared/datasets``; skip the test without it, except in CI (``CI=true``),
+    where the datasets are always provided and a missing one is a failure, not a silent skip."""
     path = SHARED / name
     if not path.is_dir():
+        if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
+            pytest.fail(f"CI=true but the shared dataset {path} is missing: CI must provide ../shared/datasets")
         pytest.skip(f"shared dataset {path} is not present on this machine")
     return path
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from inspector.cli import main
 from inspector.core.recipe import load_recipe
 from tests.conftest import shared_dataset
@@ -99,15 +101,30 @@ def test_bench_prints_throughput_memory_and_ratio(tmp_path, tiny_registry, capsy
     text = capsys.readouterr().out
     assert "anomalydino" in text and "RANDOM WEIGHTS" in text
     (result,) = json.loads((tmp_path / "b.json").read_text())
+    assert (result["model_id"], result["device"], result["dtype"]) == ("tiny-dino", "cpu", "float32")
+    assert result["image_size"] == "1024x1024 generated"
     assert [t["batch"] for t in result["timings"]] == [1, 2]
-    assert all(t["images_per_s"] > 0 and t["ratio"] > 0 for t in result["timings"])
+    for t in result["timings"]:
+        # per image, not per call: a batch of 2 in s seconds is 2/s images per second
+        assert t["predict_s"] > 0 and t["encoder_s"] > 0
+        assert t["images_per_s"] == pytest.approx(t["batch"] / t["predict_s"], rel=1e-9)
+        assert t["ratio"] == pytest.approx(t["predict_s"] / t["encoder_s"], rel=1e-9)
+    b1 = result["timings"][0]
+    row = next(line for line in text.splitlines() if line.startswith("anomalydino"))
+    best = max(result["timings"], key=lambda t: t["images_per_s"])
+    assert f"{b1['images_per_s']:.2f}" in row and f"{best['images_per_s']:.2f} @b{best['batch']}" in row
     assert result["peak_memory_mb"] > 50 and result["random_weights"] is True
 
 
-def test_bench_without_weights_reports_the_missing_model(tmp_path, capsys):
+def test_bench_without_weights_reports_the_missing_model(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("INSPECTOR_WEIGHTS_DIR", str(tmp_path / "w"))  # no path that names the model
     code = main(["bench", "--detector", "anomalydino", "--device", "cpu", "--dtype", "float32", "--batches", "1"])
-    assert code == 1
-    assert "dinov2-small" in capsys.readouterr().out
+    assert code == 3  # the documented exit code for missing weights
+    out, err = capsys.readouterr()
+    assert (
+        "inspector models download dinov2-small" in err and "inspector models import PATH --model dinov2-small" in err
+    )
+    assert "Traceback" not in out + err
 
 
 def test_recipe_new_then_calibrate_leave_one_out(tmp_path, tiny_registry, capsys):
@@ -143,6 +160,22 @@ def test_recipe_new_then_calibrate_leave_one_out(tmp_path, tiny_registry, capsys
     calibrated = load_recipe(path)
     scores = calibrated.calibration["good_scores"]
     assert len(scores) == 4 and calibrated.calibration["random_weights"] is True
+    # leave-one-out: each reference scored by a detector fitted on the three others, recomputed here
+    import numpy as np
+    from PIL import Image
+
+    from inspector.detectors.factory import create_detector
+
+    images = [np.asarray(Image.open(p).convert("RGB")) for p in refs]
+    detector = create_detector("anomalydino", model="tiny-dino", device="cpu", dtype="float32", random_weights=True)
+    expected = []
+    for i, image in enumerate(images):
+        detector.fit(images[:i] + images[i + 1 :])
+        expected.append(detector.predict([image])[0].score)
+    detector.fit(images[:1])
+    itself = detector.predict(images[:1])[0].score  # what scoring a reference against itself gives
+    assert scores == pytest.approx(expected, rel=1e-5)
+    assert min(expected) > 2 * itself + 1e-6
     assert calibrated.threshold >= max(scores) - 1e-9  # quantile 0.99 + 1 std: above nearly every good part
     low, high = calibrated.uncertain_band
     assert low <= calibrated.threshold <= high
@@ -189,3 +222,41 @@ def test_eval_of_an_unknown_category_says_which_exist(tmp_path, tiny_registry, c
     assert code == 2
     err = capsys.readouterr().err
     assert "widgte" in err and "widget" in err
+
+
+def test_eval_feeds_each_score_and_mask_to_the_metrics_the_right_way_round(tmp_path, tiny_registry):
+    """Recompute the metrics with scikit-learn from predictions made here, on masks read here: a
+    negated score, a flipped or inverted mask, or a label swap in ``inspector eval`` changes them."""
+    import cv2
+    import numpy as np
+    from PIL import Image
+    from sklearn.metrics import roc_auc_score
+
+    from inspector.core.datasets import load_category
+    from inspector.detectors.factory import create_detector
+    from inspector.evaluation import evaluate_category
+
+    root = make_tiny_dataset(tmp_path / "widget")
+    detector = create_detector("anomalydino", model="tiny-dino", device="cpu", dtype="float32", random_weights=True)
+    result = evaluate_category(load_category(root), detector, shots=1, pixel_max_side=4096)
+
+    labels, scores, masks, maps = [], [], [], []
+    for label, folder in ((0, "good"), (1, "scratch")):
+        for path in sorted((root / "test" / folder).glob("*.png")):
+            pred = detector.predict([np.asarray(Image.open(path).convert("RGB"))])[0]
+            amap = np.asarray(pred.anomaly_map, dtype=np.float64)
+            mask = np.zeros(amap.shape, dtype=bool)
+            if label:
+                raw = np.asarray(Image.open(root / "ground_truth" / folder / f"{path.stem}_mask.png")) > 0
+                mask = cv2.resize(raw.astype(np.uint8), amap.shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
+            labels.append(label)
+            scores.append(pred.score)
+            masks.append(mask.ravel())
+            maps.append(amap.ravel())
+    image_auroc = roc_auc_score(labels, scores)
+    pixel_auroc = roc_auc_score(np.concatenate(masks), np.concatenate(maps))
+    # the check can only tell the two ways round apart away from 0.5
+    assert abs(image_auroc - 0.5) > 0.2 and abs(pixel_auroc - 0.5) > 0.2
+    assert result.metrics.image_auroc == pytest.approx(image_auroc, abs=1e-9)
+    assert result.metrics.pixel_auroc == pytest.approx(pixel_auroc, abs=1e-6)
+    assert (result.n_test, result.n_defective) == (4, 2)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
@@ -91,11 +92,21 @@ def test_filters_narrow_the_table(qtbot, make_window, inspected, settings):
     review.reviewed.setCurrentIndex(review.reviewed.findData(True))
     qtbot.waitUntil(lambda: review.model.rowCount() == 0, timeout=WAIT_MS)
     review.reviewed.setCurrentIndex(0)
-    review.text.setText("part_00")
-    qtbot.waitUntil(lambda: review.model.rowCount() == 9, timeout=WAIT_MS)
-    review.text.setText("part_003")
-    if "caption_contains" not in review.current_filter().__dataclass_fields__:
-        qtbot.waitUntil(lambda: review.model.rowCount() == 1, timeout=WAIT_MS)
+
+    def search(text: str) -> list[str]:
+        """The file names listed once the table has reloaded with ``text`` as its search."""
+        review.text.setText(text)
+        qtbot.waitUntil(
+            lambda: (review.model.filter.search or "") == text and not review.model.loading, timeout=WAIT_MS
+        )
+        return sorted(Path(review.model.record(r).file_path).name for r in range(review.model.rowCount()))
+
+    everything = search("part_00")
+    assert len(everything) == 9 and all("part_00" in name for name in everything)
+    assert search("part_003") == [n for n in everything if "part_003" in n] and len(search("part_003")) == 1
+    assert search("no-such-part") == []
+    part = review.model.record(0) if search("") else None
+    assert part is not None and search(part.id[:13]) == [Path(part.file_path).name]  # id prefix
     review.text.setText("")
     review.use_dates.setChecked(True)
     review.date_to.setDate(review.date_from.date().addDays(-1))
