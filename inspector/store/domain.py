@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
+WRONG_PART_LABEL = "WRONG PART"
+
+
 class CaptionStatus(StrEnum):
     """Where a flagged part's caption stands; ``None`` on a record means none was asked for."""
 
@@ -99,6 +102,11 @@ class NewInspection:
     model_fingerprint: str = ""  # the weights: "sha256:..." or "random:<seed>" (part of the duplicate key)
     model_device: str | None = None
     model_dtype: str | None = None
+    media_time_s: float | None = None  # video frames: seconds from the start of the video
+    frame_index: int | None = None  # video frames: the frame number
+    wrong_part: bool | None = None  # the part-identity check (None: not checked)
+    identity_score: float | None = None
+    identity_reason: str | None = None
     id: str = field(default_factory=new_id)
 
     def __post_init__(self) -> None:
@@ -250,6 +258,18 @@ class InspectionRecord:
     model_fingerprint: str = ""  # empty: recorded before the station kept fingerprints
     model_device: str | None = None
     model_dtype: str | None = None
+    media_time_s: float | None = None
+    frame_index: int | None = None
+    wrong_part: bool | None = None
+    identity_score: float | None = None
+    identity_reason: str | None = None
+
+    @property
+    def verdict_label(self) -> str:
+        """What the operator reads: ``WRONG PART`` for an unreviewed wrong part, else the effective verdict."""
+        if self.wrong_part and not self.reviewed:
+            return WRONG_PART_LABEL
+        return self.effective_verdict.value.upper()
 
     @property
     def short_fingerprint(self) -> str:
@@ -344,6 +364,7 @@ class InspectionFilter:
     caption_status: CaptionStatus | None = None
     random_weights: bool | None = None
     station: str | None = None  # one station's parts, in a database shared by many
+    wrong_part: bool | None = None  # True: only parts the identity check called the wrong part
 
     def __post_init__(self) -> None:
         for name in ("model_verdict", "effective_verdict"):

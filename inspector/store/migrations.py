@@ -45,10 +45,14 @@ class Migration:
 
 
 def add_column(conn: Connection, table: str, column: Column) -> None:
-    """``ALTER TABLE <table> ADD COLUMN <column>`` compiled for the connection's database."""
+    """``ALTER TABLE <table> ADD COLUMN <column>`` compiled for the connection's database.
+
+    Idempotent on PostgreSQL (``IF NOT EXISTS``), where steps may run over a schema created new.
+    """
     quote = conn.dialect.identifier_preparer.quote
     spec = CreateColumn(column).compile(dialect=conn.dialect)
-    conn.execute(text(f"ALTER TABLE {quote(table)} ADD COLUMN {spec}"))
+    exists = " IF NOT EXISTS" if conn.dialect.name == "postgresql" else ""
+    conn.execute(text(f"ALTER TABLE {quote(table)} ADD COLUMN{exists} {spec}"))
 
 
 def _v1_to_v2(conn: Connection) -> None:
@@ -358,6 +362,18 @@ def _v6_to_v7(conn: Connection) -> None:
         postgres_keep_inspections(conn)
 
 
+def _v7_to_v8(conn: Connection) -> None:
+    """Video frame time and index; the part-identity check (wrong part, its score and reason)."""
+    for column in (
+        Column("media_time_s", Float),
+        Column("frame_index", Integer),
+        Column("wrong_part", Boolean),
+        Column("identity_score", Float),
+        Column("identity_reason", Text),
+    ):
+        add_column(conn, "inspections", column)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "caption and defect-type slots; skipped files", _v1_to_v2),
     Migration(2, "PostgreSQL: append-only triggers; operator and recipe names unique per station", _v2_to_v3),
@@ -365,6 +381,7 @@ MIGRATIONS: list[Migration] = [
     Migration(4, "model fingerprint, device and dtype on inspections; duplicates per fingerprint", _v4_to_v5),
     Migration(5, "operators in the database; signatures; the audit hash chain", _v5_to_v6),
     Migration(6, "PostgreSQL: inspection records cannot be deleted, nor their verdict changed", _v6_to_v7),
+    Migration(7, "video frame time; part identity (wrong part)", _v7_to_v8),
 ]
 
 assert MIGRATIONS[-1].to_version == SCHEMA_VERSION, "add a migration step when bumping SCHEMA_VERSION"

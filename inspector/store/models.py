@@ -35,7 +35,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from inspector.store.domain import CaptionStatus, OverrideKind, Verdict
 
 #: Version of the schema this code writes. A database with a higher number is refused.
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 ID = String(36)
 SHA256 = String(64)
@@ -214,6 +214,12 @@ class Inspection(Base):
     model_fingerprint: Mapped[str] = mapped_column(String(80), server_default=text("''"))
     model_device: Mapped[str | None] = mapped_column(String(40))
     model_dtype: Mapped[str | None] = mapped_column(String(16))
+    # Schema 8: where a video frame is in its video, and the part-identity check (None: not checked).
+    media_time_s: Mapped[float | None] = mapped_column(Float)
+    frame_index: Mapped[int | None] = mapped_column(Integer)
+    wrong_part: Mapped[bool | None] = mapped_column(Boolean)
+    identity_score: Mapped[float | None] = mapped_column(Float)
+    identity_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class Override(Base):

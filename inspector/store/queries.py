@@ -169,6 +169,8 @@ def conditions(f: InspectionFilter | None) -> list[ColumnElement[bool]]:
         c.append(Inspection.caption_status == f.caption_status)
     if f.random_weights is not None:
         c.append(Inspection.random_weights.is_(f.random_weights))
+    if f.wrong_part is not None:
+        c.append(Inspection.wrong_part.is_(True) if f.wrong_part else Inspection.wrong_part.isnot(True))
     if f.station is not None:
         c.append(Inspection.station == f.station)
     return c
@@ -242,4 +244,9 @@ def _record(r: Row[Any], last: Row[Any] | None, n_overrides: int) -> InspectionR
         model_fingerprint=r.model_fingerprint or "",
         model_device=r.model_device,
         model_dtype=r.model_dtype,
+        media_time_s=r.media_time_s,
+        frame_index=r.frame_index,
+        wrong_part=r.wrong_part,
+        identity_score=r.identity_score,
+        identity_reason=r.identity_reason,
     )

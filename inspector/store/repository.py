@@ -635,6 +635,11 @@ class InspectionStore:
             "model_fingerprint": item.model_fingerprint,
             "model_device": item.model_device,
             "model_dtype": item.model_dtype,
+            "media_time_s": item.media_time_s,
+            "frame_index": item.frame_index,
+            "wrong_part": item.wrong_part,
+            "identity_score": item.identity_score,
+            "identity_reason": item.identity_reason,
         }
 
     def _check_references(self, conn: Connection, batch: Sequence[NewInspection]) -> None:
