@@ -104,7 +104,7 @@ def test_a_crash_in_the_loop_is_an_error_state_and_a_source_error_for_the_consum
 def test_stop_ends_a_blocked_producer_and_is_a_stopped_state():
     src = _Counting(1000).open()
     wait_until(lambda: src.stats().queued == 2, what="a full buffer")
-    src.close(timeout=5)
+    src.close(timeout=30)
     assert src.state is SourceState.STOPPED
     assert src._thread is not None and not src._thread.is_alive()
 

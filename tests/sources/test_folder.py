@@ -134,6 +134,6 @@ def test_closing_mid_run_stops_promptly(tmp_path):
         save(tmp_path / f"p{i:02d}.png", pattern(i))
     src = FolderSource(tmp_path, buffer_size=2).open()
     wait_until(lambda: src.stats().queued == 2, what="a full buffer")
-    src.close(timeout=5)
+    src.close(timeout=30)
     assert src.state is SourceState.STOPPED
     assert src.skipped == []  # stopping is not skipping

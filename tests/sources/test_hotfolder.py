@@ -57,9 +57,9 @@ def test_files_written_slowly_are_read_once_and_only_when_complete(tmp_path):
     with HotFolderSource(tmp_path, incomplete_timeout=10, **FAST) as src:
         thread = threading.Thread(target=writer)
         thread.start()
-        first = src.read(timeout=10)
+        first = src.read(timeout=60)
         second_go.set()
-        second = src.read(timeout=10)
+        second = src.read(timeout=60)
         thread.join(10)
         assert no_more_frames(src)
         assert src.skipped == [] and src.pending == 0
@@ -78,20 +78,20 @@ def test_existing_files_are_skipped_or_included(tmp_path, include_existing):
     save(tmp_path / "old_a.png", pattern(1))
     with HotFolderSource(tmp_path, include_existing=include_existing, **FAST) as src:
         if include_existing:
-            existing = [src.read(timeout=10).path.name for _ in range(2)]
+            existing = [src.read(timeout=60).path.name for _ in range(2)]
             assert existing == ["old_b.png", "old_a.png"] or existing == ["old_a.png", "old_b.png"]
         assert no_more_frames(src)
         save(tmp_path / "new.png", pattern(3))
-        assert src.read(timeout=10).path.name == "new.png"
+        assert src.read(timeout=60).path.name == "new.png"
         assert no_more_frames(src)
 
 
 def test_a_corrupt_file_that_stops_changing_is_reported_and_watching_goes_on(tmp_path):
     with HotFolderSource(tmp_path, incomplete_timeout=0.3, **FAST) as src:
         (tmp_path / "bad.jpg").write_bytes(b"this is no jpeg" * 50)
-        bad = src.read(timeout=10)
+        bad = src.read(timeout=60)
         save(tmp_path / "good.png", pattern(7))
-        good = src.read(timeout=10)
+        good = src.read(timeout=60)
         assert no_more_frames(src)
     assert bad.path.name == "bad.jpg" and bad.image is None
     assert "Cannot load image" in bad.error and "unchanged for 0.3 s" in bad.error
@@ -106,7 +106,7 @@ def test_non_images_hidden_and_temporary_files_are_ignored(tmp_path):
         tmp = tmp_path / "x.png.tmp"
         tmp.write_bytes(encode(pattern(2), "PNG"))
         tmp.rename(tmp_path / "x.png")  # the usual write-then-rename
-        frame = src.read(timeout=10)
+        frame = src.read(timeout=60)
         assert no_more_frames(src)
     assert frame.path.name == "x.png" and frame.ok
 
@@ -117,14 +117,14 @@ def test_folder_disappearing_and_coming_back_is_lost_then_running(tmp_path):
     log = StateLog()
     with HotFolderSource(folder, on_state=log, **FAST) as src:
         save(folder / "a.png", pattern(1))
-        assert src.read(timeout=10).path.name == "a.png"
+        assert src.read(timeout=60).path.name == "a.png"
         shutil.rmtree(folder)
         lost = log.wait_for(SourceState.LOST)
         assert "cannot be reached" in lost.message and str(folder) in lost.message
         folder.mkdir()
         save(folder / "b.png", pattern(2))
         log.wait_for(SourceState.RUNNING, after=log.events.index(lost))
-        frame = src.read(timeout=10)
+        frame = src.read(timeout=60)
         assert frame.path.name == "b.png" and frame.ok
         assert no_more_frames(src)
     assert log.states == [SourceState.RUNNING, SourceState.LOST, SourceState.RUNNING, SourceState.STOPPED]
@@ -136,12 +136,12 @@ def test_a_replaced_file_is_read_again_only_when_asked(tmp_path):
         folder.mkdir()
         with HotFolderSource(folder, reprocess_modified=reprocess, **FAST) as src:
             save(folder / "latest.png", pattern(1))
-            assert src.read(timeout=10).ok
+            assert src.read(timeout=60).ok
             new = folder / "latest.png.part"
             new.write_bytes(encode(pattern(2), "PNG"))
             new.replace(folder / "latest.png")
             if reprocess:
-                frame = src.read(timeout=10)
+                frame = src.read(timeout=60)
                 np.testing.assert_array_equal(frame.image, pattern(2))
             assert no_more_frames(src)
 
@@ -150,7 +150,7 @@ def test_recursive_hot_folder_sees_new_sub_folders(tmp_path):
     with HotFolderSource(tmp_path, recursive=True, **FAST) as src:
         (tmp_path / "lot7").mkdir()
         save(tmp_path / "lot7" / "p.png", pattern(3))
-        frame = src.read(timeout=10)
+        frame = src.read(timeout=60)
         assert no_more_frames(src)
     assert frame.path == tmp_path / "lot7" / "p.png" and frame.ok
 

@@ -26,7 +26,7 @@ def _all_banners(window) -> None:
 def test_minimum_size_fits_1280x720_with_every_banner_and_nothing_is_cut(qtbot, make_window):
     window = make_window()
     _all_banners(window)
-    qtbot.waitUntil(lambda: window.live.banners.count() == 4, timeout=5000)
+    qtbot.waitUntil(lambda: window.live.banners.count() == 4, timeout=WAIT_MS)
     for index in range(window.tabs.count()):
         window.tabs.setCurrentIndex(index)
         QApplication.processEvents()
@@ -57,7 +57,7 @@ def test_banners_share_one_foldable_area_and_stale_ones_go(qtbot, make_window, t
     banners = live.banners
     assert not banners.isVisibleTo(window)  # nothing to say: no room taken
     _all_banners(window)
-    qtbot.waitUntil(lambda: banners.count() == 4 and banners.isVisibleTo(window), timeout=5000)
+    qtbot.waitUntil(lambda: banners.count() == 4 and banners.isVisibleTo(window), timeout=WAIT_MS)
     assert window.first_run.parentWidget() is not live and banners.isAncestorOf(window.first_run)
     assert all(banners.isAncestorOf(m) for m in live.messages.messages)
     banners.toggle.click()  # fold: one line left
@@ -65,7 +65,7 @@ def test_banners_share_one_foldable_area_and_stale_ones_go(qtbot, make_window, t
     banners.toggle.click()
     banners.dismiss.click()
     window.first_run.hide()
-    qtbot.waitUntil(lambda: not banners.isVisibleTo(window), timeout=5000)
+    qtbot.waitUntil(lambda: not banners.isVisibleTo(window), timeout=WAIT_MS)
 
     # "Choose a recipe first" goes once a recipe is chosen
     live.recipe.setCurrentIndex(-1)

@@ -28,7 +28,7 @@ def test_folder_run_shows_badges_trend_counters_and_stores_every_part(qtbot, mak
     assert "RANDOM WEIGHTS" in window.windowTitle() and window.random_badge.isVisibleTo(window)
     with qtbot.waitSignal(window.controller.run_finished, timeout=WAIT_MS) as finished:
         qtbot.mouseClick(live.start, Qt.MouseButton.LeftButton)
-        qtbot.waitUntil(lambda: not live.start.isEnabled() and live.stop.isEnabled(), timeout=2000)
+        qtbot.waitUntil(lambda: not live.start.isEnabled() and live.stop.isEnabled(), timeout=WAIT_MS)
     summary = finished.args[0]
     assert summary is not None and summary.inspected == 9 and summary.error is None
     assert live.start.isEnabled() and not live.stop.isEnabled()

@@ -23,7 +23,7 @@ def test_f11_operator_view_follows_live_scales_and_takes_decisions(qtbot, make_w
 
     qtbot.keyClick(window, Qt.Key.Key_F11)
     view = window.operator_view
-    qtbot.waitUntil(view.isVisible, timeout=5000)
+    qtbot.waitUntil(view.isVisible, timeout=WAIT_MS)
     assert view.isFullScreen() or view.windowState() & Qt.WindowState.WindowFullScreen
     assert view.shown.part.inspection_id == shown.inspection_id and view.badge.verdict == shown.verdict
     assert view.counters["inspected"].value.text() == "3"
@@ -53,4 +53,4 @@ def test_f11_operator_view_follows_live_scales_and_takes_decisions(qtbot, make_w
         ]
 
     qtbot.keyClick(view, Qt.Key.Key_Escape)
-    qtbot.waitUntil(lambda: not view.isVisible(), timeout=5000)
+    qtbot.waitUntil(lambda: not view.isVisible(), timeout=WAIT_MS)

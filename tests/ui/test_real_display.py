@@ -91,7 +91,7 @@ def test_files_dragged_from_another_program_land_in_the_reference_list(qtbot, ma
         for dx in (0, 6, 12, 18, 24):
             _xdotool("mousemove", str(centre.x() + dx), str(centre.y()))
             try:
-                qtbot.waitUntil(lambda: QEvent.Type.DragMove in watcher.seen, timeout=5000)
+                qtbot.waitUntil(lambda: QEvent.Type.DragMove in watcher.seen, timeout=WAIT_MS)
                 break
             except qtbot.TimeoutError:
                 continue

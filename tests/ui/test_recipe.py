@@ -34,7 +34,7 @@ def test_calibrate_a_recipe_and_every_inspection_names_its_version(qtbot, make_w
     # prompt ensemble preview, no model involved
     editor.object_name.setText("bracket")
     editor.extra_anomalous.setPlainText("{} with a burr")
-    qtbot.waitUntil(lambda: "a photo of a bracket with a burr." in editor.preview.toPlainText(), timeout=2000)
+    qtbot.waitUntil(lambda: "a photo of a bracket with a burr." in editor.preview.toPlainText(), timeout=WAIT_MS)
     assert "154 normal and 132 anomalous prompts" in editor.preview_count.text()
 
     # good references dropped from the file manager: files and a folder

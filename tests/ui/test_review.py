@@ -21,7 +21,7 @@ def _open_review(qtbot, window):
     qtbot.waitUntil(lambda: review.model.rowCount() > 0 and review.detail.data is not None, timeout=WAIT_MS)
     window.activateWindow()
     review.table.setFocus()  # (the review screen also puts the focus there when it is shown)
-    qtbot.waitUntil(lambda: QApplication.focusWidget() is review.table, timeout=10_000)
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is review.table, timeout=WAIT_MS)
     return review
 
 

@@ -16,7 +16,7 @@ def _open_review(qtbot, window):
     qtbot.waitUntil(lambda: review.model.rowCount() > 0 and review.detail.data is not None, timeout=WAIT_MS)
     window.activateWindow()
     review.table.setFocus()
-    qtbot.waitUntil(lambda: QApplication.focusWidget() is review.table, timeout=10_000)
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is review.table, timeout=WAIT_MS)
     return review
 
 

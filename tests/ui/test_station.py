@@ -14,7 +14,7 @@ from inspector.ui.live_worker import SourceChoice, TappedSource
 from inspector.ui.login import LoginDialog
 from inspector.ui.settings import SettingsDialog, StationSettings, load_settings, save_settings
 from inspector.ui.theme import apply_theme, colour
-from tests.ui.conftest import write_parts
+from tests.ui.conftest import WAIT_MS, write_parts
 
 
 def test_window_title_shows_the_operator_after_switching(qtbot, make_window, monkeypatch):
@@ -28,7 +28,7 @@ def test_window_title_shows_the_operator_after_switching(qtbot, make_window, mon
 
     monkeypatch.setattr("inspector.ui.main_window.LoginDialog", Answer)
     window.switch_operator()
-    qtbot.waitUntil(lambda: window.station.operator == "bo", timeout=5000)
+    qtbot.waitUntil(lambda: window.station.operator == "bo", timeout=WAIT_MS)
     assert window.windowTitle() == "Inspector — bo" and "bo" in window.operator_label.text()
     assert load_settings().last_operator == "bo"
 
