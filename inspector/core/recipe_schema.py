@@ -65,6 +65,10 @@ class WinClipParams(_Strict):
 
     scales: Annotated[list[Annotated[Count, Field(ge=1, le=16)]], Field(min_length=1, max_length=4)] = [2, 3]
     batch_windows: Annotated[Count, Field(ge=1, le=4096)] | None = None
+    # Faithful defaults; each other value is a named deviation (see the detector's docstring).
+    temperature: Annotated[Number, Field(gt=0.0, le=10.0)] | Literal["learned"] = 0.07
+    map_sigma: Annotated[Number, Field(ge=0.0, le=64.0)] = 0.0
+    prompt_set: Literal["paper", "anomalib"] = "paper"
 
 
 PARAMS: dict[str, type[_Strict]] = {

@@ -40,6 +40,9 @@ class ModelSpec:
         patch_size: ViT patch size.
         mean: Normalisation mean (RGB).
         std: Normalisation std (RGB).
+        interpolation: How images are resized to the input (``preprocess.interpolation``):
+            ``bicubic`` (antialiased, on the float tensor, as the reference implementations),
+            ``bilinear`` (antialiased) or ``nearest``.
         dtype: Recommended dtype per device kind (``cpu``/``cuda``); ``auto`` measures.
         config: Optional inline architecture config (tiny test models; no weights needed).
         open_clip_kwargs: Extra keyword arguments for ``open_clip.create_model``.
@@ -59,6 +62,7 @@ class ModelSpec:
     patch_size: int = 16
     mean: tuple[float, float, float] = (0.48145466, 0.4578275, 0.40821073)
     std: tuple[float, float, float] = (0.26862954, 0.26130258, 0.27577711)
+    interpolation: str = "bicubic"
     dtype: dict[str, str] = field(default_factory=lambda: {"cpu": "auto", "cuda": "float16"})
     config: dict[str, Any] | None = None
     open_clip_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -91,6 +95,7 @@ class ModelSpec:
             patch_size=int(data.get("patch_size", 16)),
             mean=tuple(pre.get("mean", cls.mean)),
             std=tuple(pre.get("std", cls.std)),
+            interpolation=_interpolation(pre.get("interpolation", "bicubic"), source or str(data.get("id"))),
             dtype=dict(data.get("dtype", {"cpu": "auto", "cuda": "float16"})),
             config=data.get("config"),
             open_clip_kwargs=dict(data.get("open_clip_kwargs", {})),
@@ -174,6 +179,17 @@ class ModelSpec:
             f"     inspector models import PATH --model {self.id}\n"
             f"     (they are kept in {self.local_dir()})."
         )
+
+
+INTERPOLATIONS = ("bicubic", "bilinear", "nearest")
+
+
+def _interpolation(value: object, source: str) -> str:
+    if value not in INTERPOLATIONS:
+        raise InspectorError(
+            f"Model file {source}: preprocess.interpolation '{value}' is not one of {', '.join(INTERPOLATIONS)}."
+        )
+    return str(value)
 
 
 def transformers_weight_files(folder: Path) -> list[Path]:

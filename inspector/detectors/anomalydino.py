@@ -231,7 +231,9 @@ class AnomalyDinoDetector:
     # -- features -------------------------------------------------------------------------
     def _pixels(self, images: Sequence[np.ndarray]):
         spec = self.loaded.spec
-        return preprocess(images, (self.resolution, self.resolution), spec.mean, spec.std, self.loaded.runtime)
+        return preprocess(
+            images, (self.resolution, self.resolution), spec.mean, spec.std, self.loaded.runtime, spec.interpolation
+        )
 
     def _forward(self, images: Sequence[np.ndarray]):
         from inspector._torch import import_torch

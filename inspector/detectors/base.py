@@ -12,6 +12,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from inspector._torch import import_torch
 from inspector.backbones.runtime import Runtime
 from inspector.core.types import AnomalyPrediction, DetectorInfo
 
@@ -46,31 +47,48 @@ def as_rgb_uint8(image: np.ndarray) -> np.ndarray:
     return image
 
 
-def preprocess(
-    images: Sequence[np.ndarray], size: tuple[int, int], mean: Sequence[float], std: Sequence[float], runtime: Runtime
-):
-    """Resize (to ``size`` = (height, width)) and normalise a batch into a tensor.
+def resize_tensor(x, size: tuple[int, int], interpolation: str = "bicubic"):
+    """Resize float ``(N, C, H, W)`` images to ``size`` = (height, width), as the reference code does.
 
+    ``bicubic`` and ``bilinear`` are antialiased (torch's ``antialias=True``, which matches
+    torchvision's ``Resize(..., antialias=True)`` on tensors): a side that shrinks is low-pass
+    filtered, a side that grows is interpolated, each axis on its own, so an image larger than the
+    input in only one dimension is treated right on both. Values are not clipped (bicubic may
+    overshoot a little, as in the reference implementations).
+    """
+    torch = import_torch()
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    if interpolation == "nearest":
+        return torch.nn.functional.interpolate(x, size=size, mode="nearest-exact")
+    return torch.nn.functional.interpolate(x, size=size, mode=interpolation, align_corners=False, antialias=True)
+
+
+def preprocess(
+    images: Sequence[np.ndarray],
+    size: tuple[int, int],
+    mean: Sequence[float],
+    std: Sequence[float],
+    runtime: Runtime,
+    interpolation: str = "bicubic",
+):
+    """Scale to [0, 1], resize (to ``size`` = (height, width)) and normalise a batch into a tensor.
+
+    Resizing is done on the float tensor (:func:`resize_tensor`; the registry's
+    ``preprocess.interpolation``, antialiased bicubic for every registered model), in float32.
     Returns a ``(N, 3, H, W)`` tensor on the runtime's device and dtype.
     """
-    import cv2
-
-    from inspector._torch import import_torch
-
     torch = import_torch()
     h, w = size
-    batch = np.empty((len(images), h, w, 3), dtype=np.uint8)
-    for i, image in enumerate(images):
-        image = as_rgb_uint8(image)
-        if image.shape[:2] != (h, w):
-            # shrinking: area averaging (antialiased, like torchvision's antialias=True); enlarging: bicubic
-            shrink = image.shape[0] > h and image.shape[1] > w
-            image = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
-        batch[i] = image
-    x = torch.from_numpy(batch).to(runtime.torch_device).permute(0, 3, 1, 2).float().div_(255.0)
-    m = torch.tensor(mean, device=x.device).view(1, 3, 1, 1)
-    s = torch.tensor(std, device=x.device).view(1, 3, 1, 1)
-    return ((x - m) / s).to(runtime.torch_dtype).contiguous(memory_format=torch.contiguous_format)
+    m = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
+    s = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
+    batch = []
+    for image in images:
+        image = np.ascontiguousarray(as_rgb_uint8(image))
+        x = torch.from_numpy(image).permute(2, 0, 1).unsqueeze(0).to(torch.float32).div_(255.0)
+        batch.append(resize_tensor(x, (h, w), interpolation))
+    x = ((torch.cat(batch) - m) / s).to(runtime.torch_device)
+    return x.to(runtime.torch_dtype).contiguous(memory_format=torch.contiguous_format)
 
 
 def maps_to_image_size(

@@ -114,7 +114,7 @@ def test_plain_torch_path_equals_onednn_path(tiny, monkeypatch):
     """The eager fallback (GPUs, CPUs without oneDNN) computes the same embeddings."""
     images = _images(2, sizes=((64, 64),))
     fast = WinClipDetector(tiny, "screw").embed(images, patch_tokens=True)
-    monkeypatch.setattr(winclip_module, "_onednn_linear_works", lambda dtype: False)
+    monkeypatch.setattr(winclip_module, "_onednn_linear_works", lambda dtype, shapes=(): False)
     plain_detector = WinClipDetector(tiny, "screw")
     assert not plain_detector._vit.packed
     plain = plain_detector.embed(images, patch_tokens=True)
