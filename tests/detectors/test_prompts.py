@@ -17,7 +17,7 @@ def test_every_state_in_every_template():
     ensemble = build_prompt_ensemble("screw")
     assert isinstance(ensemble, PromptEnsemble)
     assert len(ensemble.normal) == len(NORMAL_STATES) * len(TEMPLATES) == 7 * 22
-    assert len(ensemble.anomalous) == len(ANOMALOUS_STATES) * len(TEMPLATES) == 5 * 22
+    assert len(ensemble.anomalous) == len(ANOMALOUS_STATES) * len(TEMPLATES) == 4 * 22
     assert len(set(ensemble.normal)) == len(ensemble.normal)
     assert len(set(ensemble.anomalous)) == len(ensemble.anomalous)
     assert "a cropped photo of the screw." in ensemble.normal
@@ -25,7 +25,8 @@ def test_every_state_in_every_template():
     assert "a close-up photo of the screw without defect." in ensemble.normal
     assert "a jpeg corrupted photo of a damaged screw." in ensemble.anomalous
     assert "a photo of the screw with defect for visual inspection." in ensemble.anomalous
-    assert "a photo of a broken screw for anomaly detection." in ensemble.anomalous
+    assert "a photo of a damaged screw for anomaly detection." in ensemble.anomalous
+    assert not any("broken" in p for p in ensemble.anomalous)  # not in the paper's states
     assert all("screw" in p for p in ensemble.normal + ensemble.anomalous)
 
 
@@ -45,8 +46,8 @@ def test_extra_states_from_the_recipe():
         extra_anomalous=["{} with a crack", "scratched {}", "damaged {}", "a cracked tile", "  "],
     )
     assert len(ensemble.normal) == 8 * len(TEMPLATES)
-    # "damaged {}" is a default state already and the blank one is dropped: 5 + 2 new states.
-    assert len(ensemble.anomalous) == 8 * len(TEMPLATES)
+    # "damaged {}" is a default state already and the blank one is dropped: 4 + 3 new states.
+    assert len(ensemble.anomalous) == 7 * len(TEMPLATES)
     assert "a photo of a tile with a smooth surface." in ensemble.normal
     assert "a blurry photo of the tile with a crack." in ensemble.anomalous
     assert "a photo of a scratched tile." in ensemble.anomalous
