@@ -229,9 +229,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from inspector.core.recipe import Recipe, load_recipe
     from inspector.detectors.factory import detector_for_recipe
     from inspector.pipeline import InspectionPipeline, fit_for_recipe
+    from inspector.plant import cli as plant_cli
     from inspector.sources import make_source
     from inspector.store import open_store
 
+    args.db = plant_cli.run_database(args)  # --db postgresql://...: spool here, forward there
     if args.recipe:
         recipe = load_recipe(args.recipe)
     else:
@@ -248,7 +250,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     out_lock = threading.Lock()
 
+    plant = None
+
     def on_result(result) -> None:
+        if plant is not None:
+            plant.pipeline_result(result)
         if args.json:
             with out_lock:
                 print(json.dumps(result.to_json()), flush=True)
@@ -266,7 +272,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     for notice in store.db.notices:
         print(f"inspector: {notice}", file=sys.stderr)
     captions = caption_writer = None
+    plant_lines: list[str] = []
     try:
+        plant = plant_cli.start_for_store(args, store)
         if args.captioner != "none":
             from inspector.captioning import create_caption_scheduler, store_callback
             from inspector.store import StoreWriter
@@ -307,6 +315,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             captions.close(timeout=30)  # before its writer: outcomes go through it
         if caption_writer is not None:
             caption_writer.close()
+        plant_lines = plant_cli.finish_for_run(plant, args.forward_wait)
         store.close()
     if args.json:
         print(json.dumps(summary.to_json()), flush=True)
@@ -321,6 +330,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         if summary.random_weights:
             print("RANDOM WEIGHTS were used: these verdicts are meaningless (and are marked so in the database).")
+    for line in plant_lines:
+        print(f"inspector: {line}", file=sys.stderr)
     if summary.error:
         print(f"inspector: the run stopped: {summary.stop_message}", file=sys.stderr)
     elif summary.terminated or summary.cancelled:
@@ -515,7 +526,11 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["all", "flagged", "none"],
         help="which parts get an image copy in the data folder (thumbnails and heatmaps always)",
     )
-    p.add_argument("--db", help="database file (default: <data folder>/inspector.db; INSPECTOR_DATA_DIR)")
+    p.add_argument(
+        "--db",
+        help="database file (default: <data folder>/inspector.db; INSPECTOR_DATA_DIR), or a central "
+        "postgresql:// URL: stored in the default file (the spool) and forwarded there",
+    )
     p.add_argument(
         "--durability",
         default="normal",
@@ -538,6 +553,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="JSON lines on stdout: one per part, then a summary")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_runtime(p)
+    from inspector.plant.cli import add_run_arguments
+
+    add_run_arguments(p)
     p.set_defaults(func=cmd_run)
 
     sub.add_parser(

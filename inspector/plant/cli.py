@@ -148,6 +148,29 @@ def run_settings(args: argparse.Namespace):
     return settings
 
 
+def start_for_store(args: argparse.Namespace, store):
+    """The forwarder and MQTT publisher for one ``inspector run`` on ``store`` (None when not configured).
+
+    OPC UA needs the station session to drive; without it the OPC UA section is ignored, with a notice.
+    """
+    import sys
+    from dataclasses import replace
+
+    from inspector.plant.link import PlantLink
+
+    settings = run_settings(args)
+    if settings.opcua is not None:
+        print("inspector: the OPC UA server runs with the station window, not with 'inspector run'.", file=sys.stderr)
+        settings = replace(settings, opcua=None)
+    if not settings.enabled:
+        return None
+    if settings.station_id:
+        store.station = settings.station_id
+    link = PlantLink(store, settings).start()
+    print(f"plant network: station '{settings.station}'; " + link.status().describe(), file=sys.stderr)
+    return link
+
+
 def start_for_run(args: argparse.Namespace, session, recipe, spec):
     """The plant links for one ``inspector run`` (None when no link is configured)."""
     import sys

@@ -90,6 +90,23 @@ class PlantLink:
         if self.opcua is not None:
             self.opcua.publish_result(result)
 
+    def pipeline_result(self, part: object) -> None:
+        """A pipeline ``PartResult``: a stored part goes to OPC UA's last result, anything wakes the links."""
+        part_id = getattr(part, "inspection_id", None)
+        verdict = getattr(part, "verdict", None)
+        if getattr(getattr(part, "status", None), "value", None) == "stored" and part_id and verdict is not None:
+            self.part_result(
+                PartResult(
+                    part_id,
+                    str(getattr(verdict, "value", verdict)),
+                    float(getattr(part, "score", 0.0) or 0.0),
+                    float(getattr(part, "threshold", 0.0) or 0.0),
+                    part.timestamp,  # type: ignore[attr-defined]
+                )
+            )
+        else:
+            self.stored()
+
     def run_state(self, state: str, *, recipe: str | None = None, detail: str | None = None) -> None:
         """``running`` / ``stopped`` / ``fault`` (MQTT's retained state; OPC UA's SystemState)."""
         if self.mqtt is not None:
