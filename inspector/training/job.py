@@ -33,7 +33,7 @@ from inspector.core.agreement import Agreement, agreement
 from inspector.core.calibration import calibrate_threshold
 from inspector.core.images import load_image
 from inspector.core.metrics import EvalMetrics, evaluate
-from inspector.core.progress import ProgressState
+from inspector.core.progress import Cancelled, ProgressState
 from inspector.core.recipe import DEFAULT_MODELS, TRAINED_DETECTORS, Recipe, save_recipe
 from inspector.detectors.artifact import StoredArtifact, save_state, settings_metadata
 from inspector.detectors.synthetic import synthetic_defect
@@ -47,14 +47,20 @@ ARTIFACT_FOLDER = "trained"
 class GatedProgress(ProgressState):
     """A progress state whose ``check`` also waits while a part is being scored."""
 
-    def __init__(self, on_progress=None, gate=None) -> None:
+    def __init__(self, on_progress=None, gate=None, parent: ProgressState | None = None) -> None:
         super().__init__(on_progress)
         self.gate = gate
+        self.parent = parent  # a cancel asked of the parent (a window's job) counts too
+
+    @property
+    def cancelled(self) -> bool:
+        return super().cancelled or (self.parent is not None and self.parent.cancelled)
 
     def check(self) -> None:
         if self.gate is not None:
             self.gate.wait_turn(lambda: self.cancelled)
-        super().check()
+        if self.cancelled:
+            raise Cancelled()
 
 
 @dataclass(frozen=True)
