@@ -222,7 +222,11 @@ class HotFolderSource(Source):
                 continue
             path = Path(entry.path)
             try:
-                if entry.is_dir():
+                is_dir = entry.is_dir()
+            except OSError:  # a link loop raises ELOOP here: it is classified below
+                is_dir = False
+            try:
+                if is_dir:
                     if self.recursive:
                         st = os.stat(path)
                         if (st.st_dev, st.st_ino) in visited:

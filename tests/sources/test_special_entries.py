@@ -129,9 +129,11 @@ def test_the_hot_folder_skips_special_files_and_keeps_inspecting(tmp_path):
     with HotFolderSource(tmp_path, incomplete_timeout=5, **FAST) as src:
         os.mkfifo(tmp_path / "pipe.png")
         os.symlink("/dev/zero", tmp_path / "zero.jpg")
-        first = [src.read(timeout=30), src.read(timeout=30)]
-        assert sorted(f.path.name for f in first) == ["pipe.png", "zero.jpg"]
+        os.symlink(tmp_path / "loop.png", tmp_path / "loop.png")
+        first = [src.read(timeout=30) for _ in range(3)]
+        assert sorted(f.path.name for f in first) == ["loop.png", "pipe.png", "zero.jpg"]
         assert all(not f.ok for f in first)
+        assert "symbolic link loop" in next(f.error for f in first if f.path.name == "loop.png")
         save(tmp_path / "later.png", pattern(5))
         later = src.read(timeout=30)
         assert later is not None and later.ok and later.path.name == "later.png"
