@@ -137,7 +137,7 @@ class RunSummary:
         """For a run stopped by an error: the error, and how many parts were kept and lost."""
         if not self.error:
             return None
-        kept = f"{self.inspected} part(s) of this run were stored before it stopped and are safe"
+        kept = f"{self.inspected} part(s) of this run were committed to the database before it stopped"
         lost = f"; {self.not_stored} scored part(s) were NOT stored" if self.not_stored else ""
         return f"{self.error}\n{kept}{lost}."
 

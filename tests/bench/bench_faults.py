@@ -42,6 +42,7 @@ class Round:
     lost: int | None = None
     duplicates: int | None = None
     note: str = ""
+    stderr: str = ""
 
     def row(self) -> str:
         said = " (said so, exit 5)" if self.lost and self.exit_code == 5 else ""
@@ -101,7 +102,8 @@ def read_until(proc: subprocess.Popen, stored: int, rnd: Round, timeout: float =
 
 
 def finish(proc: subprocess.Popen, rnd: Round) -> dict | None:
-    out, _err = proc.communicate(timeout=300)
+    out, err = proc.communicate(timeout=300)
+    rnd.stderr = err or ""
     summary = None
     for line in out.splitlines():
         record = json.loads(line)
@@ -183,10 +185,12 @@ def deleted(st: Station, n: int) -> list[Round]:
         os.unlink(db)
         before = len(rnd.reported)
         finish(proc, rnd)
-        err = proc.stderr.read() if proc.stderr else ""
         check(db, rnd)
+        said = "deleted or moved" in rnd.stderr and "were committed to the database before it stopped" in rnd.stderr
         rnd.note = f"{len(rnd.reported) - before} reported after the deletion; " + (
-            "message: 'deleted or moved'" if "deleted or moved" in (err or "") or rnd.exit_code == 5 else "NO MESSAGE"
+            "the run said so: " + next(x for x in rnd.stderr.splitlines() if "before it stopped" in x)
+            if said
+            else "NO MESSAGE"
         )
         rounds.append(rnd)
     return rounds
@@ -253,11 +257,13 @@ def special_files(st: Station) -> list[Round]:
         if record.get("status") == "stored":
             rnd.reported.add(record["inspection_id"])
         elif record.get("status") == "skipped":
-            skipped.append(f"{Path(record['path']).name}: {record['reason'][:70]}")
+            name = Path(record["path"]).name
+            reason = record["reason"].replace(record["path"], name)
+            skipped.append(reason[:90])
     proc.send_signal(signal.SIGTERM)
     finish(proc, rnd)
     check(db, rnd)
-    rnd.note = "skipped with reasons: " + "; ".join(skipped)
+    rnd.note = "skipped with reasons:\n      " + "\n      ".join(skipped)
     return [rnd]
 
 

@@ -64,7 +64,7 @@ def test_a_database_deleted_mid_run_stops_it_with_exit_5_and_says_how_many_were_
     assert deleted.is_set()
     assert summary.exit_code == 5 and "deleted or moved" in summary.error
     assert summary.inspected == len(stored) < 12  # nothing reported stored after the file went
-    assert f"{len(stored)} part(s) of this run were stored" in summary.stop_message
+    assert f"{len(stored)} part(s) of this run were committed" in summary.stop_message
 
 
 def test_a_rerun_of_a_lot_with_failed_parts_exits_1_and_skips_have_their_own_code(tmp_path, setup):  # noqa: F811
