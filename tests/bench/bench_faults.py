@@ -13,6 +13,7 @@ rounds loop-mount a small ext4 disk and make it fail (root only; skipped elsewhe
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -119,7 +120,7 @@ def check(db: Path, rnd: Round) -> None:
     if not db.exists():
         rnd.in_db, rnd.lost, rnd.duplicates = 0, len(rnd.reported), 0
         return
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if "inspections" not in tables:
             rnd.in_db, rnd.lost, rnd.duplicates = 0, len(rnd.reported), 0
@@ -168,7 +169,7 @@ def sigterm(st: Station, n: int) -> list[Round]:
         proc.send_signal(signal.SIGTERM)
         summary = finish(proc, rnd)
         check(db, rnd)
-        with sqlite3.connect(db) as conn:
+        with contextlib.closing(sqlite3.connect(db)) as conn:
             outcome = conn.execute("SELECT outcome FROM runs").fetchone()[0]
         rnd.note = f"summary printed: {summary is not None}; run closed as {outcome!r}"
         rounds.append(rnd)
@@ -223,7 +224,7 @@ def readonly(st: Station, n: int, durability: str) -> list[Round]:
         try:
             check(db, rnd)
         finally:
-            subprocess.run(["umount", str(mnt)], capture_output=True)
+            subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
         rounds.append(rnd)
     return rounds
 
