@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 from inspector.core.images import load_image
 from inspector.errors import InspectorError
 from inspector.store import InspectionRecord, InspectionStore, OverrideKind, OverrideRecord, StoreError
-from inspector.store.part_image import part_image
+from inspector.store.part_image import CHANGED, part_image
 from inspector.ui.heatmap_overlay import OverlayView, PreparedPart, prepare_part
 from inspector.ui.plain_text import plain_labels, plain_tooltip
 from inspector.ui.theme import VERDICT_TEXT
@@ -242,7 +242,8 @@ class DetailView(QWidget):
             "Recipe": f"{r.recipe_name} v{r.recipe_version}",
             "Model": f"{r.detector} [{r.model_id}], weights {r.short_fingerprint}",
             "Inspected": r.inspected_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
-            "File": Path(r.file_path).name if r.file_path else r.source,
+            "File": (Path(r.file_path).name if r.file_path else r.source)
+            + (f" ({CHANGED})" if CHANGED in data.image_note else ""),
         }
         for key, value in values.items():
             self.fields[key].setText(value)
