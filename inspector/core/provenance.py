@@ -45,8 +45,9 @@ def uncalibrated_warning(recipe: Recipe, recipe_path: str | None = None) -> str 
     """The start-up warning for a recipe whose threshold was never measured, else None."""
     if is_calibrated(recipe):
         return None
+    threshold = f"{recipe.threshold:g}" if isinstance(recipe.threshold, int | float) else repr(recipe.threshold)
     return (
-        f"Recipe '{recipe.name}' is not calibrated: its threshold {recipe.threshold:g} is a default, not "
+        f"Recipe '{recipe.name}' is not calibrated: its threshold {threshold} is a default, not "
         f"measured on good parts, so verdicts may be wrong. Calibrate it: `inspector recipe calibrate "
         f"{recipe_path or 'RECIPE.json'}` (or Calibrate in the window's Recipes tab)."
     )
