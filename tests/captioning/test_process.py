@@ -174,7 +174,15 @@ def test_scheduler_with_a_child_end_to_end_and_a_crash(tmp_path, child):
     def scoring_starts(payload, checkpoint, **kwargs):
         if payload[0] == "caption" and not sent.is_set():
             scheduler.gate.enter()
-            sent.set()
+            conn = captioner._conn
+            send = conn.send
+
+            def send_then_tell(message):  # the child is killed only once it has the job
+                send(message)
+                conn.send = send
+                sent.set()
+
+            conn.send = send_then_tell
         return request(payload, checkpoint, **kwargs)
 
     captioner._request = scoring_starts
