@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
 from functools import partial
+from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from inspector.core.provenance import uncalibrated_warning
+from inspector.core.rate import RateMeter
 from inspector.core.recipe import Recipe, load_recipe
 from inspector.core.types import DetectorInfo
 from inspector.errors import InspectorError, WeightsMissingError
 from inspector.pipeline import RunSummary
 from inspector.sources import SourceState
+from inspector.sources.hints import subfolder_hint
 from inspector.store import CaptionStatus
 from inspector.ui.live_view import LiveView
 from inspector.ui.live_worker import DetectorCache, DisplayPreparer, LiveFeed, SessionConfig, run_session
@@ -31,7 +33,6 @@ from inspector.ui.workers import Job, OpChange, describe_error
 log = logging.getLogger(__name__)
 
 TICK_MS = 20
-RATE_WINDOW_S = 5.0
 
 
 class LiveController(QObject):
@@ -54,7 +55,8 @@ class LiveController(QObject):
         self.recipe: Recipe | None = None
         self.summary: RunSummary | None = None
         self.counts = {"inspected": 0, "failed": 0, "uncertain": 0, "duplicates": 0, "skipped": 0}
-        self._arrivals: deque[float] = deque()
+        self.rate = RateMeter()
+        self._shown_any = False
         self._overrides_at_start = 0
         self._current_id: str | None = None
         self._caption_polls = 0
@@ -107,7 +109,8 @@ class LiveController(QObject):
         self.recipe = recipe
         self.summary = None
         self.counts = dict.fromkeys(self.counts, 0)
-        self._arrivals.clear()
+        self.rate.clear()
+        self._shown_any = False
         self._overrides_at_start = station.session_overrides
         self._current_id = None
         self.feed = LiveFeed()
@@ -122,6 +125,7 @@ class LiveController(QObject):
             device=station.settings.device,
             dtype=station.settings.dtype,
             random_weights=station.random_weights,
+            lot=self.view.lot_text() or None,
             caption_hook=hook,
         )
         self.job = Job(partial(run_session, config, self.feed, self.cache), name="inspector-inference", parent=self)
@@ -143,7 +147,9 @@ class LiveController(QObject):
             return
         self._stopping = True
         self.view.stop.setEnabled(False)
-        self.view.set_stage("Stopping — saving what was already scored …")
+        self.view.set_stage(
+            "Stopping — the parts already being scored are finished and saved (they still appear), then it stops …"
+        )
         self.job.cancel()
 
     def shutdown(self, then=None) -> bool:
@@ -193,9 +199,11 @@ class LiveController(QObject):
         self.summary = summary
         self._stop_threads()
         self.view.set_running(False)
+        stopped = self._stopping or (summary is not None and summary.cancelled)
         if summary is not None:
+            head = "Stopped by the operator" if stopped else "Run finished"
             text = (
-                f"Run finished: {summary.inspected} inspected — {summary.passed} pass, {summary.failed} fail, "
+                f"{head}: {summary.inspected} inspected — {summary.passed} pass, {summary.failed} fail, "
                 f"{summary.uncertain} uncertain"
             )
             if summary.duplicates:
@@ -204,11 +212,25 @@ class LiveController(QObject):
                 text += f"; {summary.skipped} skipped"
             if summary.dropped_frames:
                 text += f"; {summary.dropped_frames} frames dropped"
-            self.view.set_stage(text + f" (recipe '{summary.recipe}' v{summary.recipe_version}).")
+            lot = f", lot {self.view.lot_text()}" if self.view.lot_text() else ""
+            self.view.set_stage(text + f" (recipe '{summary.recipe}' v{summary.recipe_version}{lot}).")
             if summary.error:
                 self.view.messages.show_message(f"The run stopped: {summary.error}", "error")
+        elif stopped:
+            self.view.set_stage(f"Stopped by the operator: {self.counts['inspected']} inspected.")
         else:
             self.view.set_stage("Stopped.")
+        if not self._shown_any:  # never "Waiting for the first part…" once the run is over
+            if summary is None and not stopped or summary is not None and summary.error:
+                self.view.overlay.clear_view("The run stopped with an error (see the message above)")
+            elif summary is not None and summary.duplicates and not summary.inspected:
+                self.view.overlay.clear_view("Every part here was already inspected with this recipe version")
+            elif summary is not None and not stopped and not summary.inspected:
+                self.view.overlay.clear_view("No part was inspected in this run")
+            else:
+                self.view.overlay.clear_view("Stopped before the first part" if stopped else "No part was inspected")
+            if not stopped:
+                self._hint_subfolders()
         if self.station.ops is not None:
             self.station.ops.notify(OpChange("inspections"))
         self.running_changed.emit(False)
@@ -216,6 +238,17 @@ class LiveController(QObject):
         callbacks, self._after_stop = self._after_stop, []
         for callback in callbacks:
             callback()
+
+    def _hint_subfolders(self) -> None:
+        """A folder run found nothing: say so when the images sit in sub-folders (looked up off the GUI thread)."""
+        choice = self.view.source_choice()
+        if choice.kind not in ("folder", "hot") or not choice.target:
+            return
+        self.station.tasks.submit(
+            lambda: subfolder_hint(Path(choice.target)),
+            lambda hint: hint and self.view.messages.show_message(hint, "warning"),
+            lambda _exc: None,
+        )
 
     # -- the screen-rate tick ---------------------------------------------------------------------------
     def tick(self) -> None:
@@ -230,13 +263,13 @@ class LiveController(QObject):
                 self.counts["inspected"] += 1
                 if point.verdict in ("fail", "uncertain"):
                     self.counts["failed" if point.verdict == "fail" else "uncertain"] += 1
-                self._arrivals.append(point.at)
+                self.rate.add(point.at)
                 if point.score is not None:
                     view.trend.add(point.score, point.verdict)
                 if point.verdict in ("fail", "uncertain"):
                     name = (point.path or "").rsplit("/", 1)[-1] or f"frame {point.index}"
-                    view.add_flagged(
-                        f"{point.verdict.upper()}  {fmt_score(point.score)}  {name}  ·  {time.strftime('%H:%M:%S')}",
+                    view.add_flagged(  # the time first: a narrow list shortens the file name, not the time
+                        f"{time.strftime('%H:%M:%S')}  {point.verdict.upper()}  {fmt_score(point.score)}  {name}",
                         point.verdict,
                         point.inspection_id,
                     )
@@ -258,10 +291,12 @@ class LiveController(QObject):
                 view.messages.show_message(event.message, "info")
         info = feed.detector.take()
         if info is not None:
+            self.rate.start(now)  # scoring starts: the rate counts from here, not from the model load
             self._detector_ready(info)
         part = feed.part.take()
         if part is not None:
             view.show_part(part, feed.band, self.station.random_weights)
+            self._shown_any = True
             self._current_id = part.inspection_id
             self._caption_polls = 0
             if part.verdict in ("fail", "uncertain") and self.station.settings.captioner_enabled:
@@ -274,19 +309,14 @@ class LiveController(QObject):
         frame = feed.frame.take()
         if frame is not None:
             view.show_frame(frame)
-        while self._arrivals and now - self._arrivals[0] > RATE_WINDOW_S:
-            self._arrivals.popleft()
-        rate = 0.0
-        if len(self._arrivals) >= 2:
-            span = max(now - self._arrivals[0], 1e-3)
-            rate = (len(self._arrivals) - 1) / span if now - self._arrivals[-1] < 2.0 else 0.0
+        rate = self.rate.rate(now)
         source = feed.source
         view.set_counters(
             inspected=self.counts["inspected"],
             failed=self.counts["failed"],
             uncertain=self.counts["uncertain"],
             overridden=self.station.session_overrides - self._overrides_at_start,
-            rate=rate,
+            rate="—" if rate is None else rate,
             dropped=source.dropped if source is not None else 0,
         )
         view.trend.refresh()

@@ -178,7 +178,7 @@ class LiveView(QWidget):
             "uncertain": CounterTile("Uncertain", colour=VERDICT_COLOURS["uncertain"]),
             "overridden": CounterTile("Overridden"),
             "rate": CounterTile("Images / s"),
-            "dropped": CounterTile("Frames dropped"),
+            "dropped": CounterTile("Dropped"),
         }
         grid = QGridLayout()
         grid.setSpacing(6)
@@ -421,6 +421,7 @@ class LiveView(QWidget):
 
     def add_flagged(self, text: str, verdict: str, inspection_id: str | None) -> None:
         item = QListWidgetItem(text)
+        item.setToolTip(plain_tooltip(text))
         item.setForeground(QColor(VERDICT_COLOURS.get(verdict, "#6b7785")))
         item.setData(Qt.ItemDataRole.UserRole, inspection_id)
         self.flagged.insertItem(0, item)

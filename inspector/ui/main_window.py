@@ -17,7 +17,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QMessageBox, QTabWidget
+from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox, QTabWidget
 
 from inspector.core.pins import PIN_ENV
 from inspector.core.types import DetectorInfo
@@ -36,7 +36,7 @@ from inspector.ui.review_queue import REVIEW_SHORTCUTS, ReviewQueue
 from inspector.ui.settings import SettingsDialog, StationSettings, save_settings
 from inspector.ui.station import CaptionHookFactory, Station, default_caption_hook, recipe_files
 from inspector.ui.theme import app_icon, apply_theme
-from inspector.ui.widgets import random_weights_badge
+from inspector.ui.widgets import ElidedLabel, random_weights_badge
 from inspector.ui.workers import OpChange, StoreOps, Tasks, describe_error
 
 log = logging.getLogger(__name__)
@@ -114,11 +114,11 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.setCentralWidget(self.tabs)
 
-        self.source_label = QLabel("Source: —")
-        self.device_label = QLabel(f"Device: {settings.device}")
-        self.model_label = QLabel("Model: —")
-        self.operator_label = QLabel("")
-        self.audit_label = QLabel("Audit trail: …")
+        self.source_label = ElidedLabel("Source: —")
+        self.device_label = ElidedLabel(f"Device: {settings.device}")
+        self.model_label = ElidedLabel("Model: —")
+        self.operator_label = ElidedLabel("")
+        self.audit_label = ElidedLabel("Audit trail: …")
         self.audit_report: VerifyReport | None = None
         self.random_badge = random_weights_badge()
         self.random_badge.setVisible(random_weights)

@@ -97,6 +97,7 @@ class RecipeEditor(QWidget):
             self.detector.addItem(text, key)
         self.model = QComboBox()
         self.model_status = QLabel("")
+        self.model_status.setWordWrap(True)
         self.model_status.setObjectName("muted")
         self.defects = QLineEdit()
         self.defects.setPlaceholderText("comma separated, e.g. pitting, scratch, dent")

@@ -169,8 +169,8 @@ class ReviewQueue(QWidget):
             self.buttons[key] = button
             (buttons if key in VERDICT_COLOURS else more).addWidget(button)
         buttons.addStretch(1)
+        buttons.addWidget(self.advance)
         more.addStretch(1)
-        more.addWidget(self.advance)
         right = QWidget()
         rl = QVBoxLayout(right)
         rl.setContentsMargins(0, 0, 0, 0)

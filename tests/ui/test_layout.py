@@ -19,6 +19,8 @@ MISSING = WeightsReport(("dinov2-small",), {"dinov2-small": "How to get the weig
 
 def _all_banners(window) -> None:
     window.first_run.show_report(MISSING)
+    for label in (window.source_label, window.model_label, window.audit_label):  # long status texts
+        label.setText(label.text() + " " + "very long status text " * 8)
     for i in range(3):
         window.live.messages.show_message(f"warning number {i}: " + "a long explanation " * 6, "warning")
 

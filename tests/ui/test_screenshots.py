@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from inspector.core.recipe import Recipe, save_recipe
@@ -56,10 +57,13 @@ def _run(qtbot, window, recipe_path: Path, parts: Path, out: Path, name: str, op
     live, shot = window.live, None
     view = None
     if operator_view:
-        window.toggle_operator_view()
+        window.toggle_operator_view()  # full screen on the station's monitor; here a 1920x1080 panel
         view = window.operator_view
-        view.showNormal()
+        view.hide()
+        view.setWindowState(Qt.WindowState.WindowNoState)
         view.resize(1920, 1080)
+        view.show()
+        qtbot.waitUntil(lambda: view.size().toTuple() == (1920, 1080), timeout=WAIT_MS)
     with qtbot.waitSignal(window.controller.run_finished, timeout=WAIT_MS * 3) as finished:
         window.controller.start()
         while window.controller.running:
