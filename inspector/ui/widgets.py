@@ -370,6 +370,9 @@ class ElidedLabel(QLabel):
         return hint
 
     def paintEvent(self, event) -> None:  # noqa: N802
+        if self.textFormat() != Qt.TextFormat.PlainText:  # only plain text is elided (and user text is plain)
+            super().paintEvent(event)
+            return
         painter = QPainter(self)
         rect = self.contentsRect()
         margin = self.margin() + 6

@@ -64,7 +64,7 @@ def _run(qtbot, window, recipe_path: Path, parts: Path, out: Path, name: str, op
         view.resize(1920, 1080)
         view.show()
         qtbot.waitUntil(lambda: view.size().toTuple() == (1920, 1080), timeout=WAIT_MS)
-    with qtbot.waitSignal(window.controller.run_finished, timeout=WAIT_MS * 3) as finished:
+    with qtbot.waitSignal(window.controller.run_finished, timeout=WAIT_MS * 10) as finished:
         window.controller.start()
         while window.controller.running:
             qtbot.wait(25)
@@ -127,7 +127,7 @@ def test_screenshots_of_the_real_window(qtbot, make_window, tmp_path, out_dir, m
         editor.reload_list(select=str(recipe_path))
         editor.open_path(recipe_path)
         dialog = editor.calibrate()
-        with qtbot.waitSignal(dialog.calibrated, timeout=WAIT_MS * 3):
+        with qtbot.waitSignal(dialog.calibrated, timeout=WAIT_MS * 10):
             pass
         dialog.resize(900, 640)
         qtbot.wait(100)
@@ -210,7 +210,7 @@ def test_screenshots_of_the_real_window(qtbot, make_window, tmp_path, out_dir, m
         window.resize(*SIZE)
         window.recipes.open_path(tile_path)
         dialog = window.recipes.calibrate()
-        with qtbot.waitSignal(dialog.calibrated, timeout=WAIT_MS * 3):
+        with qtbot.waitSignal(dialog.calibrated, timeout=WAIT_MS * 10):
             pass
         dialog.apply_button.click()
         window.recipes.save()
