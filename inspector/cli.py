@@ -114,6 +114,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             device=args.device,
             dtype=args.dtype,
             random_weights=args.random_weights,
+            backend=args.backend,
         )
 
     progress = ProgressState(ProgressBar("eval") if not args.quiet else None)
@@ -166,7 +167,7 @@ def format_eval_report(report) -> str:
         ]
     )
     head = (
-        f"{report.detector} [{report.model_id}] on {report.device}/{report.dtype}, "
+        f"{report.detector} [{report.model_id}] on {report.device}/{report.backend} {report.dtype}, "
         f"{report.shots}-shot, dataset {report.dataset}"
     )
     table = format_rows(
@@ -179,23 +180,47 @@ def format_eval_report(report) -> str:
 
 # -- bench ----------------------------------------------------------------------------------------
 def cmd_bench(args: argparse.Namespace) -> int:
-    from inspector.bench import DEFAULT_DETECTORS, format_table, run_config_isolated
+    from inspector.backbones.machine import load_average
+    from inspector.backbones.openvino_backend import openvino_available
+    from inspector.bench import DEFAULT_DETECTORS, BenchConfig, format_table, machine_header, run_config_isolated
 
     detectors = args.detector or list(DEFAULT_DETECTORS)
-    batches = sorted({int(b) for b in args.batches.split(",")})
+    batches = tuple(sorted({int(b) for b in args.batches.split(",")}))
     devices = [args.device] if args.device != "auto" else _available_devices()
+    default_backends = ["torch", "openvino"] if openvino_available() else ["torch"]
+    backends = args.backend.split(",") if args.backend else default_backends
     results = []
+    print(machine_header(load_average()), file=sys.stderr, flush=True)
+    load_before = load_average()
     for device in devices:
-        dtypes = args.dtype.split(",") if args.dtype else (["bfloat16", "float32"] if device == "cpu" else ["float16"])
-        for name in detectors:
-            for dtype in dtypes:
-                print(f"benchmarking {name} on {device}/{dtype} ...", file=sys.stderr, flush=True)
-                results.append(
-                    run_config_isolated(
-                        name, args.model or "", device, dtype, batches, args.repeats, args.random_weights, args.images
+        for backend in backends if device == "cpu" else ["torch"]:
+            if args.dtype:
+                dtypes = args.dtype.split(",")
+            elif device != "cpu":
+                dtypes = ["float16"]
+            else:
+                dtypes = ["bfloat16", "float32"] if backend == "torch" else ["float32", "int8"]
+            for name in detectors:
+                for dtype in dtypes:
+                    if dtype == "int8" and (backend != "openvino" or not args.good_images):
+                        continue  # INT8 is OpenVINO's, and needs good images to be checked
+                    print(f"benchmarking {name} on {device}/{backend}/{dtype} ...", file=sys.stderr, flush=True)
+                    config = BenchConfig(
+                        detector=name,
+                        model=args.model or "",
+                        device=device,
+                        dtype=dtype,
+                        backend=backend,
+                        batches=batches,
+                        repeats=args.repeats,
+                        random_weights=args.random_weights,
+                        image_folder=args.images,
+                        good_folder=args.good_images,
+                        tiles=args.tiles or "",
+                        image_size=args.image_size or "",
                     )
-                )
-    print(format_table(results))
+                    results.append(run_config_isolated(config))
+    print(format_table(results, load_before, load_average()))
     if args.json:
         Path(args.json).write_text(json.dumps([r.as_dict() for r in results], indent=2) + "\n")
         print(f"JSON written to {args.json}")
@@ -263,7 +288,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                 print(f"{result.status.value}: {result.path or result.index}: {result.reason}", file=sys.stderr)
 
     progress = ProgressState(None if args.quiet else ProgressBar("run"))
-    detector = detector_for_recipe(recipe, device=args.device, dtype=args.dtype, random_weights=args.random_weights)
+    detector = detector_for_recipe(
+        recipe, device=args.device, dtype=args.dtype, random_weights=args.random_weights, backend=args.backend
+    )
     warning = require_calibration(recipe, detector.info, args.recipe)  # refused: exit 2, nothing scored
     if warning:
         print(f"inspector: warning: {warning}", file=sys.stderr)
@@ -390,6 +417,7 @@ def cmd_recipe_calibrate(args: argparse.Namespace) -> int:
         device=args.device,
         dtype=args.dtype,
         random_weights=args.random_weights,
+        backend=args.backend,
     )
     save_recipe(recipe, args.path)
     band = calibration.uncertain_band
@@ -434,6 +462,13 @@ def _add_runtime(p: argparse.ArgumentParser) -> None:
         "--dtype",
         default="auto",
         help="auto (measured per machine: bf16 where the CPU is fast at it), float32, bfloat16, float16",
+    )
+    p.add_argument(
+        "--backend",
+        default="auto",
+        choices=["auto", "torch", "openvino"],
+        help="CPU inference runtime of the image encoder: auto (measured once per machine and model, "
+        "remembered), torch, openvino (checked against torch at start-up)",
     )
     p.add_argument("--random-weights", action="store_true", help=RANDOM_HELP)
 
@@ -485,7 +520,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--detector", action="append", choices=list(DETECTORS))
     p.add_argument("--model", help="registry id (default: each detector's)")
     p.add_argument("--device", default="auto", help="auto = CPU and, where present, the GPU")
-    p.add_argument("--dtype", default="", help="comma list; default bf16,fp32 on CPU and fp16 on GPU")
+    p.add_argument(
+        "--dtype",
+        default="",
+        help="comma list; default torch bf16,fp32 and OpenVINO fp32,int8 on CPU, fp16 on GPU (int8: OpenVINO only)",
+    )
+    p.add_argument("--backend", default="", help="comma list of torch,openvino (default both where installed)")
+    p.add_argument("--good-images", help="good parts: INT8 calibration and its agreement check with fp32")
+    p.add_argument("--tiles", help="COLSxROWS: score every image as overlapping tiles (e.g. 4x3)")
+    p.add_argument("--image-size", help="WxH: resize the bench images first (e.g. 4096x3000)")
     p.add_argument("--batches", default="1,2,4,8", help="batch sizes to time")
     p.add_argument("--repeats", type=int, default=5, help="timed repeats per batch size (median kept)")
     p.add_argument("--images", help="folder of images to time on (default: generated 1024x1024)")

@@ -50,6 +50,7 @@ class EvalReport:
     mean: EvalMetrics
     pixel_max_side: int
     notes: tuple[str, ...] = field(default=())
+    backend: str = "torch"
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -207,4 +208,5 @@ def evaluate(
         mean=_metric_mean(results),
         pixel_max_side=pixel_max_side,
         notes=notes,
+        backend=info.backend,
     )

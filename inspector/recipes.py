@@ -74,12 +74,15 @@ def calibrate_recipe(
     random_weights: bool = False,
     detector: Detector | None = None,
     progress: ProgressState | None = None,
+    backend: str = "torch",
 ) -> tuple[Recipe, Calibration]:
     """Compute the recipe's threshold and uncertain band from good parts; return the new recipe."""
     if detector is None:
         from inspector.detectors.factory import detector_for_recipe
 
-        detector = detector_for_recipe(recipe, device=device, dtype=dtype, random_weights=random_weights)
+        detector = detector_for_recipe(
+            recipe, device=device, dtype=dtype, random_weights=random_weights, backend=backend
+        )
     scores, method = good_scores(recipe, detector, held_out, progress)
     calibration = calibrate_threshold(scores, quantile=quantile, margin=margin, band=band, method=method)
     summary = calibration.as_dict()

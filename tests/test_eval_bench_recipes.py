@@ -88,6 +88,8 @@ def test_bench_prints_throughput_memory_and_ratio(tmp_path, tiny_registry, capsy
             "cpu",
             "--dtype",
             "float32",
+            "--backend",
+            "torch",
             "--batches",
             "1,2",
             "--repeats",

@@ -47,9 +47,11 @@ class DetectorInfo:
     shots: int = 0
     random_weights: bool = False
     fingerprint: str = ""
+    backend: str = "torch"  # inference runtime of the image encoder: torch or openvino
 
     def describe(self) -> str:
-        text = f"{self.detector} [{self.model_id}] on {self.device}/{self.dtype}"
+        runtime = self.dtype if self.backend == "torch" else f"{self.backend} {self.dtype}"
+        text = f"{self.detector} [{self.model_id}] on {self.device}/{runtime}"
         if self.shots:
             text += f", {self.shots}-shot"
         if self.random_weights:

@@ -217,6 +217,8 @@ class AnomalyDinoDetector:
         self._skip_tokens = 1 + int(getattr(loaded.model.config, "num_register_tokens", 0) or 0)
         self._bank = None
         self._bank_low = None
+        self._references: list[np.ndarray] = []
+        self.encoder = None  # an OpenVinoModel when the OpenVINO backend runs the DINOv2 forward
         runtime = loaded.runtime
         self.info = DetectorInfo(
             detector="anomalydino",
@@ -239,8 +241,33 @@ class AnomalyDinoDetector:
         from inspector._torch import import_torch
 
         torch = import_torch()
+        if self.encoder is not None:
+            return torch.from_numpy(self.encoder(self._pixels(images).numpy())[0])
         with torch.inference_mode():
             return self.loaded.model(pixel_values=self._pixels(images)).last_hidden_state
+
+    # -- backend --------------------------------------------------------------------------
+    def use_openvino(self, precision: str = "float32", calibration_images: Sequence[np.ndarray] = ()) -> None:
+        """Run the DINOv2 forward through OpenVINO (self-checked against torch); refits the memory bank.
+
+        ``precision``: ``float32``, ``bfloat16`` or ``int8`` (calibrated on ``calibration_images``;
+        see :func:`inspector.detectors.acceleration.try_int8` for the gate on maps and scores).
+        """
+        from inspector.detectors.acceleration import compile_dino
+
+        self.encoder = compile_dino(self, precision, calibration_images)
+        self.info = dataclasses.replace(self.info, backend="openvino", dtype=precision)
+        self._refit()
+
+    def use_torch(self) -> None:
+        """Back to the torch forward (in the model's own dtype); refits the memory bank."""
+        self.encoder = None
+        self.info = dataclasses.replace(self.info, backend="torch", dtype=self.loaded.runtime.dtype)
+        self._refit()
+
+    def _refit(self) -> None:
+        if self._references:
+            self.fit(self._references)
 
     def encoder_forward(self, images: Sequence[np.ndarray]) -> None:
         """Only preprocessing and the DINOv2 forward pass (what ``inspector bench`` compares with)."""
@@ -290,6 +317,7 @@ class AnomalyDinoDetector:
             low = self.loaded.runtime.torch_dtype
             self._bank = bank
             self._bank_low = bank.T.to(low).contiguous() if low != torch.float32 else None
+        self._references = list(references)
         self.info = dataclasses.replace(self.info, shots=len(references))
         log.info(
             "AnomalyDINO memory bank: %d patches from %d reference(s)%s.",

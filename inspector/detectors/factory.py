@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from inspector.backbones.loading import load_model
-from inspector.backbones.runtime import make_runtime, set_cpu_threads
+from inspector.backbones.runtime import Runtime, make_runtime, set_cpu_threads
 from inspector.core.model_fit import ROLES, model_fit_problem
 from inspector.core.recipe import DEFAULT_MODELS, DETECTORS, TRAINED_DETECTORS, Recipe
 from inspector.core.registry import ModelSpec, get_spec
+from inspector.detectors.acceleration import BACKENDS, auto_backend
 from inspector.detectors.base import Detector
 from inspector.errors import InspectorError
 
@@ -27,6 +28,7 @@ def create_detector(
     extra_normal: Sequence[str] = (),
     extra_anomalous: Sequence[str] = (),
     params: dict[str, Any] | None = None,
+    backend: str = "torch",
 ) -> Detector:
     """Load the backbone and build the named detector.
 
@@ -40,6 +42,9 @@ def create_detector(
         dtype: ``auto`` (measured per machine), ``float32``, ``bfloat16``, ``float16``.
         random_weights: Build the architecture with random weights (tests and benchmarks only).
         params: Detector-specific options.
+        backend: Inference runtime of the image encoder on a CPU: ``torch``, ``openvino`` (in the
+            chosen dtype, self-checked against torch) or ``auto`` (measured once per machine and
+            model, remembered). On a GPU the encoder always runs in torch.
 
     Raises:
         WeightsMissingError: The backbone's weights are not on this station.
@@ -50,9 +55,13 @@ def create_detector(
     problem = model_fit_problem(name, spec)
     if problem:
         raise InspectorError(problem)
+    if backend not in BACKENDS:
+        raise InspectorError(f"Unknown backend '{backend}'; choose one of {', '.join(BACKENDS)}.")
     runtime = make_runtime(device, dtype, spec.dtype)
     if runtime.device == "cpu":
         set_cpu_threads()
+    else:
+        backend = "torch"
     params = dict(params or {})
     if name in TRAINED_DETECTORS:
         from inspector.detectors.trained import build_trained
@@ -67,29 +76,60 @@ def create_detector(
             extra_anomalous=tuple(extra_anomalous),
             params=params,
         )
-    loaded = load_model(spec, runtime, random_weights=random_weights)
-    if name == "anomalydino":
-        from inspector.detectors.anomalydino import AnomalyDinoDetector
+    tiling = params.pop("tiling", None)
+    if tiling is not None:
+        from inspector.detectors.tiling import TiledDetector, TilingOptions
 
-        return AnomalyDinoDetector(loaded, **params)
-    from inspector.detectors.winclip import WinClipDetector
+        options = TilingOptions.from_dict(tiling) if isinstance(tiling, dict) else None
+        if options is None:
+            raise InspectorError("The recipe's 'tiling' option must be an object, e.g. {\"grid\": [4, 3]}.")
 
-    return WinClipDetector(
-        loaded,
-        object_name=object_name,
-        few_shot=name == "winclip+",
-        extra_normal=tuple(extra_normal),
-        extra_anomalous=tuple(extra_anomalous),
-        **params,
-    )
+        def wrap(detector):
+            return TiledDetector(detector, options)
+    else:
+
+        def wrap(detector):
+            return detector
+
+    def build(loaded) -> Detector:
+        if name == "anomalydino":
+            from inspector.detectors.anomalydino import AnomalyDinoDetector
+
+            return AnomalyDinoDetector(loaded, **params)
+        from inspector.detectors.winclip import WinClipDetector
+
+        return WinClipDetector(
+            loaded,
+            object_name=object_name,
+            few_shot=name == "winclip+",
+            extra_normal=tuple(extra_normal),
+            extra_anomalous=tuple(extra_anomalous),
+            **params,
+        )
+
+    if backend == "torch":
+        return wrap(build(load_model(spec, runtime, random_weights=random_weights)))
+    loaded = load_model(spec, Runtime("cpu", "float32"), random_weights=random_weights)
+    if backend == "auto":
+        graph = f"{name}:{spec.id}:{sorted(params.items())}"
+        return wrap(auto_backend(loaded, runtime.dtype, build, graph))
+    detector = build(loaded)
+    detector.use_openvino(runtime.dtype)
+    return wrap(detector)
 
 
 def detector_for_recipe(
-    recipe: Recipe, *, device: str = "auto", dtype: str = "auto", random_weights: bool = False
+    recipe: Recipe,
+    *,
+    device: str = "auto",
+    dtype: str = "auto",
+    random_weights: bool = False,
+    backend: str = "torch",
 ) -> Detector:
     """Build (but do not fit) the recipe's detector."""
     return create_detector(
         recipe.detector,
+        backend=backend,
         model=recipe.model_id,
         object_name=recipe.object_name,
         device=device,
