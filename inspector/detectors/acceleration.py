@@ -256,3 +256,79 @@ def auto_backend(loaded, dtype: str, build: Callable[[Any], Any], graph: str):
     detector = build(loaded)
     detector.use_openvino(dtype)
     return detector
+
+
+# -- WinCLIP --------------------------------------------------------------------------------------
+def _winclip_graph(visual, scales: Sequence[int], patch_tokens: bool):
+    """CLIP's image pass *and* WinCLIP's window pass for one image, as one traceable module.
+
+    Outputs: the class-token embedding ``(1, E)``, the patch tokens after ``ln_post`` (WinCLIP+
+    only), then the window embeddings ``(1, n_windows, E)`` per scale: the same computation as the
+    torch path (:class:`~inspector.detectors.winclip._WindowViT`), without oneDNN's prepacked
+    kernels, all windows of a scale in one chunk.
+    """
+    from inspector._torch import import_torch
+    from inspector.detectors.winclip import _WindowViT
+
+    torch = import_torch()
+
+    class WinClipVisual(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.visual = visual
+            self.vit = _WindowViT(visual, scales, None, packed=False)
+
+        def forward(self, x):
+            vit = self.vit
+            tokens = vit.embed(x)
+            qkv = vit.first_qkv(tokens)
+            image, patches = vit.image_forward(tokens, qkv, patch_tokens)
+            windows = [vit.window_forward(tokens, qkv, k, len(vit.windows[k])) for k in vit.windows]
+            return (image, patches, *windows) if patch_tokens else (image, *windows)
+
+    return WinClipVisual().eval()
+
+
+def _clip_visual_graph(visual):
+    """open_clip's plain image encoder (the bare encoder pass ``inspector bench`` compares with)."""
+    from inspector._torch import import_torch
+
+    torch = import_torch()
+
+    class ClipVisual(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.visual = visual
+
+        def forward(self, x):
+            out = self.visual(x)
+            return out[0] if isinstance(out, tuple) else out
+
+    return ClipVisual().eval()
+
+
+def compile_winclip(detector, precision: str, calibration_images: Sequence[np.ndarray] = (), bare: bool = False):
+    """WinCLIP's image + window pass (or, with ``bare``, the plain image encoder) for OpenVINO, batch 1."""
+    from inspector._torch import import_torch
+    from inspector.backbones.openvino_backend import compile_module
+
+    torch = import_torch()
+    loaded = detector._loaded
+    _require_fp32_cpu(loaded)
+    h, w = detector._vit.image_size
+    example = torch.randn(1, 3, h, w, generator=torch.Generator().manual_seed(0))
+    if bare:
+        module, graph = _clip_visual_graph(loaded.model.visual), f"clip-visual/{loaded.spec.id}"
+    else:
+        module = _winclip_graph(loaded.model.visual, detector.scales, detector.few_shot)
+        graph = f"winclip-{'plus' if detector.few_shot else 'zero'}-{'-'.join(map(str, detector.scales))}"
+        graph += f"/{loaded.spec.id}"
+    return compile_module(
+        module,
+        (example,),
+        graph=graph,
+        fingerprint=model_fingerprint(loaded),
+        input_shapes=[(1, 3, h, w)],
+        precision=precision,
+        calibration=_calibration(detector._pixels, calibration_images) if precision == "int8" else (),
+    )

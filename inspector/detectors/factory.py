@@ -44,7 +44,7 @@ def create_detector(
         params: Detector-specific options.
         backend: Inference runtime of the image encoder on a CPU: ``torch``, ``openvino`` (in the
             chosen dtype, self-checked against torch) or ``auto`` (measured once per machine and
-            model, remembered). On a GPU the encoder always runs in torch.
+            model, remembered; torch for random-weight builds). On a GPU the encoder always runs in torch.
 
     Raises:
         WeightsMissingError: The backbone's weights are not on this station.
@@ -61,6 +61,10 @@ def create_detector(
     if runtime.device == "cpu":
         set_cpu_threads()
     else:
+        backend = "torch"
+    if backend == "auto" and random_weights:
+        # Random-weight builds are for tests and demos: no conversion and timing at every start-up
+        # (benchmarks name their backend explicitly).
         backend = "torch"
     params = dict(params or {})
     if name in TRAINED_DETECTORS:

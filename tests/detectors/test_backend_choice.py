@@ -28,50 +28,37 @@ def test_cli_backend_flag_selects_the_backend(tmp_path, tiny_registry, capsys, b
     assert f"cpu/{backend} float32" in capsys.readouterr().out
 
 
+def _auto(resolution: int = 56):
+    from inspector.backbones.loading import load_model
+    from inspector.backbones.runtime import make_runtime
+    from inspector.core.registry import get_spec
+    from inspector.detectors.anomalydino import AnomalyDinoDetector
+
+    loaded = load_model(get_spec("tiny-dino"), make_runtime("cpu", "float32"), random_weights=True)
+    graph = f"anomalydino:tiny-dino:{resolution}"
+    return acceleration.auto_backend(loaded, "float32", lambda m: AnomalyDinoDetector(m, resolution=resolution), graph)
+
+
 def test_auto_measures_once_per_machine_and_model_and_remembers(tiny_registry, monkeypatch):
     measured = []
     real = acceleration._median_seconds
     monkeypatch.setattr(acceleration, "_median_seconds", lambda fn: measured.append(1) or real(fn))
-    from inspector._torch import import_torch
-
-    torch = import_torch()
-    torch.manual_seed(0)  # the same random weights twice: the same fingerprint
-    first = create_detector(
-        "anomalydino",
-        model="tiny-dino",
-        device="cpu",
-        dtype="float32",
-        random_weights=True,
-        backend="auto",
-        params={"resolution": 56},
-    )
+    first = _auto()
     assert len(measured) == 2  # torch once, OpenVINO once
     stored = json.loads(backend_choice.choice_file().read_text())
     (entry,) = stored.values()
     assert entry["backend"] == first.info.backend and set(entry["seconds"]) == {"torch", "openvino"}
-    torch.manual_seed(0)
-    second = create_detector(
-        "anomalydino",
-        model="tiny-dino",
-        device="cpu",
-        dtype="float32",
-        random_weights=True,
-        backend="auto",
-        params={"resolution": 56},
-    )
+    second = _auto()
     assert len(measured) == 2 and second.info.backend == first.info.backend  # recalled, not measured
     assert first.memory_bank_size == 0  # the synthetic timing image is not a reference
-    torch.manual_seed(1)  # other weights: measured again
-    create_detector(
-        "anomalydino",
-        model="tiny-dino",
-        device="cpu",
-        dtype="float32",
-        random_weights=True,
-        backend="auto",
-        params={"resolution": 56},
-    )
+    _auto(resolution=28)  # another graph: measured again
     assert len(measured) == 4 and len(json.loads(backend_choice.choice_file().read_text())) == 2
+
+
+def test_auto_uses_torch_for_random_weights_without_measuring(tiny_registry, monkeypatch):
+    monkeypatch.setattr(acceleration, "_median_seconds", lambda fn: pytest.fail("measured"))
+    detector = create_detector("anomalydino", model="tiny-dino", device="cpu", random_weights=True, backend="auto")
+    assert detector.info.backend == "torch"
 
 
 def test_unknown_backend_is_a_clear_error(tiny_registry):
