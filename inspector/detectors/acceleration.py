@@ -32,9 +32,17 @@ _FINGERPRINTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 def model_fingerprint(loaded) -> str:
     """The loaded weights' fingerprint (the registry's when recorded, else computed once per model)."""
-    recorded = getattr(loaded, "fingerprint", None) or getattr(loaded, "weights_fingerprint", None)
-    if isinstance(recorded, str) and recorded:
+    recorded = getattr(loaded, "fingerprint", None)
+    if isinstance(recorded, str) and recorded.startswith("sha256:"):
         return recorded
+    if isinstance(recorded, str) and recorded.startswith("random:"):
+        # seeded random weights: the seed and the architecture name them
+        import hashlib
+        import json
+
+        spec = loaded.spec
+        arch = json.dumps([spec.id, spec.architecture, spec.config], sort_keys=True, default=str)
+        return f"{recorded}:{hashlib.sha256(arch.encode()).hexdigest()[:16]}"
     model = loaded.model
     if model not in _FINGERPRINTS:
         from inspector.backbones.openvino_backend import weights_fingerprint

@@ -287,7 +287,7 @@ class _Block:
 class _WindowViT:
     """Runs an open_clip ``VisionTransformer`` on whole images and on windows of their tokens."""
 
-    def __init__(self, visual, scales: Sequence[int], runtime):
+    def __init__(self, visual, scales: Sequence[int], runtime, packed: bool | None = None):
         torch = import_torch()
         needed = ("conv1", "class_embedding", "positional_embedding", "ln_pre", "transformer", "ln_post")
         if not all(hasattr(visual, name) for name in needed):
@@ -302,11 +302,12 @@ class _WindowViT:
         self.grid = (int(visual.grid_size[0]), int(visual.grid_size[1]))
         self.image_size = (int(visual.image_size[0]), int(visual.image_size[1]))
         resblocks = list(visual.transformer.resblocks)
-        packed = (
-            runtime.device == "cpu"
-            and runtime.dtype in ("float32", "bfloat16")
-            and _onednn_linear_works(runtime.dtype, _linear_shapes(resblocks))
-        )
+        if packed is None:  # oneDNN's prepacked kernels where they work; off for export (OpenVINO)
+            packed = (
+                runtime.device == "cpu"
+                and runtime.dtype in ("float32", "bfloat16")
+                and _onednn_linear_works(runtime.dtype, _linear_shapes(resblocks))
+            )
         self.packed = packed
         self.blocks = [
             _Block(b, packed, last=i == len(resblocks) - 1) if _Block.supports(b) else b
@@ -500,6 +501,9 @@ class WinClipDetector:
         self.prompt_set = prompt_set
         self._text_cache: dict[tuple[tuple[str, ...], tuple[str, ...]], Any] = {}
         self._memory: _Memory | None = None
+        self._references: list[np.ndarray] = []
+        self.encoder = None  # OpenVINO image + window pass (batch 1), when that backend is used
+        self._bare_encoder = None  # OpenVINO plain image encoder, compiled for benchmarks on first use
         self.info = DetectorInfo(
             detector="winclip+" if self.few_shot else "winclip",
             model_id=loaded.spec.id,
@@ -546,11 +550,25 @@ class WinClipDetector:
         return self._text
 
     # -- image side ---------------------------------------------------------------------------
+    def _pixels(self, images: Sequence[np.ndarray]):
+        spec = self._loaded.spec
+        return preprocess(images, self._vit.image_size, spec.mean, spec.std, self._loaded.runtime, spec.interpolation)
+
+    def _embed_openvino(self, x, patch_tokens: bool) -> WinClipEmbeddings:
+        torch = import_torch()
+        rows = [[torch.from_numpy(a) for a in self.encoder(x[i : i + 1].numpy())] for i in range(x.shape[0])]
+        parts = [torch.cat(column) for column in zip(*rows, strict=True)]
+        image, rest = parts[0], parts[1:]
+        patches = rest.pop(0) if self.few_shot else None
+        windows = dict(zip(self.scales, rest, strict=True))
+        return WinClipEmbeddings(image=image, windows=windows, patches=patches if patch_tokens else None)
+
     def embed(self, images: Sequence[np.ndarray], patch_tokens: bool = False) -> WinClipEmbeddings:
         """Encode a batch: image, window (and optionally patch) embeddings as float32 tensors."""
         torch = import_torch()
-        spec = self._loaded.spec
-        x = preprocess(images, self._vit.image_size, spec.mean, spec.std, self._loaded.runtime, spec.interpolation)
+        x = self._pixels(images)
+        if self.encoder is not None:
+            return self._embed_openvino(x, patch_tokens)
         with torch.inference_mode():
             tokens = self._vit.embed(x)
             qkv = self._vit.first_qkv(tokens)
@@ -563,10 +581,41 @@ class WinClipDetector:
     def encoder_forward(self, images: Sequence[np.ndarray]) -> None:
         """The bare image encoder on the batch (one full-image forward pass), for benchmarks."""
         torch = import_torch()
-        spec = self._loaded.spec
-        x = preprocess(images, self._vit.image_size, spec.mean, spec.std, self._loaded.runtime, spec.interpolation)
+        x = self._pixels(images)
+        if self.encoder is not None:
+            if self._bare_encoder is None:
+                from inspector.detectors.acceleration import compile_winclip
+
+                self._bare_encoder = compile_winclip(
+                    self, self.info.dtype if self.info.dtype != "int8" else "float32", bare=True
+                )
+            for i in range(x.shape[0]):
+                self._bare_encoder(x[i : i + 1].numpy())
+            return
         with torch.inference_mode():
             self._model.visual(x)
+
+    # -- backend ------------------------------------------------------------------------------
+    def use_openvino(self, precision: str = "float32", calibration_images: Sequence[np.ndarray] = ()) -> None:
+        """Run the image and window pass through OpenVINO (self-checked against torch); refits WinCLIP+.
+
+        ``precision``: ``float32``, ``bfloat16`` or ``int8`` (calibrated on ``calibration_images``; see
+        :func:`inspector.detectors.acceleration.try_int8`). The text prototypes stay as they are.
+        """
+        from inspector.detectors.acceleration import compile_winclip
+
+        self.encoder = compile_winclip(self, precision, calibration_images)
+        self._bare_encoder = None
+        self.info = dataclasses.replace(self.info, backend="openvino", dtype=precision)
+        if self._references:
+            self.fit(self._references)
+
+    def use_torch(self) -> None:
+        """Back to the torch image and window pass; refits WinCLIP+."""
+        self.encoder = self._bare_encoder = None
+        self.info = dataclasses.replace(self.info, backend="torch", dtype=self._loaded.runtime.dtype)
+        if self._references:
+            self.fit(self._references)
 
     # -- few-shot memory ----------------------------------------------------------------------
     def fit(self, references: Sequence[np.ndarray]) -> None:
@@ -586,6 +635,7 @@ class WinClipDetector:
                 parts[k].append(emb.windows[k].reshape(-1, emb.windows[k].shape[-1]))
         memory = {k: F.normalize(torch.cat(v), dim=-1) for k, v in parts.items()}
         self._memory = _Memory(memory, len(references))
+        self._references = list(references)
         self.info = dataclasses.replace(self.info, shots=len(references))
 
     # -- scoring --------------------------------------------------------------------------------

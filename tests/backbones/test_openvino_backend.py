@@ -85,8 +85,11 @@ def test_cache_is_hit_on_the_second_load(loaded, cache, monkeypatch):
     assert second.path.is_file() and second.path.is_relative_to(cache)
     other = _compile(loaded, cache, precision="bfloat16")
     assert other.from_cache and calls == []  # bf16 is a compile hint on the same converted model
-    # other weights are another entry
-    assert ovb.weights_fingerprint(_loaded(seed=1).model) != second.request.fingerprint
+    # other weights have another fingerprint, hence another entry
+    other_weights = copy.deepcopy(loaded.model)
+    first_param = next(other_weights.parameters())
+    first_param.data[0] += 1.0
+    assert ovb.weights_fingerprint(other_weights) != second.request.fingerprint
 
 
 def test_self_check_refuses_a_broken_compiled_model(loaded, tmp_path, monkeypatch):
@@ -144,3 +147,26 @@ def test_int8_gate_refuses_when_agreement_is_too_low(loaded):
     report = try_int8(detector, good)
     assert report.accepted, report.describe()
     assert detector.info.dtype == "int8"
+
+
+def test_openvino_winclip_window_pass_matches_torch():
+    """WinCLIP+ on a tiny CLIP: image, patch and window embeddings through OpenVINO give the same maps."""
+    from inspector.detectors.winclip import WinClipDetector
+    from tests.helpers import TINY_CLIP
+
+    clip = load_model(ModelSpec.from_dict(TINY_CLIP), make_runtime("cpu", "float32"), random_weights=True)
+    detector = WinClipDetector(clip, object_name="part", few_shot=True)
+    detector.fit([texture(80, 96, 0)])
+    images = [texture(80, 96, s) for s in (1, 2)]
+    base = detector.predict(images)
+    detector.use_openvino("float32")
+    assert detector.info.backend == "openvino" and detector.encoder.check.max_relative_error < 1e-4
+    fast = detector.predict(images)
+    for a, b in zip(base, fast, strict=True):
+        assert abs(a.score - b.score) < 1e-4
+        np.testing.assert_allclose(a.anomaly_map, b.anomaly_map, atol=1e-4)
+    torch_windows = detector.embed(images[:1]).windows
+    detector.use_torch()
+    reference = detector.embed(images[:1]).windows
+    for k in detector.scales:
+        np.testing.assert_allclose(torch_windows[k].numpy(), reference[k].numpy(), atol=1e-4)
