@@ -194,7 +194,7 @@ def _run_config(config: BenchConfig) -> BenchResult:
         detector.predict(chunk)  # warm-up (also lets oneDNN pick kernels for this shape)
         detector.encoder_forward(chunk)
         sync()
-        reps = c.repeats if batch == 1 else max(2, c.repeats // 2)
+        reps = c.repeats
         predict_s = _median_time(lambda c=chunk: (detector.predict(c), sync()), reps)
         encoder_s = _median_time(lambda c=chunk: (detector.encoder_forward(c), sync()), reps)
         timings.append(BatchTiming(batch, predict_s, encoder_s))
