@@ -151,7 +151,7 @@ def run_settings(args: argparse.Namespace):
 def start_for_store(args: argparse.Namespace, store):
     """The forwarder and MQTT publisher for one ``inspector run`` on ``store`` (None when not configured).
 
-    OPC UA needs the station session to drive; without it the OPC UA section is ignored, with a notice.
+    The OPC UA server needs the station session to drive; here its section is ignored, with a notice.
     """
     import sys
     from dataclasses import replace
@@ -160,7 +160,11 @@ def start_for_store(args: argparse.Namespace, store):
 
     settings = run_settings(args)
     if settings.opcua is not None:
-        print("inspector: the OPC UA server runs with the station window, not with 'inspector run'.", file=sys.stderr)
+        print(
+            "inspector: the OPC UA section of the plant settings is not used by 'inspector run' "
+            "(the OPC UA server needs the station session); forwarding and MQTT run.",
+            file=sys.stderr,
+        )
         settings = replace(settings, opcua=None)
     if not settings.enabled:
         return None
