@@ -271,7 +271,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     limits = ReadLimits(max_bytes=int(args.max_image_mb * 2**20), max_pixels=int(args.max_megapixels * 1e6))
     source = make_source(
-        args.source, watch=args.watch, include_existing=args.include_existing, recursive=args.recursive, limits=limits
+        args.source,
+        watch=args.watch,
+        include_existing=args.include_existing,
+        recursive=args.recursive,
+        limits=limits,
+        sample_fps=args.sample_fps,
     )
     out_lock = threading.Lock()
 
@@ -353,8 +358,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             + (f" ({summary.duplicates_flagged} of them failed or uncertain)" if summary.duplicates_flagged else "")
             + f", {summary.skipped} skipped"
             + (f", {summary.dropped_frames} frames dropped" if summary.dropped_frames else "")
+            + (f", {summary.wrong_parts} WRONG PART" if summary.wrong_parts else "")
             + f"; {summary.images_per_s:.1f} images/s over {summary.seconds:.1f} s"
         )
+        if summary.timeline_peaks:
+            from inspector.core.timeline import format_time
+
+            peaks = ", ".join(f"{format_time(p.time_s)} (score {p.score:.3f})" for p in summary.timeline_peaks)
+            print(f"score peaks in the video: {peaks}")
         if summary.random_weights:
             print("RANDOM WEIGHTS were used: these verdicts are meaningless (and are marked so in the database).")
     for line in plant_lines:
@@ -594,6 +605,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds to wait at the end for captions still being written (default 600)",
     )
     p.add_argument("--json", action="store_true", help="JSON lines on stdout: one per part, then a summary")
+    p.add_argument(
+        "--sample-fps",
+        type=float,
+        default=None,
+        metavar="N",
+        help="video files, cameras and streams: score at most N frames per second of video (default: every frame)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_runtime(p)
     from inspector.plant.cli import add_run_arguments

@@ -24,6 +24,7 @@ import numpy as np
 
 from inspector.captioning.text import object_phrase
 from inspector.core.registry import ModelSpec
+from inspector.detectors.base import clip_of_detector  # noqa: F401 - re-exported: its home is the detectors
 from inspector.errors import InspectorError
 
 if TYPE_CHECKING:
@@ -197,12 +198,3 @@ class DefectTypeClassifier:
         order = np.argsort(-probs, kind="stable")
         ranked = tuple((names[i], float(probs[i])) for i in order)
         return DefectTypeResult(ranked[0][0], ranked[0][1], ranked, loaded.random_weights)
-
-
-def clip_of_detector(detector: Any) -> LoadedModel | None:
-    """The CLIP ``LoadedModel`` a WinCLIP detector already holds, to share it; None for other detectors."""
-    for name in ("loaded", "_loaded"):
-        loaded = getattr(detector, name, None)
-        if loaded is not None and getattr(loaded.spec, "role", "") == "clip" and loaded.tokenizer is not None:
-            return loaded
-    return None

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from inspector.core.identity import IdentitySettings
 from inspector.core.recipe_schema import validate_recipe_body
 from inspector.core.types import Verdict
 from inspector.errors import RecipeError
@@ -66,6 +67,7 @@ class Recipe:
             detector's are its training settings plus ``artifact`` (the safetensors file, relative to the
             recipe file) and ``artifact_sha256`` (its fingerprint, checked on loading).
         calibration: Summary of the last calibration (for display and audit).
+        identity: The part-identity check (WRONG PART), see :mod:`inspector.core.identity`.
         training: For a trained detector: method, data used, settings, losses and before/after metrics.
         library_excluded: Content hashes of parts an engineer removed from the good-part library.
         golden_parts: Content hashes of golden parts (kept apart: never learned from).
@@ -84,6 +86,7 @@ class Recipe:
     uncertain_band: tuple[float, float] | None = None
     detector_params: dict[str, Any] = field(default_factory=dict)
     calibration: dict[str, Any] = field(default_factory=dict)
+    identity: IdentitySettings = field(default_factory=IdentitySettings)
     training: dict[str, Any] = field(default_factory=dict)
     library_excluded: tuple[str, ...] = ()
     golden_parts: tuple[str, ...] = ()
@@ -134,6 +137,10 @@ class Recipe:
         for key in _OMIT_WHEN_EMPTY:  # recipes without them keep the body (and hash) they had before
             if not body[key]:
                 del body[key]
+        if self.identity == IdentitySettings():  # the default identity check: same body as before too
+            del body["identity"]
+        else:
+            body["identity"] = self.identity.to_dict()
         return {"format": RECIPE_FORMAT, "format_version": RECIPE_FORMAT_VERSION, **body}
 
     @classmethod

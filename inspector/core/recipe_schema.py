@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from inspector.core.identity import IdentitySettings
 from inspector.errors import RecipeError
 
 #: Most reference images a recipe may list (few-shot methods use 1-4; their patch memory grows
@@ -71,6 +72,17 @@ class WinClipParams(_Strict):
     prompt_set: Literal["paper", "anomalib"] = "paper"
 
 
+class IdentityBody(_Strict):
+    """The part-identity check (:class:`~inspector.core.identity.IdentitySettings`)."""
+
+    enabled: Flag = True
+    text_check: Literal["auto", "on", "off"] = "auto"
+    alternatives: Annotated[list[Text], Field(max_length=100)] = []
+    other_recipes: Flag = True
+    text_threshold: Annotated[Number, Field(ge=0.0, le=1.0)] | None = None
+    reference_threshold: Annotated[Number, Field(ge=-1.0, le=1.0)] | None = None
+
+
 PARAMS: dict[str, type[_Strict]] = {
     "anomalydino": AnomalyDinoParams,
     "winclip": WinClipParams,
@@ -98,6 +110,7 @@ class RecipeBody(_Strict):
     training: dict[str, Any] = {}
     library_excluded: Annotated[list[Path_], Field(max_length=100_000)] = []
     golden_parts: Annotated[list[Path_], Field(max_length=10_000)] = []
+    identity: IdentityBody = IdentityBody()
 
     @field_validator("uncertain_band")
     @classmethod
@@ -146,6 +159,7 @@ def validate_recipe_body(body: dict[str, Any], source: str) -> dict[str, Any]:
         values[key] = tuple(values[key])
     values["uncertain_band"] = tuple(values["uncertain_band"]) if values["uncertain_band"] is not None else None
     values["detector_params"] = params
+    values["identity"] = IdentitySettings.from_dict(values["identity"])
     return values
 
 

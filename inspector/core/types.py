@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 import numpy as np
@@ -24,11 +24,15 @@ class AnomalyPrediction:
         score: Image-level anomaly score (higher means more anomalous).
         anomaly_map: float32 array ``(H, W)`` at the input image's resolution.
         random_weights: True when the model producing it had random weights (tests, benchmarks).
+        embedding: The image-level embedding the detector computed anyway (WinCLIP: the CLIP
+            class-token embedding in the joint image-text space; AnomalyDINO: DINOv2's class token),
+            unit length; the part-identity check uses it at no extra cost. None when there is none.
     """
 
     score: float
     anomaly_map: np.ndarray
     random_weights: bool = False
+    embedding: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)

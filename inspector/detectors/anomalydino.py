@@ -336,6 +336,10 @@ class AnomalyDinoDetector:
 
         Masked-out patches (with ``masking``) are 0.
         """
+        return self._distances_and_classes(images)[0]
+
+    def _distances_and_classes(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """``patch_distances`` and the unit class-token embeddings of the same forward passes."""
         from inspector._torch import import_torch
 
         torch = import_torch()
@@ -343,13 +347,15 @@ class AnomalyDinoDetector:
             raise InspectorError("AnomalyDINO has no good references yet: call fit(references) before predict().")
         images = [as_rgb_uint8(i) for i in images]
         if not images:
-            return np.zeros((0, *self.grid_size), dtype=np.float32)
+            return np.zeros((0, *self.grid_size), dtype=np.float32), np.zeros((0, 0), np.float32)
         h, w = self.grid_size
         out = np.empty((len(images), h, w), dtype=np.float32)
+        classes = []
         with torch.inference_mode():
             for start in range(0, len(images), self.batch_size):
                 batch = images[start : start + self.batch_size]
                 hidden = self._forward(batch)
+                classes.append(torch.nn.functional.normalize(hidden[:, 0].float(), dim=-1).cpu().numpy())
                 feats = hidden[:, self._skip_tokens :].float()
                 queries = torch.nn.functional.normalize(feats.reshape(-1, feats.shape[-1]), dim=1)
                 dist = nearest_neighbour_distances(queries, self._bank, self._bank_low)
@@ -357,18 +363,31 @@ class AnomalyDinoDetector:
                 if self.masking:
                     dist = np.where(self._masks(feats), dist, np.float32(0.0))
                 out[start : start + len(batch)] = dist.reshape(len(batch), h, w)
-        return out
+        return out, np.concatenate(classes)
+
+    def image_embeddings(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """Unit DINOv2 class-token embeddings ``(N, D)`` of whole images (as ``predict`` gives them)."""
+        from inspector._torch import import_torch
+
+        torch = import_torch()
+        images = [as_rgb_uint8(i) for i in images]
+        rows = []
+        with torch.inference_mode():
+            for start in range(0, len(images), self.batch_size):
+                hidden = self._forward(images[start : start + self.batch_size])
+                rows.append(torch.nn.functional.normalize(hidden[:, 0].float(), dim=-1).cpu().numpy())
+        return np.concatenate(rows) if rows else np.zeros((0, 0), np.float32)
 
     def predict(self, images: Sequence[np.ndarray]) -> list[AnomalyPrediction]:
         """Score a batch of RGB uint8 images of any sizes; maps have each image's resolution."""
         images = [as_rgb_uint8(i) for i in images]
-        distances = self.patch_distances(images)
+        distances, classes = self._distances_and_classes(images)
         if not images:
             return []
         scores = top_fraction_mean(distances, self.top_fraction)
         maps = maps_to_image_size(distances, images, (self.resolution, self.resolution), self.sigma)
         random_weights = self.loaded.random_weights
         return [
-            AnomalyPrediction(score=float(s), anomaly_map=m, random_weights=random_weights)
-            for s, m in zip(scores, maps, strict=True)
+            AnomalyPrediction(score=float(s), anomaly_map=m, random_weights=random_weights, embedding=e)
+            for s, m, e in zip(scores, maps, classes, strict=True)
         ]

@@ -113,3 +113,12 @@ def maps_to_image_size(
             up = cv2.resize(up, (w, h), interpolation=cv2.INTER_LINEAR)
         out.append(up.astype(np.float32, copy=False))
     return out
+
+
+def clip_of_detector(detector: object):
+    """The CLIP ``LoadedModel`` a WinCLIP detector already holds, to share it; None for other detectors."""
+    for name in ("loaded", "_loaded"):
+        loaded = getattr(detector, name, None)
+        if loaded is not None and getattr(loaded.spec, "role", "") == "clip" and loaded.tokenizer is not None:
+            return loaded
+    return None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -210,3 +211,45 @@ class PartIdentityCheck:
             text = [p for p, _ in self.text_probabilities(clip)]
         refs = leave_one_out_similarities(good_embeddings) if good_embeddings is not None else []
         return calibrate_identity(text, refs)
+
+
+def identity_check_for(recipe, detector, other_objects: Sequence[str] = ()) -> tuple[PartIdentityCheck | None, str]:
+    """The recipe's identity check for this detector, and a line saying how it runs.
+
+    The good references' embeddings (the detector's own, one forward each at start) are the
+    reference signal; a recipe without calibrated identity thresholds is calibrated here from those
+    references (leave-one-out similarities, never self-matches), and the line says so.
+    """
+    from inspector.detectors.base import clip_of_detector
+    from inspector.recipes import reference_images
+
+    settings = recipe.identity
+    if not settings.enabled:
+        return None, "identity check off (recipe)"
+    clip = clip_of_detector(detector)
+    check = PartIdentityCheck(
+        settings,
+        recipe.object_name,
+        other_objects,
+        clip=clip,
+        device=detector.info.device,
+        dtype=detector.info.dtype,
+        random_weights=detector.info.random_weights,
+    )
+    embed = getattr(detector, "image_embeddings", None)
+    references = reference_images(recipe) if recipe.references and embed is not None else []
+    embeddings = embed(references) if references else None
+    check.set_references(embeddings)
+    signals = [name for name, on in (("text", check.text_enabled), ("references", embeddings is not None)) if on]
+    if not signals:
+        return check, "identity check: no signal (no CLIP text check and no references)"
+    if settings.calibrated:
+        return check, f"identity check on ({', '.join(signals)}; thresholds from the recipe)"
+    calibration = check.calibrate(references, embeddings, embeddings if check.shared_clip else None)
+    check.settings = replace(
+        settings, text_threshold=calibration.text_threshold, reference_threshold=calibration.reference_threshold
+    )
+    note = f"identity check on ({', '.join(signals)}; thresholds from the {len(references)} references at start"
+    if calibration.notes:
+        note += "; " + "; ".join(calibration.notes)
+    return check, note + ")"

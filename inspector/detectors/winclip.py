@@ -685,7 +685,23 @@ class WinClipDetector:
         scores, maps = self.score_embeddings(emb)
         full = maps_to_image_size(maps.astype(np.float32), images, self._vit.image_size, self.map_sigma)
         random = self._loaded.random_weights
+        unit = _unit_rows(emb.image)
         return [
-            AnomalyPrediction(score=float(s), anomaly_map=np.clip(m, 0.0, 1.0), random_weights=random)
-            for s, m in zip(scores, full, strict=True)
+            AnomalyPrediction(score=float(s), anomaly_map=np.clip(m, 0.0, 1.0), random_weights=random, embedding=e)
+            for s, m, e in zip(scores, full, unit, strict=True)
         ]
+
+    def image_embeddings(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """Unit CLIP image embeddings ``(N, E)`` of whole images (the class token, as ``predict`` gives)."""
+        images = [as_rgb_uint8(i) for i in images]
+        rows = [
+            _unit_rows(self.embed(images[s : s + REFERENCE_BATCH]).image)
+            for s in range(0, len(images), REFERENCE_BATCH)
+        ]
+        return np.concatenate(rows) if rows else np.zeros((0, 0), np.float32)
+
+
+def _unit_rows(embeddings) -> np.ndarray:
+    """A ``(B, E)`` tensor of embeddings as unit-length float32 numpy rows."""
+    torch = import_torch()
+    return torch.nn.functional.normalize(embeddings.float(), dim=-1).cpu().numpy()

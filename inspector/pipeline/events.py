@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from inspector.core.timeline import Peak
 from inspector.core.types import Verdict
 
 
@@ -37,6 +38,9 @@ class PartResult:
     random_weights: bool = False
     image: np.ndarray | None = field(default=None, repr=False, compare=False)
     anomaly_map: np.ndarray | None = field(default=None, repr=False, compare=False)
+    media_time_s: float | None = None  # video frames: seconds from the start of the video
+    wrong_part: bool | None = None  # the part-identity check (None: not checked)
+    identity_reason: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """One JSON-lines record (no pixel data)."""
@@ -56,6 +60,12 @@ class PartResult:
                 verdict=self.verdict.value if self.verdict else None,
                 latency_ms=None if self.latency_ms is None else round(self.latency_ms, 1),
             )
+        if self.media_time_s is not None:
+            data["media_time_s"] = round(self.media_time_s, 3)
+        if self.wrong_part is not None:
+            data["wrong_part"] = self.wrong_part
+            if self.identity_reason:
+                data["identity_reason"] = self.identity_reason
         if self.reason:
             data["reason"] = self.reason
         if self.random_weights:
@@ -78,7 +88,7 @@ class FlaggedPart:
 
 RUN_EXIT_CODES: dict[int, str] = {
     0: "every part passed (none skipped)",
-    1: "at least one part failed or is uncertain (also parts found already inspected in this run)",
+    1: "at least one part failed, is uncertain or is the wrong part (also parts found already inspected in this run)",
     2: "bad arguments or recipe (nothing was started)",
     3: "model weights missing",
     4: "the source could not be opened or was lost",
@@ -114,6 +124,9 @@ class RunSummary:
     duplicates_flagged: int = 0  # parts found already inspected whose stored verdict is fail or uncertain
     not_stored: int = 0  # parts scored but not stored (the run stopped with a database error)
     terminated: bool = False  # stopped by SIGTERM (a service manager), not by Ctrl-C
+    wrong_parts: int = 0  # parts the identity check called the wrong product (counted in their verdicts too)
+    identity_note: str | None = None  # how the identity check ran (calibrated from what, or why it is off)
+    timeline_peaks: tuple[Peak, ...] = ()  # video sources: peaks of the score over the video's time
 
     @property
     def inspected(self) -> int:
@@ -128,7 +141,7 @@ class RunSummary:
             return 143
         if self.cancelled:
             return 130
-        if self.failed or self.uncertain or self.duplicates_flagged:
+        if self.failed or self.uncertain or self.duplicates_flagged or self.wrong_parts:
             return 1
         return 6 if self.skipped else 0
 
@@ -168,6 +181,18 @@ class RunSummary:
             "terminated": self.terminated,
             "duplicates_flagged": self.duplicates_flagged,
             "not_stored": self.not_stored,
+            "wrong_parts": self.wrong_parts,
+            "identity": self.identity_note,
+            "timeline_peaks": [
+                {
+                    "time_s": round(p.time_s, 3),
+                    "score": round(p.score, 6),
+                    "prominence": round(p.prominence, 6),
+                    "frame_index": p.frame_index,
+                    "inspection_id": p.inspection_id,
+                }
+                for p in self.timeline_peaks
+            ],
             "error": self.error,
             "exit_code": self.exit_code,
         }

@@ -28,12 +28,15 @@ from typing import Any
 
 import numpy as np
 
+from inspector.core.identity import IdentityResult
 from inspector.core.images import IMAGE_SUFFIXES, downscale_to_max_side
 from inspector.core.progress import ProgressState
 from inspector.core.provenance import require_calibration
 from inspector.core.recipe import Recipe
+from inspector.core.timeline import DEFAULT_MIN_SEPARATION_S, Peak, TimelinePoint, find_peaks
 from inspector.core.types import AnomalyPrediction, Verdict
 from inspector.detectors.base import Detector
+from inspector.detectors.identity import PartIdentityCheck, identity_check_for
 from inspector.errors import InspectorError, SourceError
 from inspector.pipeline.events import FlaggedPart, PartResult, PartStatus, RunSummary
 from inspector.recipes import reference_images
@@ -52,6 +55,11 @@ from inspector.store import (
 log = logging.getLogger(__name__)
 
 KEEP_IMAGES = ("all", "flagged", "none")
+
+
+#: Default peak prominence of a video timeline: a tenth of the recipe's threshold (scores of
+#: different detectors live on different scales; the threshold is the scale the recipe calibrated).
+PEAK_PROMINENCE_OF_THRESHOLD = 0.1
 
 
 def fit_for_recipe(detector: Detector, recipe: Recipe) -> None:
@@ -108,6 +116,10 @@ class InspectionPipeline:
         with_pixels: bool = False,
         lot: str | None = None,
         captions: Any = None,
+        identity: bool = True,
+        other_objects: tuple[str, ...] | None = None,
+        peak_separation_s: float = DEFAULT_MIN_SEPARATION_S,
+        peak_prominence: float | None = None,
     ) -> None:
         if keep_images not in KEEP_IMAGES:
             raise ValueError(f"keep_images must be one of {KEEP_IMAGES}")
@@ -136,6 +148,14 @@ class InspectionPipeline:
         self._terminated = False
         self._predict_seconds = 0.0
         self._in_flight = threading.BoundedSemaphore(4 * self.batch_size)
+        self.identity = identity and recipe.identity.enabled
+        self.other_objects = other_objects
+        self._identity_check: PartIdentityCheck | None = None
+        self._identity_note: str | None = None
+        self._wrong_parts = 0
+        self.peak_separation_s = peak_separation_s
+        self.peak_prominence = peak_prominence
+        self._timeline: list[TimelinePoint] = []
 
     # -- public ---------------------------------------------------------------------------------
     def stop(self, *, terminated: bool = False) -> None:
@@ -162,6 +182,8 @@ class InspectionPipeline:
                 source=self.source.source_id, recipe_version_id=version.id, operator=self.operator, lot=self.lot
             )
             writer = StoreWriter(self.store, on_error=self._on_store_error)
+            if self.identity:
+                self._identity_check, self._identity_note = self._open_identity_check()
             self.source.open()
             while not self.progress.cancelled and not self._store_error:
                 batch = self._next_batch()
@@ -209,7 +231,25 @@ class InspectionPipeline:
             duplicates_flagged=self._duplicates_flagged,
             not_stored=self._not_stored,
             terminated=self._terminated,
+            wrong_parts=self._wrong_parts,
+            identity_note=self._identity_note,
+            timeline_peaks=tuple(self._peaks()),
         )
+
+    def _open_identity_check(self) -> tuple[PartIdentityCheck | None, str]:
+        """The recipe's identity check, with the good references' embeddings (and thresholds when uncalibrated)."""
+        others = self.other_objects
+        if others is None:
+            others = tuple(self.store.recipe_objects(exclude=self.recipe.name))
+        return identity_check_for(self.recipe, self.detector, others)
+
+    def _peaks(self) -> list[Peak]:
+        if len(self._timeline) < 2:
+            return []
+        prominence = self.peak_prominence
+        if prominence is None:
+            prominence = PEAK_PROMINENCE_OF_THRESHOLD * abs(self.recipe.threshold)
+        return find_peaks(self._timeline, min_separation_s=self.peak_separation_s, min_prominence=prominence)
 
     def _outcome(self, error: str | None) -> RunOutcome:
         if error or self._store_error:
@@ -291,10 +331,18 @@ class InspectionPipeline:
         t0 = time.perf_counter()
         with self.captions.gate.scoring() if self.captions is not None else contextlib.nullcontext():
             predictions = self.detector.predict([f.image for f, _ in fresh])
+            identities = [self._check_identity(f.image, p) for (f, _), p in zip(fresh, predictions, strict=True)]
         self._predict_seconds += time.perf_counter() - t0
-        for (frame, digest), prediction in zip(fresh, predictions, strict=True):
+        for (frame, digest), prediction, identity in zip(fresh, predictions, identities, strict=True):
             self._in_flight.acquire()  # bounds the memory held by parts waiting for the disk
-            post.submit(self._store_part, frame, digest, prediction, version_id, run_id, writer)
+            post.submit(self._store_part, frame, digest, prediction, version_id, run_id, writer, identity)
+
+    def _check_identity(self, image: np.ndarray | None, prediction: AnomalyPrediction) -> IdentityResult | None:
+        check = self._identity_check
+        if check is None or image is None:
+            return None
+        clip = prediction.embedding if check.shared_clip else None
+        return check.check(image, embedding=prediction.embedding, clip_embedding=clip)
 
     def _skip(self, frame: Frame, reason: str, run_id: str, writer: StoreWriter) -> None:
         path = _path(frame) or f"{frame.source_id}#{frame.index}"
@@ -315,6 +363,7 @@ class InspectionPipeline:
         version_id: str,
         run_id: str,
         writer: StoreWriter,
+        identity: IdentityResult | None = None,
     ) -> None:
         try:
             verdict = self.recipe.verdict(prediction.score)
@@ -327,7 +376,8 @@ class InspectionPipeline:
                 )
                 thumbnail = artifacts.save_thumbnail(image)
                 image_key = None
-                if self.keep_images == "all" or (self.keep_images == "flagged" and verdict is not Verdict.PASS):
+                flagged = verdict is not Verdict.PASS or (identity is not None and identity.wrong_part)
+                if self.keep_images == "all" or (self.keep_images == "flagged" and flagged):
                     if frame.data is not None and frame.path is not None:
                         image_key = artifacts.put_bytes(frame.data, frame.path.suffix.lower() or ".bin")
                     elif frame.path is not None and frame.path.suffix.lower() in IMAGE_SUFFIXES:
@@ -354,9 +404,14 @@ class InspectionPipeline:
                 heatmap_artifact=heatmap,
                 thumbnail_artifact=thumbnail,
                 caption_status=CaptionStatus.PENDING if caption else None,
+                media_time_s=frame.media_time_s,
+                frame_index=frame.index if frame.media_time_s is not None else None,
+                wrong_part=identity.wrong_part if identity is not None else None,
+                identity_score=identity.score if identity is not None else None,
+                identity_reason=(identity.reason or None) if identity is not None else None,
             )
             future = writer.add(item)
-            future.add_done_callback(lambda f: self._stored(f, frame, prediction, verdict, latency, caption))
+            future.add_done_callback(lambda f: self._stored(f, frame, prediction, verdict, latency, caption, identity))
         except Exception as exc:  # noqa: BLE001 - never swallowed: the part is reported lost and the run stops
             log.exception("could not store the result for %s", _path(frame) or frame.index)
             self._lost(frame, prediction, exc)
@@ -392,6 +447,7 @@ class InspectionPipeline:
         verdict: Verdict,
         latency: float,
         caption: bool,
+        identity: IdentityResult | None = None,
     ) -> None:
         exc = future.exception()
         if exc is not None:
@@ -419,6 +475,12 @@ class InspectionPipeline:
                 self._duplicates += 1
             else:
                 self._counts[verdict] += 1
+                if identity is not None and identity.wrong_part:
+                    self._wrong_parts += 1
+                if frame.media_time_s is not None:
+                    self._timeline.append(
+                        TimelinePoint(frame.media_time_s, float(prediction.score), stored.id, frame.index)
+                    )
             self._done += 1
         status = PartStatus.DUPLICATE if stored.duplicate else PartStatus.STORED
         self._emit(
@@ -436,6 +498,9 @@ class InspectionPipeline:
                 random_weights=prediction.random_weights,
                 image=frame.image if self.with_pixels else None,
                 anomaly_map=prediction.anomaly_map if self.with_pixels else None,
+                media_time_s=frame.media_time_s,
+                wrong_part=identity.wrong_part if identity is not None else None,
+                identity_reason=(identity.reason or None) if identity is not None else None,
             )
         )
         if caption and not stored.duplicate:  # stored as "pending": always hand it over (a closed

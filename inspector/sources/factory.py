@@ -155,6 +155,7 @@ def make_source(
     on_state: StateCallback | None = None,
     capture_factory: CaptureFactory | None = None,
     limits: ReadLimits | None = None,
+    sample_fps: float | None = None,
 ) -> Source:
     """Build (without opening) the source a spec names.
 
@@ -169,6 +170,7 @@ def make_source(
         on_state: State-change callback.
         capture_factory: Cameras, streams and video files: replaces ``cv2.VideoCapture`` (tests).
         limits: Image files: the largest file (bytes) and image (pixels) read.
+        sample_fps: Cameras, streams and video files: score at most this many frames per second.
 
     Raises:
         SourceError: The spec names nothing the station can read.
@@ -189,7 +191,14 @@ def make_source(
     if parsed.kind is SourceKind.IMAGE:
         return ImageListSource([Path(target)], source_id=source_id, on_state=on_state, limits=limits)
     uri: int | str = target if isinstance(target, int) else str(target)
-    return VideoSource(uri, live=live, capture_factory=capture_factory, source_id=source_id, on_state=on_state)
+    return VideoSource(
+        uri,
+        live=live,
+        capture_factory=capture_factory,
+        source_id=source_id,
+        on_state=on_state,
+        sample_fps=sample_fps,
+    )
 
 
 def open_source(

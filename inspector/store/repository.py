@@ -200,6 +200,18 @@ class InspectionStore:
         with self.db.read() as conn:
             return list(conn.execute(select(Recipe.name).order_by(Recipe.name)).scalars())
 
+    def recipe_objects(self, exclude: str | None = None) -> list[str]:
+        """The object names of the station's recipes (their newest versions), except recipe ``exclude``."""
+        objects: list[str] = []
+        for name in self.recipe_names():
+            if exclude is not None and name == exclude.strip():
+                continue
+            versions = self.recipe_versions(name)
+            obj = str(versions[-1].body.get("object_name", "")).strip() if versions else ""
+            if obj and obj not in objects:
+                objects.append(obj)
+        return objects
+
     # -- runs and skipped files ----------------------------------------------------------------
 
     def start_run(

@@ -79,3 +79,20 @@ def test_a_good_recipe_still_loads_with_its_detector_options(tmp_path):
     recipe = load_recipe(path)
     assert isinstance(recipe, Recipe) and recipe.threshold == 1.0 and recipe.uncertain_band == (0.5, 2.0)
     assert recipe.detector_params == {"resolution": 56}  # only what the file set: defaults stay the detector's
+
+
+def test_identity_block_is_validated_and_round_trips_and_the_default_keeps_the_old_body():
+    from inspector.core.identity import IdentitySettings
+    from inspector.core.recipe import Recipe
+
+    base = {"format": "inspector-recipe", "format_version": 1, "name": "r"}
+    plain = Recipe.from_dict(base)
+    assert plain.identity == IdentitySettings() and "identity" not in plain.to_dict()
+    body = {**base, "identity": {"text_check": "on", "alternatives": ["nut"], "text_threshold": 0.2}}
+    recipe = Recipe.from_dict(body)
+    assert recipe.identity.text_check == "on" and recipe.identity.alternatives == ("nut",)
+    assert Recipe.from_dict(recipe.to_dict()) == recipe
+    with pytest.raises(RecipeError) as info:
+        Recipe.from_dict({**base, "identity": {"text_check": "sometimes", "text_threshold": 7, "colour": 1}})
+    message = str(info.value)
+    assert "identity.text_check" in message and "identity.text_threshold" in message and "identity.colour" in message
