@@ -16,12 +16,9 @@ from inspector.detectors.factory import create_detector
 from inspector.pipeline import InspectionPipeline, PartStatus, fit_for_recipe
 from inspector.sources import make_source
 from inspector.store import InspectionFilter, open_store
+from tests.conftest import shared_dataset
 from tests.helpers import texture, write_reference
 from tests.pipeline.test_run_cli import _cli
-
-DATASETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
-SCREWS = DATASETS / "bsdata" / "ball_screw"
-TILES = DATASETS / "magnetic_tile" / "magnetic_tile"
 
 
 class KnownEmbeddings:
@@ -66,14 +63,10 @@ def _tiny_dino(recipe):
     )
 
 
-def _require_datasets():
-    if not SCREWS.is_dir() or not TILES.is_dir():
-        pytest.skip(f"the shared datasets are not at {DATASETS}")
-
-
 def test_tiles_under_a_ball_screw_recipe_are_wrong_part_stored_filtered_and_counted(tmp_path, tiny_registry):
-    _require_datasets()
-    references = sorted((SCREWS / "train" / "good").glob("*.jpg"))[:3]
+    screws = shared_dataset("bsdata") / "ball_screw"
+    tiles = shared_dataset("magnetic_tile") / "magnetic_tile"
+    references = sorted((screws / "train" / "good").glob("*.jpg"))[:3]
     recipe = Recipe(
         name="ball screw",
         object_name="ball screw",
@@ -85,9 +78,9 @@ def test_tiles_under_a_ball_screw_recipe_are_wrong_part_stored_filtered_and_coun
     )
     lot = tmp_path / "lot"
     lot.mkdir()
-    for i, path in enumerate(sorted((SCREWS / "test" / "good").glob("*.jpg"))[:2]):
+    for i, path in enumerate(sorted((screws / "test" / "good").glob("*.jpg"))[:2]):
         (lot / f"screw-{i}.jpg").write_bytes(path.read_bytes())
-    for i, path in enumerate(sorted((TILES / "test").glob("*/*.jpg"))[:2]):
+    for i, path in enumerate(sorted((tiles / "test").glob("*/*.jpg"))[:2]):
         (lot / f"tile-{i}.jpg").write_bytes(path.read_bytes())
     detector = KnownEmbeddings(_tiny_dino(recipe))
     fit_for_recipe(detector, recipe)
