@@ -133,6 +133,10 @@ class Forwarder:
         with self._lock:
             return self._state
 
+    def pending(self) -> int:
+        """Records the spool holds for the central server now (read from the spool, never a cached count)."""
+        return self.spool.waiting(CONSUMER)
+
     def drain(self, timeout: float) -> bool:
         """Forward on the calling thread until the spool is empty (True) or ``timeout`` passes."""
         deadline = time.monotonic() + timeout

@@ -119,7 +119,8 @@ class PlantLink:
 
     def idle(self) -> bool:
         """Nothing waits: the central database is up to date and MQTT has sent everything."""
-        central_done = self.forwarder is None or self.forwarder.state().up_to_date
+        # the spool itself, not the forwarder's last count: parts committed after its last step count too
+        central_done = self.forwarder is None or (self.forwarder.pending() == 0 and self.forwarder.state().up_to_date)
         mqtt_done = self.mqtt is None or (self.mqtt.state().connected and self.mqtt.state().waiting == 0)
         return central_done and mqtt_done
 
