@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,6 +26,7 @@ from inspector.core.identity import (
     alternatives_for,
     calibrate_identity,
     decide_identity,
+    with_calibration,
 )
 from inspector.core.registry import ModelSpec
 from inspector.errors import InspectorError
@@ -246,9 +246,7 @@ def identity_check_for(recipe, detector, other_objects: Sequence[str] = ()) -> t
     if settings.calibrated:
         return check, f"identity check on ({', '.join(signals)}; thresholds from the recipe)"
     calibration = check.calibrate(references, embeddings, embeddings if check.shared_clip else None)
-    check.settings = replace(
-        settings, text_threshold=calibration.text_threshold, reference_threshold=calibration.reference_threshold
-    )
+    check.settings = with_calibration(settings, calibration)
     note = f"identity check on ({', '.join(signals)}; thresholds from the {len(references)} references at start"
     if calibration.notes:
         note += "; " + "; ".join(calibration.notes)
