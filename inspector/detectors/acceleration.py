@@ -203,14 +203,14 @@ def _median_seconds(fn, repeats: int = 3) -> float:
 
 def cast_loaded(loaded, dtype: str):
     """A copy of a loaded fp32 CPU model in ``dtype`` (the torch path)."""
-    from inspector.backbones.loading import LoadedModel
     from inspector.backbones.runtime import Runtime
 
     if dtype == loaded.runtime.dtype:
         return loaded
     runtime = Runtime(loaded.runtime.device, dtype)
     model = copy.deepcopy(loaded.model).to(dtype=runtime.torch_dtype)
-    return LoadedModel(loaded.spec, model, runtime, loaded.random_weights, loaded.tokenizer)
+    # the same weights in another dtype: everything else (fingerprint, tokenizer) carries over
+    return dataclasses.replace(loaded, model=model, runtime=runtime)
 
 
 def auto_backend(loaded, dtype: str, build: Callable[[Any], Any], graph: str):

@@ -92,3 +92,24 @@ def test_bench_measures_int8_agreement_and_tiles_and_names_the_cpu(tmp_path, tin
     assert "accepted" in table or "REFUSED" in table
     with pytest.raises(InspectorError, match="good images"):
         _run_config(BenchConfig(**common, backend="openvino", dtype="int8", image_folder=str(tmp_path / "parts")))
+
+
+@pytest.mark.parametrize("winner", ["torch", "openvino"])
+def test_auto_keeps_the_weights_fingerprint_whichever_backend_wins(tiny_registry, monkeypatch, winner):
+    # A calibration records detector.info.fingerprint; the torch copy in bf16 once lost it, so a
+    # real-weights threshold was saved with no fingerprint whenever torch measured faster.
+    timings = iter([1.0, 2.0] if winner == "torch" else [2.0, 1.0])
+    monkeypatch.setattr(acceleration, "_median_seconds", lambda fn: next(timings))
+    from inspector.backbones.loading import load_model
+    from inspector.backbones.runtime import make_runtime
+    from inspector.core.registry import get_spec
+    from inspector.detectors.anomalydino import AnomalyDinoDetector
+
+    loaded = load_model(get_spec("tiny-dino"), make_runtime("cpu", "float32"), random_weights=True)
+    loaded.fingerprint = "sha256:" + "ab" * 32  # as if imported from a folder
+    detector = acceleration.auto_backend(
+        loaded, "bfloat16", lambda m: AnomalyDinoDetector(m, resolution=56), "anomalydino:tiny-dino:56"
+    )
+    assert detector.info.backend == winner
+    assert detector.info.fingerprint == loaded.fingerprint
+    assert detector.info.dtype == "bfloat16"
