@@ -102,6 +102,7 @@ class PlantLink:
                     float(getattr(part, "score", 0.0) or 0.0),
                     float(getattr(part, "threshold", 0.0) or 0.0),
                     part.timestamp,  # type: ignore[attr-defined]
+                    wrong_part=bool(getattr(part, "wrong_part", False)),
                 )
             )
         else:

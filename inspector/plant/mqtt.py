@@ -285,6 +285,12 @@ class MqttPublisher:
             "recipe_version": version,
             "recipe_version_id": row["recipe_version_id"],
             "verdict": str(row["verdict"]),
+            # the part-identity check: True means another part was on the line (None: not checked)
+            "wrong_part": None if row.get("wrong_part") is None else bool(row["wrong_part"]),
+            "identity_score": row.get("identity_score"),
+            "identity_reason": row.get("identity_reason"),
+            "media_time_s": row.get("media_time_s"),  # video sources: seconds into the video
+            "frame_index": row.get("frame_index"),
             "score": row["score"],
             "threshold": row["threshold"],
             "detector": row["detector"],

@@ -15,6 +15,8 @@ Recipes                String[]                    recipes the station can selec
 CurrentRecipe          String                      the selected recipe
 LastResult/PartId      String                      the last part's id (the store's inspection id)
 LastResult/Verdict     String                      ``pass`` / ``fail`` / ``uncertain``
+LastResult/WrongPart   Boolean                     the part-identity check found another part on the
+                                                   line (divert it; its score says nothing)
 LastResult/Score       Double                      anomaly score (higher: more anomalous)
 LastResult/Threshold   Double                      the recipe's threshold
 LastResult/Time        DateTime                    when the part was inspected (UTC)
@@ -97,6 +99,7 @@ class PartResult:
     score: float
     threshold: float
     time: datetime
+    wrong_part: bool = False  # the part-identity check: not the recipe's part
 
 
 def _log_failure(future: Future[Any]) -> None:
@@ -187,6 +190,7 @@ class OpcUaServer:
                 "Score": float(result.score),
                 "Threshold": float(result.threshold),
                 "Time": result.time,
+                "WrongPart": bool(result.wrong_part),
                 "Counter": self._counter,
             }
         )
@@ -288,6 +292,7 @@ class OpcUaServer:
         await var(result, "Score", 0.0, ua.VariantType.Double)
         await var(result, "Threshold", 0.0, ua.VariantType.Double)
         await var(result, "Time", utc_now(), ua.VariantType.DateTime)
+        await var(result, "WrongPart", False, ua.VariantType.Boolean)
         await var(result, "Counter", 0, ua.VariantType.Int64)
 
         def method(action: Callable[..., Any], after: Callable[[Any], dict[str, Any]] | None = None):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -89,6 +90,11 @@ def test_every_verdict_once_per_part_through_broker_outage_and_station_restart(t
 
     # The station restarts: what was stored while no publisher ran goes out with the next one.
     ids += store.add_inspections(make_items(15, recipe.id, start=200)).ids
+    wrong = dataclasses.replace(
+        make_items(1, recipe.id, start=300)[0], wrong_part=True, identity_score=0.12, identity_reason="a gear"
+    )
+    (wrong_id,) = store.add_inspections([wrong]).ids
+    ids.append(wrong_id)
     store.add_override(ids[0], "ana", Verdict.FAIL, defect_label="scratch")
     pub = MqttPublisher(store.db, _settings(mqtt_broker), station="cam-7").start()
     try:
@@ -105,6 +111,8 @@ def test_every_verdict_once_per_part_through_broker_outage_and_station_restart(t
     body = by_part[ids[0]]
     assert body["verdict"] == first.model_verdict.value and body["score"] == pytest.approx(first.score)
     assert (body["recipe"], body["recipe_version"], body["station"]) == ("bracket-A", 1, "cam-7")
+    assert body["wrong_part"] is None  # not checked
+    assert (by_part[wrong_id]["wrong_part"], by_part[wrong_id]["identity_reason"]) == (True, "a gear")
     override = sub.bodies("override")[0]
     assert (override["part_id"], override["verdict"], override["operator"]) == (ids[0], "fail", "ana")
     states = [b["state"] for b in sub.bodies("state")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 import threading
 
@@ -52,11 +53,20 @@ class StoreControl:
         if self.recipe is None:
             raise InspectorError("Select a recipe before triggering an inspection.")
         item = make_items(1, self.recipe.id, start=self.n)[0]
+        if self.n % 2:  # every second part is another part on the line (the identity check)
+            item = dataclasses.replace(item, wrong_part=True, identity_score=0.1, identity_reason="looks like a gear")
         self.n += 1
         part_id = self.store.add_inspections([item]).ids[0]
         record = self.store.get(part_id)
         self.server_ref[0].publish_result(
-            PartResult(part_id, record.model_verdict.value, record.score, record.threshold, record.inspected_at)
+            PartResult(
+                part_id,
+                record.model_verdict.value,
+                record.score,
+                record.threshold,
+                record.inspected_at,
+                wrong_part=bool(record.wrong_part),
+            )
         )
         return part_id
 
@@ -125,7 +135,7 @@ def test_select_trigger_read_and_subscribe(station):
                 last = await system.get_child(f"{idx}:LastResult")
                 values = {
                     name: await (await last.get_child(f"{idx}:{name}")).read_value()
-                    for name in ("PartId", "Verdict", "Score", "Threshold")
+                    for name in ("PartId", "Verdict", "Score", "Threshold", "WrongPart")
                 }
                 await system.call_method(f"{idx}:Stop")
                 state = await (await system.get_child(f"{idx}:SystemState")).read_value()
@@ -142,6 +152,7 @@ def test_select_trigger_read_and_subscribe(station):
         "Verdict": record.model_verdict.value,
         "Score": pytest.approx(record.score),
         "Threshold": pytest.approx(record.threshold),
+        "WrongPart": True,  # the PLC diverts it
     }
     assert seen[-1] == 2 and state == "Ready"
 
