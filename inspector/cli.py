@@ -660,6 +660,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--band", type=float, default=1.0, help="uncertain band half-width in std (0: none)")
     _add_runtime(p)
     p.set_defaults(func=cmd_recipe_calibrate)
+    from inspector.recalibration_cli import register as register_recalibrate
+
+    register_recalibrate(rsub)
     p = rsub.add_parser("show", help="print a recipe")
     p.add_argument("path")
     p.set_defaults(func=cmd_recipe_show)
