@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from inspector.core.images import downscale_to_max_side
+
 ANALYSIS_SIDE = 256
 
 
@@ -123,8 +125,6 @@ class RegionCrop:
 
 def _analysis_map(anomaly_map: np.ndarray) -> tuple[np.ndarray, float, float]:
     """The map as float32, NaN/inf replaced, at most ``ANALYSIS_SIDE`` px; and the scale factors."""
-    import cv2
-
     amap = np.asarray(anomaly_map, dtype=np.float32)
     if amap.ndim == 3 and amap.shape[2] == 1:
         amap = amap[:, :, 0]
@@ -135,10 +135,7 @@ def _analysis_map(anomaly_map: np.ndarray) -> tuple[np.ndarray, float, float]:
         low = float(amap[finite].min()) if finite.any() else 0.0
         amap = np.where(finite, amap, low).astype(np.float32)
     h, w = amap.shape
-    scale = min(1.0, ANALYSIS_SIDE / max(h, w))
-    if scale < 1.0:
-        size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        amap = cv2.resize(amap, size, interpolation=cv2.INTER_AREA)
+    amap = downscale_to_max_side(amap, ANALYSIS_SIDE)
     return amap, w / amap.shape[1], h / amap.shape[0]
 
 

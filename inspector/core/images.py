@@ -249,19 +249,25 @@ def _gray_to_rgb(gray: np.ndarray) -> np.ndarray:
     return np.repeat(gray[:, :, None], 3, axis=2)
 
 
+def fit_size(shape: tuple[int, ...], max_side: int) -> tuple[int, int]:
+    """``(width, height)`` of an image of ``shape`` shrunk to at most ``max_side`` on its long side
+    (aspect kept, never enlarged): the one rule every shrink in the station follows."""
+    h, w = shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
 def downscale_to_max_side(array: np.ndarray, max_side: int, *, nearest: bool = False) -> np.ndarray:
     """Shrink an image, map or mask so its longer side is at most ``max_side`` (never enlarges).
 
     Maps and images are area-averaged; with ``nearest`` (masks) values are picked, not blended, and a
-    boolean mask stays boolean.
+    boolean mask stays boolean. An array already small enough is returned as it is (made C-contiguous).
     """
     import cv2
 
-    h, w = array.shape[:2]
-    scale = max_side / max(h, w)
-    if scale >= 1.0:
-        return array
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    size = fit_size(array.shape, max_side)
+    if size == (array.shape[1], array.shape[0]):
+        return np.ascontiguousarray(array)
     if nearest:
         small = cv2.resize(
             array.astype(np.uint8) if array.dtype == bool else array, size, interpolation=cv2.INTER_NEAREST

@@ -201,3 +201,14 @@ def save_recipe(recipe: Recipe, path: str | os.PathLike[str]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(recipe.to_dict(), indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, path)
+
+
+def band_of_body(body: dict[str, Any]) -> tuple[float, float] | None:
+    """The uncertain band a stored recipe body names (``None`` when it has none or it is malformed)."""
+    raw = body.get("uncertain_band") if isinstance(body, dict) else None
+    if isinstance(raw, list | tuple) and len(raw) == 2:
+        try:
+            return float(raw[0]), float(raw[1])
+        except (TypeError, ValueError):
+            return None
+    return None

@@ -94,6 +94,11 @@ def register(subparsers) -> None:
         help="anomaly maps as float32 TIFF (default), .npy, or none",
     )
     p.add_argument(
+        "--overlays",
+        action="store_true",
+        help="also write each part's heatmap overlay (PNG, as the station shows it) under overlays/",
+    )
+    p.add_argument(
         "--no-captioner-labels",
         action="store_true",
         help="defect folders from operator labels only (else the captioner's guess fills gaps)",
@@ -285,12 +290,14 @@ def cmd_export_dataset(args: argparse.Namespace) -> int:
     options = DatasetOptions(
         include_unreviewed=args.include_unreviewed, uncertain=args.uncertain, train_good_fraction=args.train_fraction,
         category=args.category, anomaly_maps=args.maps, captioner_labels=not args.no_captioner_labels,
+        overlays=args.overlays,
     )  # fmt: skip
     with open_store_arg(args.db) as store:
         scope = build_scope(args, store)
         result = export_dataset(store, scope, args.out, options, progress=ProgressState(_PhaseBars(args.quiet)))
     print(
-        f"Exported {result.exported:,} parts to {result.root} ({result.maps:,} anomaly maps); "
+        f"Exported {result.exported:,} parts to {result.root} ({result.maps:,} anomaly maps"
+        f"{f', {result.overlays:,} overlays' if result.overlays else ''}); "
         f"manifest: {result.manifest}"
     )
     for key, n in sorted(result.counts.items()):

@@ -23,6 +23,7 @@ import numpy as np
 
 import inspector
 from inspector.core.progress import ProgressState
+from inspector.core.recipe import band_of_body
 from inspector.reports import DEFAULT_MAX_PARTS
 from inspector.reports.scope import ReportScope, ResolvedScope, count_in_scope, iter_records, resolve_scope
 from inspector.store import (
@@ -349,12 +350,13 @@ def gather_report(
     progress.report(collect.n, max(total, collect.n), PHASE_READ)
 
     listed = [_listed_part(r, trail, runs_by_id) for r, trail in collect.listed()]
+    recipes = _recipes(store, collect)
     if images:
         from inspector.reports.images import add_images
 
-        listed = add_images(store.artifacts, listed, progress)
+        bands = {u.recipe_version_id: u.uncertain_band for u in recipes}
+        listed = add_images(store.artifacts, listed, progress, bands=bands)
     series = ScoreSeries(*_series_arrays(collect))
-    recipes = _recipes(store, collect)
     runs = _runs(collect, runs_by_id)
     data = ReportData(
         title=title or default_title(resolved),
@@ -470,13 +472,7 @@ def _throughput(c: _Collector) -> Throughput:
 def _recipes(store: InspectionStore, c: _Collector) -> tuple[RecipeUse, ...]:
     uses = []
     for version_id, (name, version, thresholds, n) in c.recipes.items():
-        band = None
-        try:
-            raw = store.get_recipe_version(version_id).body.get("uncertain_band")
-            if isinstance(raw, list | tuple) and len(raw) == 2:
-                band = (float(raw[0]), float(raw[1]))
-        except (ValueError, TypeError, AttributeError):
-            band = None
+        band = band_of_body(store.get_recipe_version(version_id).body)
         uses.append(RecipeUse(version_id, name, version, tuple(sorted(thresholds)), band, n))
     return tuple(sorted(uses, key=lambda u: (u.name.casefold(), u.version)))
 

@@ -7,6 +7,8 @@ Layout written under the output folder (which must be new or empty)::
     <category>/test/<defect>/<name>.<ext>       failed parts, one folder per defect type
     <category>/uncertain/<name>.<ext>           only with uncertain="aside" (outside train/ and test/)
     anomaly_maps/<category>/<split>/<label>/<name>.tiff   the station's anomaly maps, float32
+    overlays/<category>/<split>/<label>/<name>.png        only with overlays=True: the heatmap over the
+                                                 part, rendered as the station shows it
     manifest.csv                                 one row per exported part (ids, scores, verdicts, paths)
     export.json                                  what was exported and what was left out, and why
 
@@ -38,7 +40,10 @@ import numpy as np
 from PIL import Image
 
 import inspector
+from inspector.core.images import load_image
+from inspector.core.overlay import render_overlay
 from inspector.core.progress import ProgressState
+from inspector.core.recipe import band_of_body
 from inspector.errors import InspectorError
 from inspector.reports.files import output_error
 from inspector.reports.scope import ReportError, ReportScope, count_in_scope, iter_records, resolve_scope
@@ -67,6 +72,8 @@ class DatasetOptions:
         category: Category folder name for all parts (default: each part's recipe name).
         anomaly_maps: ``tiff`` (float32, as the MVTec AD evaluation reads), ``npy`` or ``none``.
         captioner_labels: Use the captioner's defect guess when the operator gave no label.
+        overlays: Also write each part's heatmap overlay as a PNG, rendered by
+            :mod:`inspector.core.overlay` (the window's scale, tied to the threshold), for people to look at.
     """
 
     include_unreviewed: bool = False
@@ -75,6 +82,7 @@ class DatasetOptions:
     category: str | None = None
     anomaly_maps: str = "tiff"
     captioner_labels: bool = True
+    overlays: bool = False
 
     def __post_init__(self) -> None:
         if self.uncertain not in ("exclude", "aside"):
@@ -94,6 +102,7 @@ class DatasetExportResult:
     excluded: dict[str, int]  # reason -> parts left out
     maps: int  # anomaly maps written
     random_weights: int  # exported parts scored with random weights (their maps were not exported)
+    overlays: int = 0  # overlay PNGs written
 
 
 def safe_name(text: str, fallback: str) -> str:
@@ -126,6 +135,8 @@ class _Writer:
         self.store, self.stage, self.options = store, stage, options
         self.taken: dict[Path, set[str]] = {}
         self.maps = 0
+        self.overlays = 0
+        self._bands: dict[str, tuple[float, float] | None] = {}
 
     def unique(self, folder: Path, stem: str, suffix: str) -> str:
         used = self.taken.setdefault(folder, set())
@@ -159,6 +170,30 @@ class _Writer:
             target.unlink()
             return False
         return True
+
+    def _band(self, recipe_version_id: str) -> tuple[float, float] | None:
+        if recipe_version_id not in self._bands:
+            try:
+                body = self.store.get_recipe_version(recipe_version_id).body
+            except InspectorError:
+                body = {}
+            self._bands[recipe_version_id] = band_of_body(body)
+        return self._bands[recipe_version_id]
+
+    def write_overlay(self, r: InspectionRecord, image: Path, target_stem: Path) -> None:
+        """The part's heatmap over its image, as the station renders it (skipped without a usable map)."""
+        if not self.options.overlays or not r.heatmap_artifact or r.random_weights:
+            return
+        try:
+            anomaly_map = self.store.artifacts.load_heatmap(r.heatmap_artifact)
+            rgb = render_overlay(
+                load_image(image), anomaly_map, threshold=r.threshold, band=self._band(r.recipe_version_id)
+            )
+        except (InspectorError, ValueError):
+            return
+        target_stem.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rgb).save(target_stem.with_suffix(".png"))
+        self.overlays += 1
 
     def write_map(self, r: InspectionRecord, target_stem: Path) -> str:
         if self.options.anomaly_maps == "none" or not r.heatmap_artifact or r.random_weights:
@@ -267,6 +302,7 @@ def _export(store, resolved, stage: Path, options: DatasetOptions, total: int, p
             map_rel = ""
             if split != "uncertain":
                 map_rel = writer.write_map(r, stage / "anomaly_maps" / category / split / label / Path(name).stem)
+            writer.write_overlay(r, folder / name, stage / "overlays" / category / split / label / Path(name).stem)
             random += r.random_weights
             counts[f"{category}/{split}/{label}"] += 1
             exported += 1
@@ -287,6 +323,7 @@ def _export(store, resolved, stage: Path, options: DatasetOptions, total: int, p
         "counts": dict(sorted(counts.items())),
         "excluded": dict(sorted(excluded.items())),
         "anomaly_maps": writer.maps,
+        "overlays": writer.overlays,
         "random_weights": random,
         "notes": [
             "Labels are the verdicts after operator review; defect folders are operator labels "
@@ -305,5 +342,6 @@ def _export(store, resolved, stage: Path, options: DatasetOptions, total: int, p
         "counts": dict(counts),
         "excluded": dict(excluded),
         "maps": writer.maps,
+        "overlays": writer.overlays,
         "random_weights": random,
     }

@@ -1,8 +1,9 @@
 """Thumbnails and heatmap overlays of the listed parts, as JPEG bytes every format can embed.
 
 The thumbnail is the one the station stored (else one is made from the stored image copy or the
-original file); the overlay is the stored anomaly map, scaled per part from its lowest to its
-highest value, coloured (blue low, red high) and blended over the thumbnail.
+original file); the overlay is the stored anomaly map rendered by :mod:`inspector.core.overlay`,
+the window's own rendering: scaled to the part's threshold (and its recipe's uncertain band), so a
+calm good part looks calm in the report as it does on the station.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from inspector.core.images import fit_size
+from inspector.core.overlay import render_overlay
 from inspector.core.progress import ProgressState
 from inspector.errors import InspectorError
 from inspector.reports.data import PHASE_IMAGES, ListedPart
@@ -24,7 +27,6 @@ from inspector.store.part_image import CHANGED, part_image
 
 THUMB_SIDE = 256
 JPEG_QUALITY = 82
-OVERLAY_ALPHA = 0.45
 
 
 def encode_jpeg(rgb: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
@@ -33,12 +35,17 @@ def encode_jpeg(rgb: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
     return out.getvalue()
 
 
-def colorize(anomaly_map: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """RGB uint8 ``(h, w, 3)`` of a map resized to ``size = (w, h)``, scaled over its own range."""
-    resized = cv2.resize(np.asarray(anomaly_map, dtype=np.float32), size, interpolation=cv2.INTER_AREA)
-    lo, hi = float(resized.min()), float(resized.max())
-    levels = np.zeros(resized.shape, np.uint8) if hi <= lo else ((resized - lo) / (hi - lo) * 255).astype(np.uint8)
-    return cv2.cvtColor(cv2.applyColorMap(levels, cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
+def overlay_rgb(
+    thumbnail: np.ndarray | None,
+    anomaly_map: np.ndarray,
+    threshold: float | None,
+    band: tuple[float, float] | None = None,
+) -> np.ndarray:
+    """The report's overlay of one part (RGB): the window's rendering at thumbnail size."""
+    if thumbnail is None:
+        w, h = fit_size(anomaly_map.shape, THUMB_SIDE)
+        thumbnail = np.zeros((h, w, 3), dtype=np.uint8)
+    return render_overlay(thumbnail, anomaly_map, threshold=threshold, band=band, max_side=THUMB_SIDE)
 
 
 def _thumbnail(artifacts: ArtifactStore, record: InspectionRecord) -> tuple[np.ndarray | None, str]:
@@ -58,8 +65,11 @@ def _thumbnail(artifacts: ArtifactStore, record: InspectionRecord) -> tuple[np.n
         return None, note or "image file unreadable"
 
 
-def part_images(artifacts: ArtifactStore, record: InspectionRecord) -> tuple[bytes | None, bytes | None, str]:
-    """``(thumbnail JPEG, overlay JPEG, note)`` of one part; a missing one is None, the note says why."""
+def part_images(
+    artifacts: ArtifactStore, record: InspectionRecord, band: tuple[float, float] | None = None
+) -> tuple[bytes | None, bytes | None, str]:
+    """``(thumbnail JPEG, overlay JPEG, note)`` of one part (``band``: its recipe's uncertain band);
+    a missing one is None, the note says why."""
     thumb, note = _thumbnail(artifacts, record)
     thumb_bytes = None
     if thumb is not None:
@@ -73,15 +83,7 @@ def part_images(artifacts: ArtifactStore, record: InspectionRecord) -> tuple[byt
     if record.heatmap_artifact:
         try:
             anomaly_map = artifacts.load_heatmap(record.heatmap_artifact)
-            if thumb is None:
-                h, w = anomaly_map.shape
-                scale = THUMB_SIDE / max(h, w)
-                size = (max(1, round(w * scale)), max(1, round(h * scale)))
-                overlay_bytes = encode_jpeg(colorize(anomaly_map, size))
-            else:
-                color = colorize(anomaly_map, (thumb.shape[1], thumb.shape[0]))
-                blend = thumb.astype(np.float32) * (1 - OVERLAY_ALPHA) + color.astype(np.float32) * OVERLAY_ALPHA
-                overlay_bytes = encode_jpeg(np.clip(blend, 0, 255).astype(np.uint8))
+            overlay_bytes = encode_jpeg(overlay_rgb(thumb, anomaly_map, record.threshold, band))
         except (InspectorError, ValueError, OSError, cv2.error):
             note = (note + "; " if note else "") + "heatmap unreadable"
     else:
@@ -90,16 +92,26 @@ def part_images(artifacts: ArtifactStore, record: InspectionRecord) -> tuple[byt
 
 
 def add_images(
-    artifacts: ArtifactStore, parts: list[ListedPart], progress: ProgressState | None = None
+    artifacts: ArtifactStore,
+    parts: list[ListedPart],
+    progress: ProgressState | None = None,
+    *,
+    bands: dict[str, tuple[float, float] | None] | None = None,
 ) -> list[ListedPart]:
-    """The listed parts with their images filled in (in parallel: decoding releases the GIL)."""
+    """The listed parts with their images filled in (in parallel: decoding releases the GIL).
+
+    ``bands``: each recipe version's uncertain band, by id (the heat scale follows it, as in the window).
+    """
+    bands = bands or {}
     progress = progress or ProgressState()
     total = len(parts)
     progress.report(0, total, PHASE_IMAGES)
     out = list(parts)
     workers = max(1, min(4, os.cpu_count() or 1))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="report-images") as pool:
-        futures = [pool.submit(part_images, artifacts, part.record) for part in parts]
+        futures = [
+            pool.submit(part_images, artifacts, part.record, bands.get(part.record.recipe_version_id)) for part in parts
+        ]
         try:
             for i, future in enumerate(futures):
                 progress.check()

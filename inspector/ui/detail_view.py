@@ -23,10 +23,12 @@ from PySide6.QtWidgets import (
 )
 
 from inspector.core.images import load_image
+from inspector.core.overlay import PreparedPart, prepare_part
+from inspector.core.recipe import band_of_body
 from inspector.errors import InspectorError
 from inspector.store import InspectionRecord, InspectionStore, OverrideKind, OverrideRecord, StoreError
 from inspector.store.part_image import CHANGED, part_image
-from inspector.ui.heatmap_overlay import OverlayView, PreparedPart, prepare_part
+from inspector.ui.heatmap_overlay import OverlayView
 from inspector.ui.plain_text import plain_labels, plain_tooltip
 from inspector.ui.theme import VERDICT_TEXT
 from inspector.ui.widgets import VerdictBadge, section_title
@@ -51,9 +53,11 @@ def load_detail(store: InspectionStore, inspection_id: str, max_side: int = 1600
     record = store.get(inspection_id)
     history = store.history(inspection_id)
     classes: tuple[str, ...] = ()
+    band = None
     try:
         body = store.get_recipe_version(record.recipe_version_id).body
         classes = tuple(str(c) for c in body.get("defect_classes", ()) or ())
+        band = band_of_body(body)
     except StoreError:
         pass
     image, note = _part_image(store, record)
@@ -69,6 +73,7 @@ def load_detail(store: InspectionStore, inspection_id: str, max_side: int = 1600
             image,
             heat,
             threshold=record.threshold,
+            band=band,
             max_side=max_side,
             score=record.score,
             verdict=record.effective_verdict.value,

@@ -112,3 +112,27 @@ def test_refuses_a_folder_in_use_and_cleans_up_on_cancel(station, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["busy"]
     with pytest.raises(ReportError, match="uncertain must be"):
         DatasetOptions(uncertain="keep")
+
+
+def test_overlays_are_the_station_rendering_of_each_exported_map(station, tmp_path):
+    from inspector.core.images import load_image
+    from inspector.core.overlay import render_overlay
+    from inspector.core.recipe import band_of_body
+
+    options = DatasetOptions(overlays=True, anomaly_maps="npy", category="bracket")
+    result = export_dataset(station.store, ReportScope(lot="L-18"), tmp_path / "ov", options)
+    rows = [r for r in manifest(result.root) if r["anomaly_map"]]
+    assert rows and result.overlays == len(rows)
+    row = rows[0]
+    record = station.store.get(row["inspection_id"])
+    band = band_of_body(station.store.get_recipe_version(record.recipe_version_id).body)
+    expected = render_overlay(
+        load_image(result.root / row["image"]),
+        np.load(result.root / row["anomaly_map"]),
+        threshold=record.threshold,
+        band=band,
+    )
+    stem = row["anomaly_map"].removeprefix("anomaly_maps/").removesuffix(".npy")
+    written = np.asarray(Image.open(result.root / "overlays" / f"{stem}.png").convert("RGB"))
+    assert np.array_equal(written, expected)
+    assert json.loads((result.root / "export.json").read_text())["overlays"] == result.overlays
