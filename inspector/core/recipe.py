@@ -15,6 +15,7 @@ from typing import Any
 
 from inspector.core.identity import IdentitySettings
 from inspector.core.recipe_schema import validate_recipe_body
+from inspector.core.review_sampling import ReviewSampling
 from inspector.core.types import Verdict
 from inspector.errors import RecipeError
 
@@ -71,6 +72,7 @@ class Recipe:
         training: For a trained detector: method, data used, settings, losses and before/after metrics.
         library_excluded: Content hashes of parts an engineer removed from the good-part library.
         golden_parts: Content hashes of golden parts (kept apart: never learned from).
+        review: Which parts go to review on their own (:mod:`inspector.core.review_sampling`).
     """
 
     name: str
@@ -90,6 +92,7 @@ class Recipe:
     training: dict[str, Any] = field(default_factory=dict)
     library_excluded: tuple[str, ...] = ()
     golden_parts: tuple[str, ...] = ()
+    review: ReviewSampling = field(default_factory=ReviewSampling)
 
     def __post_init__(self) -> None:
         if self.detector not in DETECTORS:
@@ -141,6 +144,10 @@ class Recipe:
             del body["identity"]
         else:
             body["identity"] = self.identity.to_dict()
+        if self.review == ReviewSampling():  # the default sampling: the body (and hash) stay as they were
+            del body["review"]
+        else:
+            body["review"] = self.review.to_dict()
         return {"format": RECIPE_FORMAT, "format_version": RECIPE_FORMAT_VERSION, **body}
 
     @classmethod

@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from inspector.core.identity import IdentitySettings
+from inspector.core.review_sampling import ReviewSampling
 from inspector.errors import RecipeError
 
 #: Most reference images a recipe may list (few-shot methods use 1-4; their patch memory grows
@@ -83,6 +84,14 @@ class IdentityBody(_Strict):
     reference_threshold: Annotated[Number, Field(ge=-1.0, le=1.0)] | None = None
 
 
+class ReviewBody(_Strict):
+    """Which parts go to review on their own (:class:`~inspector.core.review_sampling.ReviewSampling`)."""
+
+    near_threshold: Annotated[Number, Field(ge=0.0, le=1.0)] = 0.05
+    pass_sample_rate: Annotated[Number, Field(ge=0.0, le=1.0)] = 0.01
+    seed: Count = 0
+
+
 PARAMS: dict[str, type[_Strict]] = {
     "anomalydino": AnomalyDinoParams,
     "winclip": WinClipParams,
@@ -111,6 +120,7 @@ class RecipeBody(_Strict):
     library_excluded: Annotated[list[Path_], Field(max_length=100_000)] = []
     golden_parts: Annotated[list[Path_], Field(max_length=10_000)] = []
     identity: IdentityBody = IdentityBody()
+    review: ReviewBody = ReviewBody()
 
     @field_validator("uncertain_band")
     @classmethod
@@ -160,6 +170,7 @@ def validate_recipe_body(body: dict[str, Any], source: str) -> dict[str, Any]:
     values["uncertain_band"] = tuple(values["uncertain_band"]) if values["uncertain_band"] is not None else None
     values["detector_params"] = params
     values["identity"] = IdentitySettings.from_dict(values["identity"])
+    values["review"] = ReviewSampling.from_dict(values["review"])
     return values
 
 

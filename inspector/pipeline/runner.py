@@ -33,6 +33,7 @@ from inspector.core.images import IMAGE_SUFFIXES, downscale_to_max_side
 from inspector.core.progress import ProgressState
 from inspector.core.provenance import require_calibration
 from inspector.core.recipe import Recipe
+from inspector.core.review_sampling import review_reason
 from inspector.core.timeline import DEFAULT_MIN_SEPARATION_S, Peak, TimelinePoint, find_peaks
 from inspector.core.types import AnomalyPrediction, Verdict
 from inspector.detectors.base import Detector
@@ -389,6 +390,8 @@ class InspectionPipeline:
                 return
             latency = (datetime.now(UTC) - frame.timestamp).total_seconds() * 1000.0
             caption = self._wants_caption(verdict)
+            r = self.recipe
+            why = review_reason(prediction.score, verdict, r.threshold, r.uncertain_band, digest, r.review)
             item = NewInspection.from_prediction(
                 prediction,
                 self.detector.info,
@@ -409,6 +412,7 @@ class InspectionPipeline:
                 wrong_part=identity.wrong_part if identity is not None else None,
                 identity_score=identity.score if identity is not None else None,
                 identity_reason=(identity.reason or None) if identity is not None else None,
+                review_reason=why.value if why is not None else None,
             )
             future = writer.add(item)
             future.add_done_callback(lambda f: self._stored(f, frame, prediction, verdict, latency, caption, identity))

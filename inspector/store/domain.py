@@ -107,6 +107,7 @@ class NewInspection:
     wrong_part: bool | None = None  # the part-identity check (None: not checked)
     identity_score: float | None = None
     identity_reason: str | None = None
+    review_reason: str | None = None  # why it was queued for review on its own (inspector.core.review_sampling)
     id: str = field(default_factory=new_id)
 
     def __post_init__(self) -> None:
@@ -263,6 +264,7 @@ class InspectionRecord:
     wrong_part: bool | None = None
     identity_score: float | None = None
     identity_reason: str | None = None
+    review_reason: str | None = None  # why the station queued it for review on its own; None: it did not
 
     @property
     def verdict_label(self) -> str:
@@ -365,6 +367,7 @@ class InspectionFilter:
     random_weights: bool | None = None
     station: str | None = None  # one station's parts, in a database shared by many
     wrong_part: bool | None = None  # True: only parts the identity check called the wrong part
+    to_review: bool | None = None  # True: parts queued for review on their own and not reviewed yet
 
     def __post_init__(self) -> None:
         for name in ("model_verdict", "effective_verdict"):

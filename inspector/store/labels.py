@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from inspector.store.domain import OverrideKind, Verdict
+from inspector.store.domain import InspectionFilter, OverrideKind, Verdict
 from inspector.store.models import Inspection, Override
-from inspector.store.queries import chunks
+from inspector.store.queries import chunks, conditions
 from inspector.store.repository import InspectionStore
 
 
@@ -93,3 +93,11 @@ def reviewed_labels(store: InspectionStore, recipe_version_ids: Iterable[str]) -
         )
     labels.sort(key=lambda x: (x.inspected_at, x.inspection_id))
     return labels
+
+
+def waiting_for_review(store: InspectionStore, recipe_name: str | None = None) -> dict[str, int]:
+    """Parts queued for review on their own and not reviewed yet, counted by reason."""
+    where = InspectionFilter(recipe_name=recipe_name, to_review=True)
+    stmt = select(Inspection.review_reason, func.count()).where(*conditions(where)).group_by(Inspection.review_reason)
+    with store.db.read() as conn:
+        return {str(reason): int(n) for reason, n in conn.execute(stmt)}

@@ -374,6 +374,16 @@ def _v7_to_v8(conn: Connection) -> None:
         add_column(conn, "inspections", column)
 
 
+def _v8_to_v9(conn: Connection) -> None:
+    """Why a part was queued for review on its own (uncertain band, near the threshold, spot check)."""
+    add_column(conn, "inspections", Column("review_reason", String(40)))
+    meta = MetaData(naming_convention=NAMING)
+    inspections = Table(
+        "inspections", meta, Column("id", String(36), primary_key=True), Column("review_reason", String(40))
+    )
+    Index("ix_inspections_review_reason", inspections.c.review_reason).create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "caption and defect-type slots; skipped files", _v1_to_v2),
     Migration(2, "PostgreSQL: append-only triggers; operator and recipe names unique per station", _v2_to_v3),
@@ -382,6 +392,7 @@ MIGRATIONS: list[Migration] = [
     Migration(5, "operators in the database; signatures; the audit hash chain", _v5_to_v6),
     Migration(6, "PostgreSQL: inspection records cannot be deleted, nor their verdict changed", _v6_to_v7),
     Migration(7, "video frame time; part identity (wrong part)", _v7_to_v8),
+    Migration(8, "why a part was queued for review on its own", _v8_to_v9),
 ]
 
 assert MIGRATIONS[-1].to_version == SCHEMA_VERSION, "add a migration step when bumping SCHEMA_VERSION"

@@ -35,7 +35,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from inspector.store.domain import CaptionStatus, OverrideKind, Verdict
 
 #: Version of the schema this code writes. A database with a higher number is refused.
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 ID = String(36)
 SHA256 = String(64)
@@ -182,6 +182,7 @@ class Inspection(Base):
         Index(None, "recipe_version_id", "inspected_at"),
         Index(None, "run_id", "inspected_at"),
         Index(None, "caption_status"),  # schema 2
+        Index(None, "review_reason"),  # schema 9
     )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
@@ -220,6 +221,9 @@ class Inspection(Base):
     wrong_part: Mapped[bool | None] = mapped_column(Boolean)
     identity_score: Mapped[float | None] = mapped_column(Float)
     identity_reason: Mapped[str | None] = mapped_column(Text)
+    # Schema 9: why the station queued the part for review on its own (uncertain, near threshold,
+    # sample; see inspector.core.review_sampling); None: not queued.
+    review_reason: Mapped[str | None] = mapped_column(String(40))
 
 
 class Override(Base):

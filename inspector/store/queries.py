@@ -173,6 +173,9 @@ def conditions(f: InspectionFilter | None) -> list[ColumnElement[bool]]:
         c.append(Inspection.wrong_part.is_(True) if f.wrong_part else Inspection.wrong_part.isnot(True))
     if f.station is not None:
         c.append(Inspection.station == f.station)
+    if f.to_review is not None:
+        waiting = Inspection.review_reason.isnot(None) & ~exists().where(Override.inspection_id == Inspection.id)
+        c.append(waiting if f.to_review else ~waiting)
     return c
 
 
@@ -249,4 +252,5 @@ def _record(r: Row[Any], last: Row[Any] | None, n_overrides: int) -> InspectionR
         wrong_part=r.wrong_part,
         identity_score=r.identity_score,
         identity_reason=r.identity_reason,
+        review_reason=r.review_reason,
     )

@@ -652,6 +652,7 @@ class InspectionStore:
             "wrong_part": item.wrong_part,
             "identity_score": item.identity_score,
             "identity_reason": item.identity_reason,
+            "review_reason": item.review_reason,
         }
 
     def _check_references(self, conn: Connection, batch: Sequence[NewInspection]) -> None:

@@ -46,6 +46,7 @@ COLUMNS: list[tuple[str, Callable[[InspectionRecord], str], str]] = [
     ("Defect", lambda r: r.effective_defect_label or r.defect_type or "", "scratch"),
     ("Recipe", lambda r: f"{r.recipe_name} v{r.recipe_version}", "ball screw v12"),
     ("Reviewed by", lambda r: r.last_reviewed_by or "", "Ana Ruiz"),
+    ("Why queued", lambda r: r.review_reason or "", "near threshold"),
     ("Caption", lambda r: r.caption or "", ""),
 ]
 COLUMN = {title: i for i, (title, _text, _sample) in enumerate(COLUMNS)}

@@ -29,8 +29,10 @@ from PySide6.QtWidgets import (
 )
 
 from inspector.store import CaptionStatus, InspectionFilter, InspectionRecord, Verdict
+from inspector.store.labels import waiting_for_review
 from inspector.ui.detail_view import REVIEW_SHORTCUTS, DetailData, DetailView, load_detail
 from inspector.ui.review_model import COLUMNS, InspectionTableModel
+from inspector.ui.review_waiting import TO_REVIEW, WaitingLabel
 from inspector.ui.station import Station
 from inspector.ui.theme import VERDICT_COLOURS, VERDICT_TEXT
 from inspector.ui.widgets import BannerArea, MessageBar
@@ -86,6 +88,7 @@ class ReviewQueue(QWidget):
             ("Reviewed or not", None),
             ("Not reviewed", False),
             ("Reviewed (overridden/confirmed)", True),
+            ("To review (queued by the station)", TO_REVIEW),
         ):
             self.reviewed.addItem(text, value)
         self.reviewed.currentIndexChanged.connect(self._filters_changed)
@@ -113,6 +116,8 @@ class ReviewQueue(QWidget):
         self.text.textChanged.connect(lambda _t: self._text_timer.start())
         self.count_label = QLabel("")
         self.count_label.setObjectName("scoreLine")
+        self.waiting = WaitingLabel()
+        self.waiting.clicked.connect(self.show_to_review)
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.setToolTip("Reload the list (Ctrl+R)")
         self.refresh_button.clicked.connect(self._refresh_clicked)
@@ -133,6 +138,7 @@ class ReviewQueue(QWidget):
         search.addWidget(QLabel("Find"))
         search.addWidget(self.text, 1)
         search.addWidget(self.count_label)
+        search.addWidget(self.waiting)
         search.addWidget(self.refresh_button)
 
         # -- table and detail ------------------------------------------------------------------------
@@ -258,6 +264,8 @@ class ReviewQueue(QWidget):
             "recipe_name": self.recipe.currentData(),
             "reviewed": self.reviewed.currentData(),
         }
+        if values["reviewed"] == TO_REVIEW:
+            values.update(reviewed=None, to_review=True)
         if self.use_dates.isChecked():
             start = self.date_from.date().toPython()
             end = self.date_to.date().toPython()
@@ -286,6 +294,12 @@ class ReviewQueue(QWidget):
         if self.station.store is None:
             return
         self.model.set_filter(self.current_filter(), then=lambda: self._after_reload(keep_id, then, fallback))
+        store, recipe = self.station.store, self.recipe.currentData()
+        self.station.tasks.submit(lambda: waiting_for_review(store, recipe), self.waiting.set_counts)
+
+    def show_to_review(self) -> None:
+        """The parts the station queued for review and nobody reviewed yet."""
+        self.reviewed.setCurrentIndex(self.reviewed.findData(TO_REVIEW))
 
     def _after_reload(self, keep_id: str | None, then: Callable[[], None] | None, fallback: bool) -> None:
         """Select the part kept (else, with ``fallback``, the first one); without fallback the part on
