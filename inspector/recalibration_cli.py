@@ -45,7 +45,7 @@ def register(recipe_subparsers) -> None:
 
 def cmd_recipe_recalibrate(args: argparse.Namespace) -> int:
     from inspector.core.recipe import load_recipe
-    from inspector.recalibration import apply_recalibration, recalibrate_from_reviews
+    from inspector.recalibration import apply_recalibration, describe, recalibrate_from_reviews
     from inspector.store import default_database_path, open_store
 
     recipe = load_recipe(args.path)
@@ -71,42 +71,3 @@ def cmd_recipe_recalibrate(args: argparse.Namespace) -> int:
         _recipe, version = apply_recalibration(store, rec, args.path)
     print(f"Wrote {args.path}: recipe '{version.recipe_name}' version {version.version}.")
     return 0
-
-
-def describe(rec) -> list[str]:
-    """The figures in plain lines (the CLI's output; the Recipes panel shows the same)."""
-    r, s = rec.reviews, rec.stats
-    c = f"{100 * s.confidence:.0f} %"
-    versions = ", ".join(f"v{v}" for v in r.versions) or "none"
-    lines = [
-        f"Recipe '{r.recipe_name}': {len(r.good)} reviewed good and {len(r.defective)} reviewed defective parts "
-        f"(recipe versions {versions}).",
-    ]
-    if r.other_weights:
-        lines.append(f"Left out: {r.other_weights} reviewed parts scored with other weights.")
-    if s.roc is not None:
-        lines.append(f"ROC AUC of the reviewed parts: {s.roc.auc:.4f}.")
-    cur = s.current
-    lines.append(f"At the current threshold {_limits(cur.limits)}:")
-    lines.append(f"  escape rate        {cur.escape.describe()}; {c} upper bound {_upper(cur.escape)}")
-    lines.append(f"  false-reject rate  {cur.false_reject.describe()}; {c} upper bound {_upper(cur.false_reject)}")
-    p = rec.proposal
-    if p is None:
-        lines.append(f"No proposal: {rec.refusal}")
-        return lines
-    lines.append(f"Proposed ({p.method.value}): {_limits(p.limits)}")
-    lines.append(f"  escape rate        {p.rates.escape.describe()}; {c} upper bound {_upper(p.rates.escape)}")
-    lines.append(
-        f"  false-reject rate  {p.rates.false_reject.describe()}; {c} upper bound {_upper(p.rates.false_reject)}"
-    )
-    lines.append(f"  {p.note}")
-    return lines
-
-
-def _upper(rate) -> str:
-    return f"{100 * rate.upper:.2f} %" if rate.n else "-"
-
-
-def _limits(limits) -> str:
-    band = f", uncertain band {limits.band[0]:.4f} .. {limits.band[1]:.4f}" if limits.band else ", no uncertain band"
-    return f"{limits.threshold:.4f}{band}"

@@ -218,6 +218,7 @@ class MainWindow(QMainWindow):
         self.station.ops.error.connect(lambda text: self.live.messages.show_message(text, "error"))
         self.review.attach_store()
         self.recipes._load_versions(self.recipes.name.text().strip())
+        self.recipes.recalibration.compute()
         self.store_ready.emit()
         self._check_logins(store)
         self.verify_audit()

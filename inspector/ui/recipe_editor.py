@@ -42,6 +42,7 @@ from inspector.errors import InspectorError
 from inspector.ui.calibration_dialog import CalibrationDialog
 from inspector.ui.image_list import ImageList, thumbnail
 from inspector.ui.plain_text import plain_tooltip
+from inspector.ui.recalibration_panel import RecalibrationPanel
 from inspector.ui.station import Station, recipe_file_name, recipe_files
 from inspector.ui.widgets import BannerArea, MessageBar, fmt_score
 from inspector.ui.workers import OpChange, describe_error
@@ -206,9 +207,14 @@ class RecipeEditor(QWidget):
         save_row.addWidget(self.save_button)
         col2.addLayout(save_row)
         form = QWidget()
-        fl = QHBoxLayout(form)
+        outer = QVBoxLayout(form)
+        fl = QHBoxLayout()
         fl.addLayout(col1, 1)
         fl.addLayout(col2, 1)
+        outer.addLayout(fl)
+        self.recalibration = RecalibrationPanel(station)  # thresholds from reviewed parts (#16)
+        self.recalibration.applied.connect(self._recalibrated)
+        outer.addWidget(self.recalibration)
         self.form_scroll = QScrollArea()  # a long form scrolls on a small screen instead of being cut
         self.form_scroll.setWidget(form)
         self.form_scroll.setWidgetResizable(True)
@@ -341,6 +347,11 @@ class RecipeEditor(QWidget):
         self._refs_changed()
         self.update_preview()
         self._load_versions(recipe.name)
+        self.recalibration.set_recipe(recipe if self.path is not None else None, self.path)
+
+    def _recalibrated(self, path: str) -> None:
+        if self.open_path(Path(path)):
+            self.recipes_changed.emit(path)
 
     def _set_exact(self, spin: QDoubleSpinBox, value: float) -> None:
         spin.setValue(value)
