@@ -52,6 +52,13 @@ class PreparedPart:
     latency_ms: float | None = None
     random_weights: bool = False
     over_threshold_fraction: float = 0.0
+    wrong_part: bool = False  # the part-identity check saw another part
+    identity_reason: str | None = None
+
+    @property
+    def shown_verdict(self) -> str | None:
+        """The badge key: ``wrong_part`` before the anomaly verdict (its score says nothing)."""
+        return "wrong_part" if self.wrong_part else self.verdict
 
 
 def heat_levels(

@@ -26,6 +26,7 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 WRONG_PART_LABEL = "WRONG PART"
+WRONG_PART_KEY = "wrong_part"  # the badge / colour key beside pass, fail, uncertain
 
 
 class CaptionStatus(StrEnum):
@@ -272,6 +273,11 @@ class InspectionRecord:
         if self.wrong_part and not self.reviewed:
             return WRONG_PART_LABEL
         return self.effective_verdict.value.upper()
+
+    @property
+    def shown_verdict(self) -> str:
+        """The badge and colour key: ``wrong_part`` for an unreviewed wrong part, else the effective verdict."""
+        return WRONG_PART_KEY if self.wrong_part and not self.reviewed else self.effective_verdict.value
 
     @property
     def short_fingerprint(self) -> str:

@@ -227,7 +227,9 @@ class DetailView(QWidget):
         else:
             self.overlay.clear_view("No image of this part was kept")
         note = "RANDOM WEIGHTS — meaningless" if r.random_weights else ""
-        self.badge.set_verdict(r.effective_verdict.value, r.score, r.threshold, note=note)
+        if r.shown_verdict == "wrong_part":
+            note = " · ".join(n for n in (r.identity_reason or "not the recipe's part", note) if n)
+        self.badge.set_verdict(r.shown_verdict, r.score, r.threshold, note=note)
         if r.overridden:
             self.model_line.setText(
                 f"The model said {VERDICT_TEXT[r.model_verdict.value]}; {r.last_reviewed_by} changed it."

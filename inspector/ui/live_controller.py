@@ -27,6 +27,7 @@ from inspector.store import CaptionStatus
 from inspector.ui.live_view import LiveView
 from inspector.ui.live_worker import DetectorCache, DisplayPreparer, LiveFeed, SessionConfig, run_session
 from inspector.ui.station import Station
+from inspector.ui.theme import VERDICT_TEXT
 from inspector.ui.widgets import fmt_score
 from inspector.ui.workers import Job, OpChange, describe_error
 
@@ -264,13 +265,15 @@ class LiveController(QObject):
                 if point.verdict in ("fail", "uncertain"):
                     self.counts["failed" if point.verdict == "fail" else "uncertain"] += 1
                 self.rate.add(point.at)
+                shown = "wrong_part" if point.wrong_part else point.verdict
                 if point.score is not None:
-                    view.trend.add(point.score, point.verdict)
-                if point.verdict in ("fail", "uncertain"):
+                    view.trend.add(point.score, shown)
+                if shown in ("fail", "uncertain", "wrong_part"):
                     name = (point.path or "").rsplit("/", 1)[-1] or f"frame {point.index}"
+                    label = VERDICT_TEXT[shown]
                     view.add_flagged(  # the time first: a narrow list shortens the file name, not the time
-                        f"{time.strftime('%H:%M:%S')}  {point.verdict.upper()}  {fmt_score(point.score)}  {name}",
-                        point.verdict,
+                        f"{time.strftime('%H:%M:%S')}  {label}  {fmt_score(point.score)}  {name}",
+                        shown,
                         point.inspection_id,
                     )
             elif point.status == "duplicate":

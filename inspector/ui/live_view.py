@@ -407,7 +407,9 @@ class LiveView(QWidget):
         """Paint a scored part; the badge, score and outline all belong to this one frame."""
         self.overlay.set_part(part)
         note = "RANDOM WEIGHTS — meaningless" if random_weights or part.random_weights else ""
-        self.badge.set_verdict(part.verdict, part.score, part.threshold, band=band, note=note)
+        if part.wrong_part:
+            note = " · ".join(n for n in (part.identity_reason or "not the recipe's part", note) if n)
+        self.badge.set_verdict(part.shown_verdict, part.score, part.threshold, band=band, note=note)
         name = Path(part.path).name if part.path else part.source_id
         self.part_label.setText(f"{name}  ·  part {part.index + 1}")  # counted from 1, as Inspected is
         self.caption.setText("")

@@ -156,6 +156,7 @@ class ResultPoint:
     reason: str | None
     random_weights: bool
     at: float  # time.monotonic() when it arrived
+    wrong_part: bool = False  # the part-identity check saw another part
 
 
 class LiveFeed:
@@ -210,6 +211,7 @@ class LiveFeed:
                 result.reason,
                 result.random_weights,
                 time.monotonic(),
+                bool(result.wrong_part),
             )
         )
         if result.status is PartStatus.STORED and result.image is not None:
@@ -289,6 +291,8 @@ class DisplayPreparer:
                     source_id=result.source_id,
                     latency_ms=result.latency_ms,
                     random_weights=result.random_weights,
+                    wrong_part=bool(result.wrong_part),
+                    identity_reason=result.identity_reason,
                 )
             except Exception:
                 log.exception("could not prepare part %s for display", result.inspection_id)

@@ -115,7 +115,7 @@ class OperatorView(QWidget):
         self.shown = shown
         part = shown.part
         self.overlay.set_part(part)
-        self.badge.set_verdict(part.verdict, part.score, part.threshold, band=shown.band, note=shown.note)
+        self.badge.set_verdict(part.shown_verdict, part.score, part.threshold, band=shown.band, note=shown.note)
         self.name.setText(f"{shown.name}  ·  part {part.index + 1}")
         self.feedback.setText("")
         for button in self.buttons.values():

@@ -39,7 +39,7 @@ def file_name(record: InspectionRecord) -> str:
 COLUMNS: list[tuple[str, Callable[[InspectionRecord], str], str]] = [
     ("Time", lambda r: _time(r.inspected_at), "2026-12-31 23:59:59"),
     ("File", file_name, "part_000123.png"),
-    ("Verdict", lambda r: VERDICT_TEXT[r.effective_verdict.value] + (" ✎" if r.reviewed else ""), "UNCERTAIN ✎"),
+    ("Verdict", lambda r: VERDICT_TEXT[r.shown_verdict] + (" ✎" if r.reviewed else ""), "WRONG PART ✎"),
     ("Model", lambda r: VERDICT_TEXT[r.model_verdict.value], "UNCERTAIN"),
     ("Score", lambda r: fmt_score(r.score), "0.00000"),
     ("Threshold", lambda r: fmt_score(r.threshold), "0.00000"),
@@ -156,8 +156,8 @@ class InspectionTableModel(QAbstractTableModel):
         if record is None:
             return None
         if role == Qt.ItemDataRole.ForegroundRole and column in (VERDICT_COLUMN, MODEL_COLUMN):
-            verdict = record.effective_verdict if column == VERDICT_COLUMN else record.model_verdict
-            return self._brushes.get(verdict.value)
+            key = record.shown_verdict if column == VERDICT_COLUMN else record.model_verdict.value
+            return self._brushes.get(key)
         if role == Qt.ItemDataRole.FontRole and column == VERDICT_COLUMN:
             return self._bold
         if role == Qt.ItemDataRole.ToolTipRole:

