@@ -15,7 +15,7 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from inspector.reports.data import PAUSE_S, VERDICTS, Charts, ReportData
+from inspector.reports.model import PAUSE_S, VERDICTS, Charts, DefectCount, ReportData
 from inspector.reports.scope import to_zone
 from inspector.store import Verdict
 
@@ -299,8 +299,6 @@ def defects_png(data: ReportData, top: int = 12) -> bytes | None:
     shown = defects[:top]
     if len(defects) > top:
         rest = defects[top:]
-        from inspector.reports.data import DefectCount
-
         shown.append(
             DefectCount(
                 f"other ({len(rest)} types)", sum(d.parts for d in rest),

@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import TextIO
 
 from inspector.core.progress import ProgressState
-from inspector.reports.data import ReportData, gather_report
+from inspector.reports.data import gather_report
 from inspector.reports.files import atomic_output
+from inspector.reports.model import ReportData
 from inspector.reports.scope import ReportScope
 from inspector.store import InspectionRecord, InspectionStore, OverrideRecord, RunRecord
 

@@ -16,7 +16,7 @@ import heapq
 import itertools
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime, tzinfo
 
 import numpy as np
@@ -25,6 +25,26 @@ import inspector
 from inspector.core.progress import ProgressState
 from inspector.core.recipe import band_of_body
 from inspector.reports import DEFAULT_MAX_PARTS
+from inspector.reports.charts import draw_charts
+from inspector.reports.images import add_images
+from inspector.reports.model import (
+    CODE,
+    HIST_BINS,
+    PAUSE_S,
+    PHASE_READ,
+    UNLABELLED,
+    VERDICTS,
+    DefectCount,
+    Histogram,
+    ListedPart,
+    ModelUse,
+    OverrideSummary,
+    RecipeUse,
+    ReportData,
+    RunUse,
+    ScoreSeries,
+    Throughput,
+)
 from inspector.reports.scope import ReportScope, ResolvedScope, count_in_scope, iter_records, resolve_scope
 from inspector.store import (
     InspectionRecord,
@@ -35,165 +55,6 @@ from inspector.store import (
     Verdict,
     VerdictCounts,
 )
-
-VERDICTS = (Verdict.PASS, Verdict.UNCERTAIN, Verdict.FAIL)
-CODE = {v: i for i, v in enumerate(VERDICTS)}  # compact verdict codes in ScoreSeries
-UNLABELLED = "unlabelled"
-PAUSE_S = 600.0  # gaps longer than this between two parts are pauses, not inspection time
-HIST_BINS = 40
-
-# Phases reported through ProgressState.report(done, total, phase).
-PHASE_READ = "Reading inspections"
-PHASE_IMAGES = "Preparing images"
-
-
-@dataclass(frozen=True)
-class RecipeUse:
-    """A recipe version used in the report, with its thresholds and how many parts it scored."""
-
-    recipe_version_id: str
-    name: str
-    version: int
-    thresholds: tuple[float, ...]
-    uncertain_band: tuple[float, float] | None
-    inspections: int
-
-
-@dataclass(frozen=True)
-class ModelUse:
-    detector: str
-    model_id: str
-    inspections: int
-    random_weights: int  # how many of them were scored by a model with random weights
-    fingerprint: str = ""  # the weights (short form, as reports show it; "unrecorded" for old rows)
-
-
-@dataclass(frozen=True)
-class RunUse:
-    """A run with inspections in the report (``run`` is None for parts logged outside any run)."""
-
-    run: RunRecord | None
-    inspections: int
-    effective: VerdictCounts
-    first_at: datetime
-    last_at: datetime
-
-
-@dataclass(frozen=True)
-class DefectCount:
-    """Failed parts (after review) of one defect type; ``label`` is ``unlabelled`` for none."""
-
-    label: str
-    parts: int
-    by_operator: int  # labelled by an operator
-    by_captioner: int  # only the captioner's guess
-
-
-@dataclass(frozen=True)
-class OverrideSummary:
-    reviewed_parts: int  # parts with at least one audit row
-    decisions: int  # operator decisions (override rows), confirmations included
-    confirmations: int  # decisions that kept the verdict they found
-    undos: int  # undo rows
-    changed_parts: int  # parts whose verdict after review differs from the model's
-    changes: tuple[tuple[Verdict, Verdict, int], ...]  # (model, after review, parts), for changed parts
-    operators: tuple[str, ...]  # who made the decisions
-
-
-@dataclass(frozen=True)
-class Throughput:
-    first_at: datetime | None
-    last_at: datetime | None
-    active_s: float  # inspecting time: pauses over PAUSE_S between parts excluded
-    parts_per_hour: float | None
-    median_latency_ms: float | None  # model time per part
-    p95_latency_ms: float | None
-
-
-@dataclass(frozen=True, eq=False)
-class Histogram:
-    """Score histogram; ``counts[i][b]`` is the number of parts of ``VERDICTS[i]`` (after review) in bin b."""
-
-    edges: np.ndarray
-    counts: tuple[np.ndarray, np.ndarray, np.ndarray]
-    thresholds: tuple[tuple[float, str], ...]  # (threshold, which recipe versions use it: "v1, v2")
-    bands: tuple[tuple[float, float], ...]  # uncertain bands of the recipe versions
-
-
-@dataclass(frozen=True, eq=False)
-class ScoreSeries:
-    """Per inspection, in inspection order: the score trend's data."""
-
-    times: np.ndarray  # seconds since the epoch (UTC)
-    scores: np.ndarray
-    thresholds: np.ndarray
-    verdicts: np.ndarray  # CODE of the verdict after review
-
-
-@dataclass(frozen=True)
-class ListedPart:
-    """A flagged or reviewed part, listed with its images and its audit trail."""
-
-    record: InspectionRecord
-    history: tuple[OverrideRecord, ...]
-    run_label: str | None
-    lot: str | None
-    defect: str | None  # the operator's label, else the captioner's guess
-    defect_source: str  # "operator", "captioner" or ""
-    thumbnail: bytes | None = None  # JPEG
-    overlay: bytes | None = None  # JPEG: the anomaly map over the part
-    image_note: str = ""  # why an image is missing
-
-
-@dataclass(frozen=True, eq=False)
-class Charts:
-    histogram: bytes  # PNG
-    trend: bytes  # PNG
-    defects: bytes | None  # PNG, None when no part failed
-
-
-@dataclass(frozen=True, eq=False)
-class ReportData:
-    """The figures of one report. Build with :func:`gather_report`."""
-
-    title: str
-    scope: ReportScope
-    generated_at: datetime
-    tz: tzinfo | None  # times are shown in this zone; None: the computer's local time
-    database: str
-    app_version: str
-    inspections: int
-    model_counts: VerdictCounts
-    effective_counts: VerdictCounts
-    overrides: OverrideSummary
-    throughput: Throughput
-    stations: tuple[str, ...]
-    recipes: tuple[RecipeUse, ...]
-    models: tuple[ModelUse, ...]
-    runs: tuple[RunUse, ...]
-    operators: tuple[str, ...]  # run operators and reviewers
-    defects: tuple[DefectCount, ...]
-    histogram: Histogram
-    series: ScoreSeries
-    parts: tuple[ListedPart, ...]  # in inspection order
-    parts_total: int  # flagged or reviewed parts in scope; ``parts`` holds at most max_parts of them
-    random_weights: int  # inspections scored with random weights
-    skipped_files: int  # files the runs in the report could not inspect
-    charts: Charts | None = field(default=None)
-
-    @property
-    def has_random_weights(self) -> bool:
-        return self.random_weights > 0
-
-    @property
-    def period(self) -> tuple[datetime | None, datetime | None]:
-        """The scope's period, else the first and last inspection."""
-        return (self.scope.since or self.throughput.first_at, self.scope.until or self.throughput.last_at)
-
-    def rate(self, verdict: Verdict, *, effective: bool = True) -> float | None:
-        """Share of inspections with ``verdict`` (after review by default); None when there are none."""
-        counts = self.effective_counts if effective else self.model_counts
-        return counts.of(verdict) / self.inspections if self.inspections else None
 
 
 def is_listed(record: InspectionRecord) -> bool:
@@ -352,8 +213,6 @@ def gather_report(
     listed = [_listed_part(r, trail, runs_by_id) for r, trail in collect.listed()]
     recipes = _recipes(store, collect)
     if images:
-        from inspector.reports.images import add_images
-
         bands = {u.recipe_version_id: u.uncertain_band for u in recipes}
         listed = add_images(store.artifacts, listed, progress, bands=bands)
     series = ScoreSeries(*_series_arrays(collect))
@@ -390,8 +249,6 @@ def gather_report(
         skipped_files=sum(u.run.n_skipped for u in runs if u.run is not None),
     )
     if charts:
-        from inspector.reports.charts import draw_charts
-
         data = replace(data, charts=draw_charts(data))
     return data
 

@@ -21,7 +21,9 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
 from inspector.core.progress import ProgressState
-from inspector.reports.data import DEFAULT_MAX_PARTS, ReportData, gather_report
+from inspector.reports import DEFAULT_MAX_PARTS
+from inspector.reports.data import gather_report
+from inspector.reports.model import ReportData
 from inspector.reports.scope import ReportError, ReportScope, to_zone
 
 FORMATS = ("pdf", "html", "csv")

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from inspector.core.progress import ProgressState
 from inspector.reports import sections as sec
-from inspector.reports.data import ListedPart, ReportData
 from inspector.reports.files import atomic_output
+from inspector.reports.model import ListedPart, ReportData
 
 PHASE_HTML = "Writing HTML"
 

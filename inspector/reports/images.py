@@ -21,7 +21,7 @@ from inspector.core.images import fit_size
 from inspector.core.overlay import render_overlay
 from inspector.core.progress import ProgressState
 from inspector.errors import InspectorError
-from inspector.reports.data import PHASE_IMAGES, ListedPart
+from inspector.reports.model import PHASE_IMAGES, ListedPart
 from inspector.store import ArtifactStore, InspectionRecord
 from inspector.store.part_image import CHANGED, part_image
 

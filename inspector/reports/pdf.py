@@ -21,8 +21,8 @@ from typing import Any
 
 from inspector.core.progress import ProgressState
 from inspector.reports import sections as sec
-from inspector.reports.data import ListedPart, ReportData
 from inspector.reports.files import atomic_output
+from inspector.reports.model import ListedPart, ReportData
 from inspector.reports.scope import ReportError, format_time
 
 PAPERS = ("a4", "letter")

@@ -1,6 +1,6 @@
 """The report's wording and tables, shared by the HTML and PDF writers (plain text, no markup).
 
-Each function turns part of a :class:`~inspector.reports.data.ReportData` into labelled strings or a
+Each function turns part of a :class:`~inspector.reports.model.ReportData` into labelled strings or a
 :class:`Table`, so both formats say exactly the same thing; they differ only in markup and layout.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from inspector.reports.data import VERDICTS, ListedPart, ReportData
+from inspector.reports.model import VERDICTS, ListedPart, ReportData
 from inspector.reports.scope import format_time, to_zone
 from inspector.store import OverrideKind, RunRecord, Verdict
 from inspector.store.part_image import CHANGED
