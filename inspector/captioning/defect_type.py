@@ -144,7 +144,7 @@ class DefectTypeClassifier:
 
     def _text_prototypes(self, object_name: str, classes: tuple[str, ...]):
         from inspector._torch import import_torch
-        from inspector.detectors.winclip import encode_text
+        from inspector.detectors.vit_runtime import encode_text
 
         key = (object_phrase(object_name), classes)
         if key not in self._text_cache:

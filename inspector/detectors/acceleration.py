@@ -272,11 +272,11 @@ def _winclip_graph(visual, scales: Sequence[int], patch_tokens: bool):
 
     Outputs: the class-token embedding ``(1, E)``, the patch tokens after ``ln_post`` (WinCLIP+
     only), then the window embeddings ``(1, n_windows, E)`` per scale: the same computation as the
-    torch path (:class:`~inspector.detectors.winclip._WindowViT`), without oneDNN's prepacked
+    torch path (:class:`~inspector.detectors.winclip.WindowViT`), without oneDNN's prepacked
     kernels, all windows of a scale in one chunk.
     """
     from inspector._torch import import_torch
-    from inspector.detectors.winclip import _WindowViT
+    from inspector.detectors.vit_runtime import WindowViT
 
     torch = import_torch()
 
@@ -284,7 +284,7 @@ def _winclip_graph(visual, scales: Sequence[int], patch_tokens: bool):
         def __init__(self):
             super().__init__()
             self.visual = visual
-            self.vit = _WindowViT(visual, scales, None, packed=False)
+            self.vit = WindowViT(visual, scales, None, packed=False)
 
         def forward(self, x):
             vit = self.vit

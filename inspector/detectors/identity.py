@@ -117,7 +117,7 @@ class PartIdentityCheck:
     def _text_prototypes(self):
         if self._text is None:
             from inspector._torch import import_torch
-            from inspector.detectors.winclip import encode_text
+            from inspector.detectors.vit_runtime import encode_text
 
             torch = import_torch()
             clip = self._load_clip()

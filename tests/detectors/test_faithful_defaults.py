@@ -14,7 +14,8 @@ from inspector.detectors.prompts import (
     TEMPLATES,
     build_prompt_ensemble,
 )
-from inspector.detectors.winclip import TEMPERATURE, WinClipDetector, _linear_shapes, _onednn_linear_works
+from inspector.detectors.vit_runtime import linear_shapes, onednn_linear_works
+from inspector.detectors.winclip import TEMPERATURE, WinClipDetector
 from inspector.errors import InspectorError
 from tests.helpers import TINY_CLIP
 
@@ -149,9 +150,9 @@ def test_winclip_maps_are_not_blurred_unless_asked(tiny):
 
 
 def test_the_onednn_check_runs_at_the_models_own_layer_shapes_and_dtype(tiny, monkeypatch):
-    from inspector.detectors import winclip as winclip_module
+    from inspector.detectors import vit_runtime
 
-    shapes = _linear_shapes(list(tiny.model.visual.transformer.resblocks))
+    shapes = linear_shapes(list(tiny.model.visual.transformer.resblocks))
     width = TINY_CLIP["config"]["vision_cfg"]["width"]
     assert set(shapes) == {(width, 3 * width), (width, width), (width, 4 * width), (4 * width, width)}
     asked = []
@@ -160,9 +161,9 @@ def test_the_onednn_check_runs_at_the_models_own_layer_shapes_and_dtype(tiny, mo
         asked.append((dtype, shapes))
         return False
 
-    monkeypatch.setattr(winclip_module, "_onednn_linear_works", record)
+    monkeypatch.setattr(vit_runtime, "onednn_linear_works", record)
     det = WinClipDetector(tiny, object_name="screw")
     assert asked == [("float32", shapes)] and det._vit.packed is False
     monkeypatch.undo()
     for dtype in ("float32", "bfloat16"):
-        assert isinstance(_onednn_linear_works(dtype, shapes), bool)
+        assert isinstance(onednn_linear_works(dtype, shapes), bool)

@@ -5,15 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from inspector.detectors import winclip as winclip_module
+from inspector.detectors import vit_runtime
 from inspector.detectors.base import Detector, preprocess
 from inspector.detectors.prompts import build_prompt_ensemble
-from inspector.detectors.winclip import (
-    WinClipDetector,
-    encode_text,
-    harmonic_aggregation,
-    window_indices,
-)
+from inspector.detectors.vit_runtime import encode_text, window_indices
+from inspector.detectors.winclip import WinClipDetector, harmonic_aggregation
 from inspector.errors import InspectorError
 from tests.helpers import TINY_CLIP
 
@@ -114,7 +110,7 @@ def test_plain_torch_path_equals_onednn_path(tiny, monkeypatch):
     """The eager fallback (GPUs, CPUs without oneDNN) computes the same embeddings."""
     images = _images(2, sizes=((64, 64),))
     fast = WinClipDetector(tiny, "screw").embed(images, patch_tokens=True)
-    monkeypatch.setattr(winclip_module, "_onednn_linear_works", lambda dtype, shapes=(): False)
+    monkeypatch.setattr(vit_runtime, "onednn_linear_works", lambda dtype, shapes=(): False)
     plain_detector = WinClipDetector(tiny, "screw")
     assert not plain_detector._vit.packed
     plain = plain_detector.embed(images, patch_tokens=True)
