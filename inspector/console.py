@@ -6,6 +6,10 @@ import sys
 import time
 from collections.abc import Sequence
 
+RANDOM_HELP = (
+    "build the models with RANDOM WEIGHTS (tests and benchmarks only: results are meaningless and are marked so)"
+)
+
 
 class ProgressBar:
     """A one-line progress bar on stderr (plain periodic lines when stderr is not a terminal)."""

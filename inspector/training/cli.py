@@ -239,12 +239,12 @@ class _AsFitted:
 
 def eval_recipes(args: argparse.Namespace) -> int:
     """``inspector eval DATASET --recipe A --recipe B``: each recipe version as it inspects, side by side."""
-    from inspector.cli import format_eval_report
     from inspector.console import ProgressBar, format_rows
     from inspector.core.progress import ProgressState
     from inspector.core.recipe import load_recipe
     from inspector.detectors.factory import detector_for_recipe
     from inspector.evaluation import evaluate
+    from inspector.evaluation_cli import format_eval_report
     from inspector.pipeline import fit_for_recipe
 
     reports = []
