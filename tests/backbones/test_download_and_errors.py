@@ -55,7 +55,9 @@ def test_an_unforeseen_error_is_one_plain_line_and_verbose_shows_the_traceback(m
     def broken(_args):
         raise RuntimeError("Error(s) in loading state_dict for CLIP:\n\tMissing key(s) ...")
 
-    monkeypatch.setattr(cli, "cmd_models_list", broken)
+    from inspector.backbones import cli as models_cli
+
+    monkeypatch.setattr(models_cli, "cmd_models_list", broken)
     assert cli.main(["models", "list"]) == UNEXPECTED_EXIT_CODE
     err = capsys.readouterr().err
     assert "Traceback" not in err and err.count("\n") == 1
