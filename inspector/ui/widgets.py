@@ -51,6 +51,7 @@ class VerdictBadge(QFrame):
         self.limits.setWordWrap(True)
         self.note = QLabel("")
         self.note.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.note.setWordWrap(True)  # a wrong part's reason is a sentence
         self.note.setVisible(False)
         layout.addWidget(self.text)
         layout.addWidget(self.detail)
