@@ -94,6 +94,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             random_weights=args.random_weights,
             progress=progress,
             source_sha256=_body_sha(recipe),
+            gate_tolerance=args.gate_tolerance,
         )
     except Cancelled:
         print("inspector: training cancelled; no recipe version was written", file=sys.stderr)
@@ -136,6 +137,9 @@ def format_outcome(outcome) -> str:
                 f"{outcome.teacher_images_per_s:.1f} img/s: {ratio:.1f}x"
             )
     lines += list(outcome.notes)
+    if outcome.gate is not None:
+        verdict = "PASSED: may be used" if outcome.gate.passed else "NOT PASSED: do not use this version"
+        lines.append(f"gate {verdict} ({'; '.join(outcome.gate.reasons)})")
     lines.append(
         f"artefact {outcome.artifact.path} (sha256 {outcome.artifact.sha256[:16]}..., "
         f"{outcome.artifact.size_bytes / 2**20:.2f} MiB)"
@@ -203,6 +207,12 @@ def register(sub, add_runtime) -> None:
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a method setting, e.g. coreset_ratio=0.05")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-before", action="store_true", help="do not measure the recipe's current detector")
+    p.add_argument(
+        "--gate-tolerance",
+        type=float,
+        default=0.0,
+        help="how much lower (0..1) the held-out I-AUROC may be than the current detector's for the gate to pass",
+    )
     p.add_argument("--json", action="store_true", help="print the training record as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_runtime(p)

@@ -8,7 +8,9 @@ The job (a plain function taking a progress/cancel state, as Orange3's long jobs
 3. measure the recipe's current detector ("before") and the trained one ("after") on the held-out
    good parts plus synthetic defects made from them (cut-paste and noise, fixed seed, with masks):
    image AUROC, pixel AUROC, AUPRO, F1-max; for the student also its agreement with its teacher;
-4. calibrate the new threshold from the trained detector's held-out good scores;
+4. calibrate the new threshold from the trained detector's held-out good scores, and decide the
+   gate (:mod:`inspector.core.training_gate`: not worse than the current detector on the held-out
+   set) that the Train panel asks before the version is used;
 5. write the artefact (safetensors, content-addressed, fingerprinted) and then the new recipe file
    (atomically). Cancel is checked throughout and once more before anything is written, so a
    cancelled job leaves no new recipe; at worst an unreferenced artefact file, which is harmless.
@@ -35,6 +37,7 @@ from inspector.core.images import load_image
 from inspector.core.metrics import EvalMetrics, evaluate
 from inspector.core.progress import Cancelled, ProgressState
 from inspector.core.recipe import DEFAULT_MODELS, TRAINED_DETECTORS, Recipe, save_recipe
+from inspector.core.training_gate import DEFAULT_TOLERANCE, GateResult, training_gate
 from inspector.detectors.artifact import StoredArtifact, save_state, settings_metadata
 from inspector.detectors.synthetic import synthetic_defect
 from inspector.errors import InspectorError
@@ -85,6 +88,7 @@ class TrainOutcome:
     agreement: Agreement | None = None
     teacher_images_per_s: float | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    gate: GateResult | None = None
 
 
 def split_library(library: Library, holdout: float, seed: int) -> tuple[list[GoodPart], list[GoodPart]]:
@@ -167,6 +171,7 @@ def train_recipe(
     random_weights: bool = False,
     progress: ProgressState | None = None,
     source_sha256: str = "",
+    gate_tolerance: float = DEFAULT_TOLERANCE,
 ) -> TrainOutcome:
     """Train ``method`` on the library and write the new recipe version to ``out_path``."""
     from inspector.detectors.factory import create_detector, detector_for_recipe
@@ -174,6 +179,8 @@ def train_recipe(
 
     if method not in TRAINED_DETECTORS:
         raise InspectorError(f"Unknown training method '{method}'; choose one of {', '.join(TRAINED_DETECTORS)}.")
+    if not 0.0 <= gate_tolerance < 1.0:
+        raise InspectorError(f"--gate-tolerance must be in [0, 1), got {gate_tolerance}.")
     progress = progress or ProgressState()
     out_path = Path(out_path)
     if out_path.exists():
@@ -236,6 +243,12 @@ def train_recipe(
             )
     else:
         notes.append("fewer than 2 held-out parts: no before/after metrics, the threshold was not recalibrated")
+    gate = training_gate(
+        before_m.metrics if before_m else None,
+        after_m.metrics if after_m else None,
+        random_weights=detector.info.random_weights,
+        tolerance=gate_tolerance,
+    )
     settings = detector.settings()
     metadata = settings_metadata(method, detector.info.model_id, settings)
     metadata["random_weights"] = "1" if detector.info.random_weights else "0"
@@ -266,6 +279,7 @@ def train_recipe(
         "before": before_m.as_dict() if before_m else None,
         "after": after_m.as_dict() if after_m else None,
         "notes": notes,
+        "gate": gate.as_dict(),
     }
     if agree is not None:
         training["agreement"] = agree.as_dict()
@@ -281,4 +295,4 @@ def train_recipe(
         calibration=calib,
     )
     save_recipe(new, out_path)
-    return TrainOutcome(new, out_path, artifact, report, before_m, after_m, agree, teacher_ips, tuple(notes))
+    return TrainOutcome(new, out_path, artifact, report, before_m, after_m, agree, teacher_ips, tuple(notes), gate)

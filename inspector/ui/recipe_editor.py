@@ -44,6 +44,7 @@ from inspector.ui.image_list import ImageList, thumbnail
 from inspector.ui.plain_text import plain_tooltip
 from inspector.ui.recalibration_panel import RecalibrationPanel
 from inspector.ui.station import Station, recipe_file_name, recipe_files
+from inspector.ui.train_panel import TRAINED_LABELS, TrainPanel
 from inspector.ui.widgets import BannerArea, MessageBar, fmt_score
 from inspector.ui.workers import OpChange, describe_error
 
@@ -53,6 +54,7 @@ DETECTOR_LABELS = {
     "anomalydino": "Few-shot — AnomalyDINO (DINOv2)",
     "winclip+": "Few-shot — WinCLIP+ (CLIP)",
     "winclip": "Zero-shot — WinCLIP (CLIP)",
+    **TRAINED_LABELS,
 }
 
 
@@ -201,6 +203,8 @@ class RecipeEditor(QWidget):
         col2 = QVBoxLayout()
         col2.addWidget(refs, 1)
         col2.addWidget(decide)
+        self.train_panel = TrainPanel.for_station(station)
+        self.train_panel.place_in(col2, self)
         col2.addWidget(self.versions)
         save_row = QHBoxLayout()
         save_row.addStretch(1)
@@ -316,6 +320,7 @@ class RecipeEditor(QWidget):
             return False
         self.path = path
         self.set_recipe(recipe)
+        self.train_panel.set_recipe(path)
         return True
 
     # -- the form ----------------------------------------------------------------------------------------
@@ -323,9 +328,11 @@ class RecipeEditor(QWidget):
         self.path = None
         self.list.clearSelection()
         self.set_recipe(Recipe(name="", object_name="", detector="anomalydino", threshold=0.5))
+        self.train_panel.set_recipe(None)
         self.name.setFocus()
 
     def set_recipe(self, recipe: Recipe) -> None:
+        self.loaded = recipe  # the fields the form does not show (training record, library, identity) are kept
         self.name.setText(recipe.name)
         self.object_name.setText(recipe.object_name)
         self.detector.setCurrentIndex(max(0, self.detector.findData(recipe.detector)))
@@ -367,7 +374,8 @@ class RecipeEditor(QWidget):
     def recipe(self) -> Recipe:
         """The recipe in the form. Raises RecipeError with a message when it is not valid."""
         band = (self._value(self.band_low), self._value(self.band_high)) if self.use_band.isChecked() else None
-        return Recipe(
+        return replace(
+            self.loaded,
             name=self.name.text().strip(),
             object_name=self.object_name.text().strip() or "object",
             detector=self.detector.currentData(),
@@ -549,6 +557,7 @@ class RecipeEditor(QWidget):
             return None
         self.path = path
         self.reload_list(select=str(path))
+        self.train_panel.set_recipe(path)
         self.recipes_changed.emit(str(path))
         ops = self.station.ops
         if ops is not None:

@@ -4,18 +4,23 @@ The library (thumbnails, count per origin, where each part came from) and the tr
 threads (:class:`~inspector.ui.workers.Job`); the GUI thread only paints. The training waits at each
 step while a part is being scored when the window gives it the scoring gate, so it never slows a
 running inspection. Cancel leaves no new recipe version. The panel emits ``trained(path)`` with the
-new recipe file.
+new recipe file, then shows the before/after held-out metrics and the gate
+(:mod:`inspector.core.training_gate`); "Use this version" is offered only when the gate passes and
+emits ``adopted(path)`` (the Recipes screen opens that version).
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
+    QGridLayout,
+    QGroupBox,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -28,9 +33,18 @@ from PySide6.QtWidgets import (
 )
 
 from inspector.core.recipe import TRAINED_DETECTORS, load_recipe, save_recipe
+from inspector.core.training_gate import GateResult
+from inspector.ui.theme import VERDICT_COLOURS
 from inspector.ui.workers import Job
 
 THUMB = 72
+#: How the Recipes screen's detector list names the trained detectors.
+TRAINED_LABELS = {
+    "memory": "Trained — many-shot memory (DINOv2 coreset)",
+    "simplenet": "Trained — SimpleNet (DINOv2)",
+    "promptad": "Trained — PromptAD (learned CLIP prompts)",
+    "student": "Trained — distilled student (WinCLIP+ teacher)",
+}
 
 
 def _eta(started: float, done: int, total: int) -> str:
@@ -40,17 +54,47 @@ def _eta(started: float, done: int, total: int) -> str:
     return f", about {left:.0f} s left" if left < 120 else f", about {left / 60:.0f} min left"
 
 
+def station_scoring_gate(station):
+    """The running inspection's scoring gate (the caption scheduler's), or None when none is running."""
+    hook = station.extras.get("captions")
+    return getattr(getattr(hook, "scheduler", None), "gate", None)
+
+
+METRIC_ROWS = (("I-AUROC", "image_auroc"), ("P-AUROC", "pixel_auroc"), ("AUPRO", "aupro"), ("F1-max", "f1_max"))
+
+
+def _pct(held, key: str) -> str:
+    if held is None:
+        return "—"
+    value = getattr(held.metrics, key)
+    return "n/a" if value != value else f"{100 * value:.1f}"
+
+
 class TrainPanel(QWidget):
     """Good-part library + train button for one recipe file.
 
     Args:
         store_path: Database to take reviewed good parts from (None: references only).
-        gate: The pipeline's scoring gate (training yields to scoring), or None.
+        gate: The pipeline's scoring gate (training yields to scoring), a callable returning it at the
+            start of each training (the window's: it exists only while an inspection runs), or None.
         random_weights: Train on random weights (tests, demos; marked so everywhere).
     """
 
     trained = Signal(str)
+    adopted = Signal(str)  # "Use this version": the gate passed and the engineer chose it
     library_loaded = Signal(int)
+    library_changed = Signal(str)  # the recipe file was rewritten (a part removed from the library)
+
+    @classmethod
+    def for_station(cls, station, parent=None) -> TrainPanel:
+        """The panel as the Recipes screen places it: the station's database, device and scoring gate."""
+        return cls(
+            store_path=station.settings.database_path,
+            gate=lambda: station_scoring_gate(station),
+            random_weights=station.random_weights,
+            device=station.settings.device,
+            parent=parent,
+        )
 
     def __init__(self, store_path=None, gate=None, random_weights: bool = False, device: str = "auto", parent=None):
         super().__init__(parent)
@@ -62,6 +106,8 @@ class TrainPanel(QWidget):
         self.library = None
         self._job: Job | None = None
         self._started = 0.0
+        self.last_outcome = None
+        self.gate_tolerance = 0.0  # see inspector.core.training_gate (``inspector train --gate-tolerance``)
 
         self.count = QLabel("No recipe")
         self.parts = QListWidget()
@@ -89,6 +135,30 @@ class TrainPanel(QWidget):
         status_area.setWidgetResizable(True)
         status_area.setWidget(self.status)
         status_area.setMinimumHeight(110)
+        self.metrics = QWidget()  # held-out metrics before / after, a row each
+        grid = QGridLayout(self.metrics)
+        grid.setContentsMargins(0, 0, 12, 0)
+        for col, head in enumerate(("held-out %", "before", "after")):
+            grid.addWidget(QLabel(head), 0, col)
+        self.metric_cells: dict[tuple[str, str], QLabel] = {}
+        for row, (label, key) in enumerate(METRIC_ROWS, start=1):
+            grid.addWidget(QLabel(label), row, 0)
+            for col, when in enumerate(("before", "after"), start=1):
+                cell = QLabel("—")
+                cell.setMinimumWidth(cell.fontMetrics().horizontalAdvance("100.00"))
+                cell.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                grid.addWidget(cell, row, col)
+                self.metric_cells[(when, key)] = cell
+        self.gate_label = QLabel("")
+        self.gate_label.setWordWrap(True)
+        self.gate_reasons = QLabel("")
+        self.gate_reasons.setWordWrap(True)
+        self.gate_reasons.setMinimumHeight(4 * self.gate_reasons.fontMetrics().lineSpacing())
+        self.gate_reasons.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.use_button = QPushButton("Use this version")
+        self.use_button.setToolTip("Open the trained recipe version (offered only when its gate passed)")
+        self.use_button.setEnabled(False)
+        self.use_button.clicked.connect(self._adopt)
 
         top = QHBoxLayout()
         top.addWidget(self.count, 1)
@@ -101,14 +171,53 @@ class TrainPanel(QWidget):
         run.addWidget(self.progress, 1)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
-        layout.addWidget(self.parts, 1)
+        self.parts.setMaximumHeight(2 * THUMB + 64)  # two rows of thumbnails; more scroll
+        layout.addWidget(self.parts)
         layout.addLayout(run)
-        layout.addWidget(status_area)
+        result = QHBoxLayout()
+        result.addWidget(self.metrics)
+        gate_col = QVBoxLayout()
+        gate_col.addWidget(self.gate_label)
+        gate_col.addWidget(self.gate_reasons)
+        gate_col.addWidget(self.use_button, 0, Qt.AlignmentFlag.AlignLeft)
+        gate_col.addStretch(1)
+        result.addLayout(gate_col, 1)
+        layout.addLayout(result)
+        layout.addWidget(status_area, 1)
         self._set_enabled()
 
+    def place_in(self, layout, editor) -> None:
+        """Put the panel in the Recipes screen (a group box at the end of ``layout``) and wire it up:
+        a trained version appears in the recipe list, "Use this version" opens it, and a part removed
+        from the library is kept in the form's recipe."""
+        box = QGroupBox("Train from the good parts")
+        QVBoxLayout(box).addWidget(self)
+        layout.addWidget(box)
+        self.trained.connect(lambda _path: editor.reload_list(select=str(editor.path or "")))
+        self.adopted.connect(lambda path: self._open_in(editor, Path(path)))
+        self.library_changed.connect(lambda path: self._keep_exclusions(editor, Path(path)))
+
+    @staticmethod
+    def _open_in(editor, path: Path) -> None:
+        if editor.open_path(path):
+            editor.reload_list(select=str(path))
+            editor.messages.show_message(f"{path.name} is open: the trained version; Save to record it.", "info")
+            editor.recipes_changed.emit(str(path))
+
+    @staticmethod
+    def _keep_exclusions(editor, path: Path) -> None:
+        if editor.path is not None and Path(editor.path) == path:
+            editor.loaded = replace(editor.loaded, library_excluded=load_recipe(path).library_excluded)
+
     # -- library ------------------------------------------------------------------------------
-    def set_recipe(self, path: str | Path) -> None:
-        """Show this recipe's library (read on a worker thread)."""
+    def set_recipe(self, path: str | Path | None) -> None:
+        """Show this recipe's library (read on a worker thread); None: no saved recipe yet."""
+        if path is None:
+            self.recipe_path = self.library = None
+            self.parts.clear()
+            self.count.setText("Save the recipe to train from its good parts.")
+            self._set_enabled()
+            return
         self.recipe_path = Path(path)
         self.count.setText("Reading the good-part library ...")
         store_path = self.store_path
@@ -129,12 +238,14 @@ class TrainPanel(QWidget):
                     store.close()
 
         job = Job(read, name="inspector-library", parent=self)
-        job.finished.connect(self._show_library)
+        job.finished.connect(lambda library, path=self.recipe_path: self._show_library(library, path))
         job.failed.connect(lambda message, _exc: self.count.setText(message))
         job.start()
         self._library_job = job
 
-    def _show_library(self, library) -> None:
+    def _show_library(self, library, path: Path | None = None) -> None:
+        if path is not None and path != self.recipe_path:
+            return  # another recipe was opened meanwhile
         self.library = library
         self.parts.clear()
         for part in library.parts:
@@ -166,6 +277,7 @@ class TrainPanel(QWidget):
         for item in items:
             recipe = remove_from_library(recipe, item.data(Qt.ItemDataRole.UserRole))
         save_recipe(recipe, self.recipe_path)
+        self.library_changed.emit(str(self.recipe_path))
         self.set_recipe(self.recipe_path)
 
     # -- training -----------------------------------------------------------------------------
@@ -175,9 +287,10 @@ class TrainPanel(QWidget):
         from inspector.training.job import GatedProgress, default_output, train_recipe
 
         method = self.method.currentData()
-        recipe_path, library, gate = self.recipe_path, self.library, self.gate
+        gate = self.gate() if callable(self.gate) else self.gate
+        recipe_path, library = self.recipe_path, self.library
         out = default_output(recipe_path, method)
-        options = {"device": self.device, "random_weights": self.random_weights}
+        options = {"device": self.device, "random_weights": self.random_weights, "gate_tolerance": self.gate_tolerance}
 
         def run(progress):
             gated = GatedProgress(progress.report, gate, parent=progress)
@@ -190,6 +303,9 @@ class TrainPanel(QWidget):
         self._job.failed.connect(lambda message, _exc: self._done(f"Training failed: {message}"))
         self._job.cancelled.connect(lambda: self._done("Cancelled: no recipe version was written."))
         self.status.setText(f"Training {method} on {len(library.parts)} good parts ...")
+        self.last_outcome = None
+        self._show_metrics(None, None)
+        self._show_gate(None)
         self._job.start()
         self._set_enabled()
 
@@ -210,8 +326,43 @@ class TrainPanel(QWidget):
     def _on_finished(self, outcome) -> None:
         from inspector.training.cli import format_outcome
 
+        self.last_outcome = outcome
         self._done(format_outcome(outcome))
+        self._show_metrics(outcome.before, outcome.after)
+        self._show_gate(outcome.gate)
         self.trained.emit(str(outcome.recipe_path))
+
+    def _show_metrics(self, before, after) -> None:
+        for (when, key), cell in self.metric_cells.items():
+            cell.setText(_pct(before if when == "before" else after, key))
+
+    def metrics_text(self) -> str:
+        """The metrics grid as text (one row per metric: name, before, after)."""
+        return "\n".join(
+            f"{label} {self.metric_cells[('before', key)].text()} {self.metric_cells[('after', key)].text()}"
+            for label, key in METRIC_ROWS
+        )
+
+    def _show_gate(self, gate: GateResult | None) -> None:
+        if gate is None:
+            self.gate_label.setText("")
+            self.gate_reasons.setText("")
+            return
+        colour = VERDICT_COLOURS["pass" if gate.passed else "fail"]
+        head = "Gate passed: this version may be used" if gate.passed else "Gate NOT passed: not offered for use"
+        self.gate_label.setText(head)
+        self.gate_label.setStyleSheet(f"color: {colour}; font-weight: bold")
+        self.gate_reasons.setText("\n".join(gate.reasons))
+        self._set_enabled()
+
+    @property
+    def gate_passed(self) -> bool:
+        o = self.last_outcome
+        return o is not None and o.gate is not None and o.gate.passed
+
+    def _adopt(self) -> None:
+        if self.gate_passed:
+            self.adopted.emit(str(self.last_outcome.recipe_path))
 
     def _done(self, text: str) -> None:
         self._job = None
@@ -225,3 +376,4 @@ class TrainPanel(QWidget):
         self.method.setEnabled(idle)
         self.remove.setEnabled(idle and has_parts)
         self.cancel_button.setEnabled(not idle)
+        self.use_button.setEnabled(idle and self.gate_passed)
