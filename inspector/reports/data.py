@@ -27,6 +27,7 @@ from inspector.core.recipe import band_of_body
 from inspector.reports import DEFAULT_MAX_PARTS
 from inspector.reports.charts import draw_charts
 from inspector.reports.images import add_images
+from inspector.reports.learning import LearningCollector, gather_learning
 from inspector.reports.model import (
     CODE,
     HIST_BINS,
@@ -198,12 +199,14 @@ def gather_report(
     total = count_in_scope(store, resolved)
     runs_by_id = {r.id: r for r in resolved.runs}
     collect = _Collector(max(0, max_parts))
+    learn = LearningCollector()
     progress.report(0, total, PHASE_READ)
     for r in iter_records(store, resolved, check=progress.check):
         progress.check()
         run = _run_of(store, runs_by_id, r.run_id)
         trail = tuple(store.history(r.id)) if r.override_count else ()
         collect.add(r, trail)
+        learn.add(r, trail)
         if on_record is not None:
             on_record(r, run, trail)
         if collect.n % 200 == 0:
@@ -247,6 +250,7 @@ def gather_report(
         parts_total=collect.listed_total,
         random_weights=collect.random,
         skipped_files=sum(u.run.n_skipped for u in runs if u.run is not None),
+        learning=gather_learning(store, learn, charts=charts),
     )
     if charts:
         data = replace(data, charts=draw_charts(data))

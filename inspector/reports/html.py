@@ -14,6 +14,7 @@ from pathlib import Path
 from inspector.core.progress import ProgressState
 from inspector.reports import sections as sec
 from inspector.reports.files import atomic_output
+from inspector.reports.learning import learning_blocks
 from inspector.reports.model import ListedPart, ReportData
 
 PHASE_HTML = "Writing HTML"
@@ -189,6 +190,13 @@ def render_html(data: ReportData, progress: ProgressState | None = None) -> str:
         out.append(_table(sec.defects_table(data)))
     else:
         out.append("<p class='note'>No part failed after review.</p>")
+    blocks = learning_blocks(data.learning)
+    if blocks:
+        out.append("<h2>Station learning</h2>")
+    for block in blocks:
+        out.append(f"<h3>{_e(block.title)}</h3>" + "".join(f"<p class='note'>{_e(line)}</p>" for line in block.lines))
+        for _name, png, alt in block.images:
+            out.append(f'<img class="chart" alt="{_e(alt)}" src="{data_uri(png, "image/png")}">')
     out.append(f"<h2>Flagged and reviewed parts</h2><p class='note'>{_e(sec.parts_note(data))}</p>")
     total = len(data.parts)
     for i, part in enumerate(data.parts, 1):

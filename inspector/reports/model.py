@@ -11,6 +11,7 @@ from datetime import datetime, tzinfo
 
 import numpy as np
 
+from inspector.reports.learning import LearningData
 from inspector.reports.scope import ReportScope
 from inspector.store import InspectionRecord, OverrideRecord, RunRecord, Verdict, VerdictCounts
 
@@ -158,6 +159,7 @@ class ReportData:
     random_weights: int  # inspections scored with random weights
     skipped_files: int  # files the runs in the report could not inspect
     charts: Charts | None = field(default=None)
+    learning: LearningData | None = field(default=None)  # reviewed-parts rates, drift (reports.learning)
 
     @property
     def has_random_weights(self) -> bool:

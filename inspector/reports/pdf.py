@@ -22,6 +22,7 @@ from typing import Any
 from inspector.core.progress import ProgressState
 from inspector.reports import sections as sec
 from inspector.reports.files import atomic_output
+from inspector.reports.learning import learning_blocks
 from inspector.reports.model import ListedPart, ReportData
 from inspector.reports.scope import ReportError, format_time
 
@@ -371,6 +372,7 @@ def _build(layout: _Layout, data: ReportData, width: float, progress: ProgressSt
         layout.add(markup + _table(sec.defects_table(data)), images)
     else:
         layout.add(_h2("Defect types") + f"<p style='color:{MUTED}'>No part failed after review.</p>")
+    _learning(layout, data, width)
     layout.add(
         _h2("Flagged and reviewed parts") + f"<p style='color:{MUTED}'>{_e(sec.parts_note(data))}</p>",
         new_page=bool(data.parts),
@@ -380,6 +382,24 @@ def _build(layout: _Layout, data: ReportData, width: float, progress: ProgressSt
         if i % 20 == 0 or i == total:
             progress.check()
             progress.report(i, total, PHASE_LAYOUT)
+
+
+def _learning(layout: _Layout, data: ReportData, width: float) -> None:
+    """The "Station learning" blocks (reviewed-parts rates and ROC, drift), see inspector.reports.learning."""
+    from PySide6.QtGui import QImage
+
+    for i, block in enumerate(learning_blocks(data.learning)):
+        head = _h2("Station learning") if i == 0 else ""
+        text = "".join(f"<p style='margin:1px'>{_e(line)}</p>" for line in block.lines)
+        markup = head + f"<p style='font-weight:bold; margin-top:4px'>{_e(block.title)}</p>{text}"
+        images = {}
+        for name, png, _alt in block.images:
+            image = QImage.fromData(png)
+            w = _css_px(width * (0.5 if image.width() < 1000 else 1.0))
+            h = round(w * image.height() / max(1, image.width()))
+            markup += f"<img src='{name}' width='{w}' height='{h}'>"
+            images[name] = png
+        layout.add(markup, images)
 
 
 def _draw(

@@ -9,7 +9,7 @@ label. Parts nobody reviewed are no labels either: their verdict is the model's 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,6 +20,21 @@ from inspector.store.domain import InspectionFilter, OverrideKind, Verdict
 from inspector.store.models import Inspection, Override
 from inspector.store.queries import chunks, conditions
 from inspector.store.repository import InspectionStore
+
+
+def standing_verdict(trail: Sequence[Any]) -> Verdict | None:
+    """The verdict an operator's decision still sets (None: no decision stands, every one was undone).
+
+    ``trail``: a part's audit rows oldest first (:class:`~inspector.store.OverrideRecord` or rows
+    with its ``id``, ``kind``, ``undoes_id`` and ``new_verdict``).
+    """
+    active: list[str] = []
+    for row in trail:
+        if OverrideKind(row.kind) is OverrideKind.OVERRIDE:
+            active.append(row.id)
+        else:
+            active = [a for a in active if a != row.undoes_id]
+    return Verdict(trail[-1].new_verdict) if active else None
 
 
 @dataclass(frozen=True)
@@ -70,14 +85,8 @@ def reviewed_labels(store: InspectionStore, recipe_version_ids: Iterable[str]) -
                 parts[r.id] = r
     labels: list[ReviewedLabel] = []
     for inspection_id, trail in trails.items():
-        active: list[str] = []
-        for row in trail:
-            if OverrideKind(row.kind) is OverrideKind.OVERRIDE:
-                active.append(row.id)
-            else:
-                active = [a for a in active if a != row.undoes_id]
-        verdict = Verdict(trail[-1].new_verdict)
-        if not active or verdict is Verdict.UNCERTAIN:
+        verdict = standing_verdict(trail)
+        if verdict is None or verdict is Verdict.UNCERTAIN:
             continue
         p = parts[inspection_id]
         labels.append(

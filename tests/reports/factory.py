@@ -112,19 +112,26 @@ def build_station(
     full_res_maps: bool = False,
     recipe: str = "bracket-A",
     object_name: str = "bracket",
+    calibration_good: int = 0,
+    drift_from: float | None = None,
 ) -> Station:
     """Fill a new database at ``db_path`` with ``n`` inspections (see the module doc).
 
     ``real_images``: ``(image, mask or None)`` pairs to use instead of synthetic images; defective
     parts then take the images that have masks. ``full_res_maps``: anomaly maps at the image's own
     resolution, stored losslessly (as the station does by default) instead of small compact ones.
+    ``calibration_good``: recipe v2 keeps that many calibration good scores (the drift chart's
+    reference). ``drift_from``: from this fraction of shift B on, good parts score 0.12 higher (a
+    line that drifts, e.g. dirt on the lens).
     """
     rng = np.random.default_rng(seed)
     store = open_fast_store(db_path)
     v1 = store.save_recipe_version(recipe, {"object": object_name, "threshold": 0.5, "detector": "anomalydino"})
-    v2 = store.save_recipe_version(
-        recipe, {"object": object_name, "threshold": 0.55, "uncertain_band": [0.5, 0.6], "detector": "anomalydino"}
-    )
+    v2_body = {"object": object_name, "threshold": 0.55, "uncertain_band": [0.5, 0.6], "detector": "anomalydino"}
+    if calibration_good:
+        good = np.clip(np.random.default_rng(seed + 1).normal(0.36, 0.09, calibration_good), 0.01, 0.99)
+        v2_body["calibration"] = {"threshold": 0.55, "good_scores": [float(s) for s in good]}
+    v2 = store.save_recipe_version(recipe, v2_body)
     run_a = store.start_run(
         source="camera:0", recipe_version_id=v1.id, operator="Ana Lima", label="Shift A", lot="L-17", started_at=T0
     )
@@ -158,6 +165,8 @@ def build_station(
             run, rv, when = None, v2, T0 + timedelta(hours=13, minutes=5 * (i - n + n_loose))
         defect = str(rng.choice(DEFECTS)) if rng.random() < defect_rate else None
         score = float(np.clip(rng.normal(0.66, 0.11) if defect else rng.normal(0.36, 0.09), 0.01, 0.99))
+        if drift_from is not None and rv is v2 and i >= n_a + drift_from * (n - n_loose - n_a) and not defect:
+            score = min(0.99, score + 0.12)
         if real_images:
             if defect and bads:
                 rgb, heat, src = _real_part(bads, n_bad, rng, full_res_maps)

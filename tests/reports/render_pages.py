@@ -6,7 +6,8 @@
 Builds a station database of 300 parts (Magnetic Tile images from ``../shared/datasets`` when
 present, synthetic parts otherwise), writes the PDF (A4) and the HTML, renders every PDF page with
 ``pdftoppm`` (Debian package poppler-utils) and, when a Chromium is installed, a screenshot of the
-HTML. ``--readme`` writes the summary page and a parts page, small, to ``resources/reports/``.
+HTML. ``--readme`` writes the summary page, a parts page and the drift chart's page, small, to
+``resources/reports/``.
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ def main() -> int:
         thumb_side=256,
         recipe="magnetic-tile",
         object_name="magnetic tile",
+        calibration_good=40,  # recipe v2 keeps calibration good scores: the drift chart's reference
+        drift_from=0.6,  # and the line drifts late in shift B (good parts score higher)
     )
     scope = ReportScope(lot="L-18")  # shift B: includes parts scored with random weights, uncertain band
     data = gather_report(station.store, scope, tz=UTC, title="Shift report - lot L-18")
@@ -87,7 +90,12 @@ def main() -> int:
     if args.readme:
         target = ROOT / "resources" / "reports"
         target.mkdir(parents=True, exist_ok=True)
-        for source, name in ((pages[0], "report-summary.png"), (pages[min(2, len(pages) - 1)], "report-parts.png")):
+        learning = _page_with(out / "report.pdf", "Score drift", len(pages))  # the drift chart's page
+        parts = _page_with(out / "report.pdf", "Flagged and reviewed parts", len(pages))
+        chosen = [(pages[0], "report-summary.png"), (pages[parts if parts is not None else -1], "report-parts.png")]
+        if learning is not None:
+            chosen.append((pages[learning], "report-learning.png"))
+        for source, name in chosen:
             with Image.open(source) as page:
                 size = (page.width, page.height)
                 small = page.convert("RGB").resize(size, Image.Resampling.LANCZOS)
@@ -95,6 +103,17 @@ def main() -> int:
             print(f"wrote {target / name} ({(target / name).stat().st_size // 1024} KB)")
     station.store.close()
     return 0
+
+
+def _page_with(pdf: Path, text: str, pages: int) -> int | None:
+    """The index of the first page of ``pdf`` whose text holds ``text`` (pdftotext, poppler-utils)."""
+    for k in range(pages):
+        found = subprocess.run(
+            ["pdftotext", "-f", str(k + 1), "-l", str(k + 1), str(pdf), "-"], capture_output=True, text=True
+        )
+        if text in found.stdout:
+            return k
+    return None
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import pytest
 from inspector.reports.csv_export import CSV_COLUMNS, safe_text, write_csv
 from inspector.reports.export import default_outputs, export_report
 from inspector.reports.html import render_html
+from inspector.reports.learning import learning_blocks
 from inspector.reports.scope import ReportScope
 from inspector.reports.sections import num
 from inspector.store import CaptionStatus, InspectionFilter, Verdict
@@ -95,7 +96,8 @@ def test_html_makes_no_external_request_and_shows_the_counts(report_data):
     assert f">{num(d.effective_counts.failed)}<" in text
     assert text.count('class="part') == len(d.parts) == d.parts_total
     assert text.count("data:image/jpeg;base64,") == 2 * len(d.parts)
-    assert text.count("data:image/png;base64,") == 3  # histogram, trend, defect types
+    learning = sum(len(b.images) for b in learning_blocks(d.learning))  # reviewed-parts ROC, drift charts
+    assert text.count("data:image/png;base64,") == 3 + learning  # histogram, trend, defect types, learning
     assert "RANDOM WEIGHTS" in text and 'class="banner"' in text
     assert f"{num(d.random_weights)} of {num(d.inspections)} inspections" in text
 
