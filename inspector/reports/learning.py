@@ -18,31 +18,14 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from inspector.core.drift import DEFAULT_SUBGROUP, ControlLimits, DriftChart, drift_chart, reference_scores
-from inspector.core.review_stats import Limits, ReviewStats, review_stats
+from inspector.core.drift import DEFAULT_SUBGROUP, ControlLimits, drift_chart, reference_scores
+from inspector.core.review_stats import Limits, review_stats
+from inspector.reports.model import LearningData, VersionLearning
 from inspector.store import InspectionRecord, InspectionStore, OverrideRecord, Verdict
 from inspector.store.labels import standing_verdict
 
 CONFIDENCE = 0.95
 MAX_VERSIONS = 6  # recipe versions charted (those with the most parts)
-
-
-@dataclass(frozen=True, eq=False)
-class VersionLearning:
-    recipe_version_id: str
-    name: str
-    version: int
-    parts: int
-    review: ReviewStats | None  # None: no reviewed part of this version in the report
-    drift: DriftChart | None
-    drift_note: str  # why there is no chart, or its summary
-    roc_png: bytes | None = None
-    drift_png: bytes | None = None
-
-
-@dataclass(frozen=True, eq=False)
-class LearningData:
-    versions: tuple[VersionLearning, ...] = ()
 
 
 @dataclass

@@ -11,7 +11,8 @@ from datetime import datetime, tzinfo
 
 import numpy as np
 
-from inspector.reports.learning import LearningData
+from inspector.core.drift import DriftChart
+from inspector.core.review_stats import ReviewStats
 from inspector.reports.scope import ReportScope
 from inspector.store import InspectionRecord, OverrideRecord, RunRecord, Verdict, VerdictCounts
 
@@ -129,6 +130,26 @@ class Charts:
     histogram: bytes  # PNG
     trend: bytes  # PNG
     defects: bytes | None  # PNG, None when no part failed
+
+
+@dataclass(frozen=True, eq=False)
+class VersionLearning:
+    """One recipe version's reviewed-parts figures and drift chart (see inspector.reports.learning)."""
+
+    recipe_version_id: str
+    name: str
+    version: int
+    parts: int
+    review: ReviewStats | None  # None: no reviewed part of this version in the report
+    drift: DriftChart | None
+    drift_note: str  # why there is no chart, or its summary
+    roc_png: bytes | None = None
+    drift_png: bytes | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class LearningData:
+    versions: tuple[VersionLearning, ...] = ()
 
 
 @dataclass(frozen=True, eq=False)
