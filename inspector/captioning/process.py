@@ -30,7 +30,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -179,9 +178,6 @@ class ProcessCaptioner:
             self._own_gate = self.gate
         gate_path = self.gate.share()
         parent_sock, child_sock = socket.socketpair()
-        env = dict(os.environ)
-        root = str(Path(__file__).resolve().parents[2])
-        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         try:
             self._proc = subprocess.Popen(
                 [
@@ -194,9 +190,8 @@ class ProcessCaptioner:
                 ],
                 pass_fds=(child_sock.fileno(),),
                 stdin=subprocess.DEVNULL,
-                env=env,
                 close_fds=True,
-            )
+            )  # the child imports inspector as this interpreter does (installed or editable): no PYTHONPATH
         finally:
             child_sock.close()
         self._conn = Connection(parent_sock.detach())

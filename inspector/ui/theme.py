@@ -1,4 +1,4 @@
-"""Light and dark themes: one stylesheet (``resources/style/base.qss``) with colour tokens per theme.
+"""Light and dark themes: one stylesheet (``inspector/resources/style/base.qss``) with colour tokens per theme.
 
 Verdict colours are fixed across themes (green PASS, red FAIL, amber UNCERTAIN, purple WRONG PART), so an operator
 reads the same colour on every station.
@@ -14,6 +14,8 @@ import pyqtgraph as pg
 from PySide6.QtGui import QColor, QFont, QIcon, QPalette
 from PySide6.QtWidgets import QApplication
 
+from inspector.core.paths import package_data
+
 THEMES = ("light", "dark")
 # ``wrong_part``: the part-identity check saw another part (purple: apart from every verdict colour)
 VERDICT_COLOURS = {"pass": "#1e8e3e", "fail": "#d93025", "uncertain": "#e8a000", "wrong_part": "#7b1fa2"}
@@ -23,8 +25,8 @@ _TOKEN = re.compile(r"^\s*(@\w+)\s*=\s*(#[0-9a-fA-F]{6})\s*$")
 
 
 def resources_dir() -> Path:
-    """The project's ``resources/`` folder (icons, stylesheets, screenshots)."""
-    return Path(__file__).resolve().parents[2] / "resources"
+    """The package's ``resources/`` folder (stylesheets, icons): package data, wheel or checkout alike."""
+    return package_data("resources")
 
 
 @cache
