@@ -135,6 +135,7 @@ class LiveController(QObject):
         self.job.failed.connect(self._on_failed)
         self.job.cancelled.connect(lambda: self._on_finished(None))
         self.view.reset(recipe.threshold, recipe.uncertain_band)
+        self.view.drift.set_reference(recipe.calibration)
         self.view.set_running(True, preview=choice.has_preview)
         self.view.set_stage(f"Starting {choice.spec()} with recipe '{recipe.name}' …")
         self._stopping = False

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from inspector.sources import VIDEO_SUFFIXES
+from inspector.ui.drift_banner import DriftBanner
 from inspector.ui.heatmap_overlay import COLORMAPS, OverlayView, PreparedPart
 from inspector.ui.live_worker import SOURCE_KINDS, SourceChoice
 from inspector.ui.plain_text import plain_tooltip
@@ -249,6 +250,9 @@ class LiveView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 8, 10, 6)
         layout.addWidget(self.banners)
+        self.drift = DriftBanner()  # the run's scores against the calibration set (#16)
+        self.trend.listeners.append(self.drift.add)
+        layout.addWidget(self.drift)
         layout.addLayout(controls)
         layout.addWidget(main, 1)
         layout.addLayout(bottom)

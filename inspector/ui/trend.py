@@ -21,6 +21,7 @@ class TrendPlot(ThemedPlot):
 
     def __init__(self, parent=None, *, capacity: int = 200, min_interval_s: float = 0.25) -> None:
         super().__init__(parent)
+        self.listeners: list = []  # called with (score, verdict) for every point added
         self.capacity = capacity
         self.min_interval_s = min_interval_s
         self._last_draw = 0.0
@@ -82,6 +83,8 @@ class TrendPlot(ThemedPlot):
         self._dirty = True
 
     def add(self, score: float, verdict: str | None) -> None:
+        for listener in self.listeners:  # e.g. Live's drift banner
+            listener(score, verdict)
         self._count += 1
         self._x.append(self._count)
         self._y.append(float(score))
