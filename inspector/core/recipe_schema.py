@@ -59,7 +59,8 @@ class AnomalyDinoParams(_Strict):
     augment_rotations: Flag = False
     mask_references: Flag = False
     batch_size: Annotated[Count, Field(ge=1, le=256)] = 4
-    mask_threshold: Annotated[Number, Field(ge=0.0, le=1.0)] = 0.5
+    # the first principal component threshold of the reference code (the detector's MASK_THRESHOLD)
+    mask_threshold: Annotated[Number, Field(ge=-1000.0, le=1000.0)] = 10.0
 
 
 class WinClipParams(_Strict):
@@ -92,10 +93,84 @@ class ReviewBody(_Strict):
     seed: Count = 0
 
 
+Sha256 = Annotated[str, Strict(), StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+Seed = Annotated[Count, Field(ge=0, le=2**32 - 1)]
+Epochs = Annotated[Count, Field(ge=1, le=10_000)]
+LearningRate = Annotated[Number, Field(gt=0.0, le=10.0)]
+
+
+class _Trained(_Strict):
+    """What every trained detector records: its artefact (written by ``inspector train``)."""
+
+    artifact: Path_ | None = None  # the safetensors file, relative to the recipe file
+    artifact_sha256: Sha256 | None = None  # its fingerprint, checked on loading
+
+
+class MemoryParams(_Trained, AnomalyDinoParams):
+    """Options of :class:`~inspector.detectors.memory.MemoryDetector` (AnomalyDINO's plus the coreset)."""
+
+    coreset_ratio: Annotated[Number, Field(gt=0.0, le=1.0)] = 0.1
+    projection_dim: Annotated[Count, Field(ge=0, le=4096)] = 128  # 0: no projection
+    seed: Seed = 0
+
+
+class SimpleNetParams(_Trained):
+    """Options of :class:`~inspector.detectors.simplenet.SimpleNetDetector`."""
+
+    resolution: Annotated[Count, Field(ge=14, le=MAX_RESOLUTION)] = 448
+    layers: Annotated[list[Annotated[Count, Field(ge=1, le=64)]], Field(min_length=1, max_length=4)] | None = None
+    embed_dim: Annotated[Count, Field(ge=1, le=8192)] = 1536
+    dsc_hidden: Annotated[Count, Field(ge=1, le=8192)] = 1024
+    noise_std: Annotated[Number, Field(gt=0.0, le=10.0)] = 0.015
+    margin: Annotated[Number, Field(ge=0.0, le=10.0)] = 0.5
+    epochs: Epochs = 40
+    batch_size: Annotated[Count, Field(ge=1, le=1024)] = 8
+    adaptor_lr: LearningRate = 1e-4
+    dsc_lr: LearningRate = 2e-4
+    sigma: Annotated[Number, Field(ge=0.0, le=64.0)] = 4.0
+    seed: Seed = 0
+
+
+class PromptADParams(_Trained):
+    """Options of :class:`~inspector.detectors.promptad.PromptADDetector`."""
+
+    n_ctx: Annotated[Count, Field(ge=1, le=32)] = 4
+    n_pro: Annotated[Count, Field(ge=1, le=64)] = 3
+    n_ctx_ab: Annotated[Count, Field(ge=1, le=32)] = 1
+    n_pro_ab: Annotated[Count, Field(ge=1, le=64)] = 4
+    epochs: Epochs = 100
+    lr: LearningRate = 0.002
+    momentum: Annotated[Number, Field(ge=0.0, lt=1.0)] = 0.9
+    weight_decay: Annotated[Number, Field(ge=0.0, le=1.0)] = 0.0005
+    lambda1: Annotated[Number, Field(ge=0.0, le=100.0)] = 0.001
+    margin: Annotated[Number, Field(ge=0.0, le=10.0)] = 0.0
+    batch_size: Annotated[Count, Field(ge=1, le=100_000)] = 400
+    sigma: Annotated[Number, Field(ge=0.0, le=64.0)] = 4.0
+    seed: Seed = 0
+
+
+class StudentParams(_Trained):
+    """Options of :class:`~inspector.detectors.student.StudentDetector`."""
+
+    width: Annotated[Count, Field(ge=1, le=512)] = 32
+    input_size: Annotated[Count, Field(ge=16, le=MAX_RESOLUTION, multiple_of=16)] = 224
+    epochs: Epochs = 30
+    batch_size: Annotated[Count, Field(ge=1, le=1024)] = 16
+    lr: LearningRate = 1e-3
+    synthetic_per_image: Annotated[Count, Field(ge=0, le=16)] = 1
+    teacher_shots: Annotated[Count, Field(ge=1, le=MAX_REFERENCES)] = 4
+    sigma: Annotated[Number, Field(ge=0.0, le=64.0)] = 4.0
+    seed: Seed = 0
+
+
 PARAMS: dict[str, type[_Strict]] = {
     "anomalydino": AnomalyDinoParams,
     "winclip": WinClipParams,
     "winclip+": WinClipParams,
+    "memory": MemoryParams,
+    "simplenet": SimpleNetParams,
+    "promptad": PromptADParams,
+    "student": StudentParams,
 }
 
 
@@ -146,13 +221,10 @@ def validate_recipe_body(body: dict[str, Any], source: str) -> dict[str, Any]:
     except ValidationError as error:
         problems += [_line(e) for e in error.errors()]
     detector = body.get("detector", "winclip")
-    params_model = PARAMS.get(detector) if isinstance(detector, str) else None
     params = body.get("detector_params", {})
-    if params_model is not None and isinstance(params, dict):
-        try:
-            params = params_model.model_validate(params).model_dump(include=set(params))
-        except ValidationError as error:
-            problems += [_line(e, prefix=("detector_params",)) for e in error.errors()]
+    if isinstance(detector, str) and isinstance(params, dict):
+        params, bad = _check_params(detector, params, ("detector_params",))
+        problems += bad
     if problems:
         raise RecipeError(f"{source} is not a valid recipe:\n" + "\n".join(f"  - {p}" for p in problems))
     assert checked is not None
@@ -172,6 +244,24 @@ def validate_recipe_body(body: dict[str, Any], source: str) -> dict[str, Any]:
     values["identity"] = IdentitySettings.from_dict(values["identity"])
     values["review"] = ReviewSampling.from_dict(values["review"])
     return values
+
+
+def _check_params(detector: str, params: dict[str, Any], prefix: tuple[str, ...]) -> tuple[dict[str, Any], list[str]]:
+    model = PARAMS.get(detector)
+    if model is None:
+        return params, []
+    try:
+        return model.model_validate(params).model_dump(include=set(params)), []
+    except ValidationError as error:
+        return params, [_line(e, prefix=prefix) for e in error.errors()]
+
+
+def validate_detector_params(detector: str, params: dict[str, Any], source: str) -> dict[str, Any]:
+    """Check a detector's options alone (``inspector train --set``); the checked values or one RecipeError."""
+    checked, problems = _check_params(detector, dict(params), ())
+    if problems:
+        raise RecipeError(f"{source}: bad {detector} option(s):\n" + "\n".join(f"  - {p}" for p in problems))
+    return checked
 
 
 _PLAIN = {

@@ -37,6 +37,7 @@ from inspector.core.images import load_image
 from inspector.core.metrics import EvalMetrics, evaluate
 from inspector.core.progress import Cancelled, ProgressState
 from inspector.core.recipe import DEFAULT_MODELS, TRAINED_DETECTORS, Recipe, save_recipe
+from inspector.core.recipe_schema import validate_detector_params
 from inspector.core.training_gate import DEFAULT_TOLERANCE, GateResult, training_gate
 from inspector.detectors.artifact import StoredArtifact, save_state, settings_metadata
 from inspector.detectors.synthetic import synthetic_defect
@@ -179,6 +180,8 @@ def train_recipe(
 
     if method not in TRAINED_DETECTORS:
         raise InspectorError(f"Unknown training method '{method}'; choose one of {', '.join(TRAINED_DETECTORS)}.")
+    if params:  # the same schema as the recipe file's detector_params: a bad value is named before anything runs
+        params = validate_detector_params(method, params, "--set")
     if not 0.0 <= gate_tolerance < 1.0:
         raise InspectorError(f"--gate-tolerance must be in [0, 1), got {gate_tolerance}.")
     progress = progress or ProgressState()

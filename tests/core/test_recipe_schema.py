@@ -39,6 +39,22 @@ def _write(tmp_path, **fields):
             "or 'student' (got 'yolo')",
         ),
         ({"colour": "red"}, "colour: is not a field this station knows (value 'red')"),
+        # the trained detectors' options (inspector train writes them; an engineer may edit them)
+        ({"detector": "memory", "detector_params": {"coreset_ratio": 2}}, "detector_params.coreset_ratio"),
+        ({"detector": "memory", "detector_params": {"coreset_ratio": "all"}}, "coreset_ratio: must be a number"),
+        ({"detector": "memory", "detector_params": {"resolution": 14000}}, "detector_params.resolution"),
+        ({"detector": "simplenet", "detector_params": {"noise_std": 0}}, "detector_params.noise_std"),
+        ({"detector": "simplenet", "detector_params": {"layers": [0]}}, "detector_params.layers.0"),
+        ({"detector": "simplenet", "detector_params": {"epochs": 2.5}}, "epochs: must be a whole number (got 2.5)"),
+        ({"detector": "promptad", "detector_params": {"n_ctx": 0}}, "detector_params.n_ctx"),
+        ({"detector": "promptad", "detector_params": {"momentum": 1.0}}, "detector_params.momentum"),
+        ({"detector": "student", "detector_params": {"input_size": 100}}, "detector_params.input_size"),
+        ({"detector": "student", "detector_params": {"teacher": "x"}}, "detector_params.teacher: is not a field"),
+        (
+            {"detector": "student", "detector_params": {"artifact_sha256": "abc"}},
+            "detector_params.artifact_sha256: String should match pattern",
+        ),
+        ({"detector": "memory", "detector_params": {"artifact": 3}}, "detector_params.artifact: must be text"),
     ],
 )
 def test_each_bad_field_is_named_with_its_value(tmp_path, fields, expected):
@@ -55,6 +71,28 @@ def test_every_bad_field_is_reported_at_once(tmp_path):
     lines = [line for line in str(caught.value).splitlines() if line.strip().startswith("- ")]
     assert len(lines) == 3, caught.value
     assert {"name", "threshold", "detector_params.resolution"} == {line.split(":")[0].strip("- ") for line in lines}
+
+
+def test_trained_options_as_inspector_train_writes_them_load(tmp_path):
+    sha = "ab" * 32
+    params = {"coreset_ratio": 0.05, "projection_dim": 0, "seed": 3, "resolution": 224, "masking": False,
+              "top_fraction": 0.01, "sigma": 4.0, "augment_rotations": False, "artifact": "trained/ab/x.safetensors",
+              "artifact_sha256": sha}  # fmt: skip
+    recipe = load_recipe(_write(tmp_path, detector="memory", detector_params=params))
+    assert recipe.detector_params["coreset_ratio"] == 0.05 and recipe.detector_params["artifact_sha256"] == sha
+    layers = load_recipe(_write(tmp_path, detector="simplenet", detector_params={"layers": [6, 9]}))
+    assert layers.detector_params == {"layers": [6, 9]}  # only what the file gives: defaults stay the detector's
+
+
+def test_train_set_values_are_checked_like_the_recipe_file():
+    from inspector.core.recipe_schema import validate_detector_params
+
+    assert validate_detector_params("promptad", {"epochs": 5}, "--set") == {"epochs": 5}
+    with pytest.raises(RecipeError) as caught:
+        validate_detector_params("promptad", {"epochs": 0, "colour": 1}, "--set")
+    text = str(caught.value)
+    assert "--set: bad promptad option(s)" in text and "epochs: Input should be greater than or equal to 1" in text
+    assert "colour: is not a field this station knows" in text
 
 
 def test_format_version_true_is_not_a_version(tmp_path):

@@ -166,6 +166,10 @@ def test_train_cli_writes_a_new_version_and_eval_compares_versions(tmp_path, reg
                  "--set", "resolution=56", "-q", "--out", str(out)])  # fmt: skip
     assert code == 2  # never overwrites a recipe
     assert "exists already" in capsys.readouterr().err
+    code = main(["train", str(path), "--method", "memory", "--no-store", "--random-weights", "--device", "cpu",
+                 "--set", "coreset_ratio=2", "-q"])  # fmt: skip
+    assert code == 2  # a bad option is named before anything is trained
+    assert "coreset_ratio: Input should be less than or equal to 1 (got 2)" in capsys.readouterr().err
     # eval compares the two versions, each as it inspects
     from tests.helpers import make_tiny_dataset
 
