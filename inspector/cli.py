@@ -92,9 +92,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             from inspector.store import StoreWriter
 
             caption_writer = StoreWriter(store, name="inspector-captions")
+            from inspector.captioning.factory import recipe_captioner
+
             captions = create_caption_scheduler(
                 store_callback(caption_writer),
-                captioner=args.captioner,
+                captioner=recipe_captioner(recipe, args.captioner),
                 detector=detector,
                 device=args.device,
                 dtype=args.dtype,
@@ -302,6 +304,9 @@ def build_parser() -> argparse.ArgumentParser:
     from inspector.training.cli import register as register_training
 
     register_training(sub, _add_runtime)
+    from inspector.caption_cli import register as register_captions
+
+    register_captions(sub)
 
     from inspector.recipe_cli import register as register_recipe
 

@@ -44,6 +44,7 @@ from inspector.errors import InspectorError
 log = logging.getLogger(__name__)
 
 MAX_NEW_TOKENS_LIMIT = 128
+RANDOM_SEED = 0  # random-weight builds: the fingerprint is random:<seed>
 MEMORY_MARGIN = 1.15  # loading needs the model plus a shard and the activations
 
 
@@ -99,6 +100,8 @@ class TransformersCaptioner:
         prompt_template: Replaces the default prompt (``{object}`` is the part's name).
         tokenizer: Use this tokenizer instead of the weights folder's (tests).
         image_processor: Use this image processor instead of the weights folder's (tests).
+        adapter: A captioner version folder (LoRA adapter, ``inspector train-captioner``) applied on
+            loading; refused with a clear message when it was trained on other base weights.
     """
 
     architecture = ""
@@ -119,6 +122,7 @@ class TransformersCaptioner:
         prompt_template: str | None = None,
         tokenizer: Any = None,
         image_processor: Any = None,
+        adapter: str | None = None,
     ):
         spec = model if isinstance(model, ModelSpec) else get_spec(model or self.default_model)
         if spec.role != "captioner" or spec.architecture != self.architecture:
@@ -144,9 +148,17 @@ class TransformersCaptioner:
             prompt_template=prompt_template,
             tokenizer=tokenizer,
             image_processor=image_processor,
+            adapter=adapter,
         )  # to build the same captioner in a caption process
         self.spec = spec
+        self.adapter = str(adapter) if adapter else None
+        self.version = None  # the captioner version (LoRA adapter) once applied
+        self.fingerprint = ""  # the base weights: "sha256:..." or "random:<seed>", set on loading
         self.model_id = spec.id
+        if self.adapter:
+            from inspector.captioning.versions import read_version
+
+            self.model_id = read_version(self.adapter).id
         self.device = device
         self.dtype = dtype
         self.random_weights = bool(random_weights)
@@ -163,6 +175,7 @@ class TransformersCaptioner:
         self._lock = threading.RLock()
         self._checkpoint: Checkpoint | None = None
         self._hooks: list[Any] = []
+        self._lora: Any = None  # peft's wrapper once a LoRA adapter is in the model (inspector.captioning.lora)
 
     # -- loading --------------------------------------------------------------------------------
     @property
@@ -201,6 +214,14 @@ class TransformersCaptioner:
             self._check_model(model)
             self.runtime = runtime
             self._model = model
+            if self.adapter:
+                from inspector.captioning.lora import apply_version
+
+                try:
+                    self.version = apply_version(self, self.adapter)
+                except BaseException:
+                    self._model = None
+                    raise
             self._install_hooks(model)
             log.info(
                 "Captioner %s loaded on %s/%s in %.1f s",
@@ -212,8 +233,10 @@ class TransformersCaptioner:
 
     def _build_random(self, runtime):
         from inspector.captioning.architectures import build_random, byte_bpe_tokenizer
+        from inspector.core.fingerprint import random_fingerprint
 
-        model = build_random(self.spec, runtime)
+        model = build_random(self.spec, runtime, seed=RANDOM_SEED)
+        self.fingerprint = random_fingerprint(RANDOM_SEED)
         if self._tokenizer is None:
             self._tokenizer = byte_bpe_tokenizer()
         if self._image_processor is None:
@@ -237,6 +260,9 @@ class TransformersCaptioner:
         if source is None:
             raise spec.missing_weights_error()
         check_memory(spec, runtime)
+        from inspector.core.fingerprint import weights_fingerprint
+
+        self.fingerprint = weights_fingerprint(spec.loaded_files())
         model = model_cls.from_pretrained(source, local_files_only=True, dtype=runtime.torch_dtype)
         model = model.to(runtime.torch_device).eval()
         for p in model.parameters():
@@ -277,6 +303,8 @@ class TransformersCaptioner:
                 hook.remove()
             self._hooks.clear()
             self._model = None
+            self._lora = None
+            self.version = None
 
     # -- prompts and inputs -------------------------------------------------------------------
     def prompt_for(self, object_name: str, defect_classes: Sequence[str] = ()) -> CaptionPrompt:

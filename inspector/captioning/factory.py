@@ -26,7 +26,8 @@ def create_captioner(
     Nothing is loaded here (no torch import): the model loads on the thread of its first caption.
 
     Args:
-        name: ``blip2-opt-2.7b`` (default), ``blip-base`` (light, for CPU-only stations),
+        name: ``blip2-opt-2.7b`` (default), ``blip-base`` (light, for CPU-only stations), a
+            captioner version folder (``inspector train-captioner``: its base with the LoRA adapter),
             ``qwen3-vl-2b`` / ``florence-2-base`` (small current VLMs), ``none``, or any registered
             captioner (``role: captioner``) of those architectures.
         device / dtype: Where and in which precision it runs (``auto``: the registry's
@@ -39,6 +40,11 @@ def create_captioner(
     """
     if isinstance(name, str) and name.strip().lower() in ("", NO_CAPTIONER):
         return NoCaptioner()
+    if isinstance(name, str) and is_version_path(name):  # a captioner version: its base with the adapter
+        from inspector.captioning.versions import read_version
+
+        options["adapter"] = name
+        name = read_version(name).base_model
     spec = name if isinstance(name, ModelSpec) else get_spec(name)
     from inspector.captioning.blip import Blip2Captioner, BlipCaptioner
     from inspector.captioning.vlm import Florence2Captioner, Qwen3VLCaptioner
@@ -50,6 +56,21 @@ def create_captioner(
         f"Model '{spec.id}' ({spec.role}, {spec.architecture}) is not a captioner; choose one of "
         f"{', '.join(CAPTIONER_CHOICES)}."
     )
+
+
+def is_version_path(name: str) -> bool:
+    """Whether a captioner name is a captioner version (a folder path, not a registry id)."""
+    from pathlib import Path
+
+    return "/" in name or "\\" in name or Path(name, "captioner.json").is_file()
+
+
+def recipe_captioner(recipe, chosen: str) -> str:
+    """The captioner for a recipe's parts: its captioner version when it selects one (and captions
+    are on), else the station's choice."""
+    if str(chosen).strip().lower() in ("", NO_CAPTIONER):
+        return chosen
+    return getattr(recipe, "captioner_version", "") or chosen
 
 
 def create_caption_scheduler(

@@ -181,3 +181,19 @@ def clean_caption(generated: str, prompt: CaptionPrompt) -> CleanCaption:
     if caption[-1] not in ".!?":
         caption += "."
     return CleanCaption(caption, usable=True)
+
+
+def caption_target(corrected: str, prompt: CaptionPrompt) -> str:
+    """The words a captioner should generate after ``prompt`` to give the operator's caption.
+
+    The inverse of :func:`clean_caption`'s lead: BLIP base's shown caption starts with the part of
+    its prefix that belongs to the sentence (``Bracket with ...``), so a corrected caption starting
+    with that lead is learnt without it; any other correction is learnt as the prefix's
+    continuation. The closing full stop that :func:`clean_caption` adds is dropped.
+    """
+    text = " ".join(str(corrected or "").split())
+    lead = " ".join(prompt.lead.split())
+    if lead and text.lower().startswith(lead.lower()):
+        text = text[len(lead) :].lstrip(" ,;:")
+    text = text.rstrip(" .")
+    return text[:1].lower() + text[1:] if lead else text

@@ -46,7 +46,7 @@ _LIST_FIELDS = (
 )
 
 # Fields added with trained detectors: left out of a recipe's JSON while empty.
-_OMIT_WHEN_EMPTY = ("training", "library_excluded", "golden_parts")
+_OMIT_WHEN_EMPTY = ("training", "library_excluded", "golden_parts", "captioner_version")
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,8 @@ class Recipe:
         library_excluded: Content hashes of parts an engineer removed from the good-part library.
         golden_parts: Content hashes of golden parts (kept apart: never learned from).
         review: Which parts go to review on their own (:mod:`inspector.core.review_sampling`).
+        captioner_version: A captioner version folder (LoRA adapter from ``inspector train-captioner``,
+            relative to the recipe file) that captions this recipe's parts; empty: the station's captioner.
     """
 
     name: str
@@ -93,6 +95,7 @@ class Recipe:
     library_excluded: tuple[str, ...] = ()
     golden_parts: tuple[str, ...] = ()
     review: ReviewSampling = field(default_factory=ReviewSampling)
+    captioner_version: str = ""
 
     def __post_init__(self) -> None:
         if self.detector not in DETECTORS:
@@ -196,6 +199,7 @@ def load_recipe(path: str | os.PathLike[str]) -> Recipe:
         params["artifact"] = str((base / str(params["artifact"])).resolve())
     return replace(
         recipe,
+        captioner_version=str((base / recipe.captioner_version).resolve()) if recipe.captioner_version else "",
         references=tuple(str((base / p).resolve()) for p in recipe.references),
         calibration_images=tuple(str((base / p).resolve()) for p in recipe.calibration_images),
         detector_params=params,

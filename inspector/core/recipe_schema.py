@@ -196,6 +196,8 @@ class RecipeBody(_Strict):
     golden_parts: Annotated[list[Path_], Field(max_length=10_000)] = []
     identity: IdentityBody = IdentityBody()
     review: ReviewBody = ReviewBody()
+    # A captioner version (LoRA adapter folder from inspector train-captioner), relative to the recipe file.
+    captioner_version: Annotated[str, Strict(), StringConstraints(strip_whitespace=True, max_length=4096)] = ""
 
     @field_validator("uncertain_band")
     @classmethod

@@ -6,6 +6,7 @@ Import from here; ORM models stay inside the package. No Qt, no torch.
 from inspector.store.artifacts import ArtifactStore, sha256_bytes, sha256_file
 from inspector.store.domain import (
     AddResult,
+    CaptionCorrectionRecord,
     CaptionStatus,
     InspectionFilter,
     InspectionRecord,
@@ -41,6 +42,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "AddResult",
     "ArtifactStore",
+    "CaptionCorrectionRecord",
     "CaptionStatus",
     "Database",
     "DatabaseCorruptError",

@@ -1,7 +1,7 @@
 """The tamper-evident audit trail: one hash chain over every record a quality manager relies on.
 
 Every write the store makes to an audited table (operators, recipes and their versions, runs,
-inspections, overrides, skipped files, electronic signatures, the station policy) appends an entry
+inspections, overrides, caption corrections, skipped files, electronic signatures, the station policy) appends an entry
 to ``audit_log`` in the same transaction. An entry holds the row's canonical content (JSON of its
 columns, see :func:`canonical_row`), the previous entry's hash and its own hash over both, so that
 changing, deleting or inserting any audited row outside the station, or editing the trail itself,
@@ -51,11 +51,14 @@ AUDITED: dict[str, str] = {
     "runs": "started_at",
     "inspections": "inspected_at",
     "overrides": "created_at",
+    "caption_corrections": "created_at",
     "skipped_items": "created_at",
 }
 #: Tables whose date column the store sets in the same transaction as the audit entry: a row
 #: dated far from its entry was back-dated (even if the forger also appended a matching entry).
-STAMPED_AT_WRITE = frozenset({"operators", "recipes", "recipe_versions", "signatures", "overrides", "skipped_items"})
+STAMPED_AT_WRITE = frozenset(
+    {"operators", "recipes", "recipe_versions", "signatures", "overrides", "caption_corrections", "skipped_items"}
+)
 #: Events that are not row writes (``table_name`` of their entries).
 EVENT = "event"
 GUARDS_RECREATED = "guards_recreated"

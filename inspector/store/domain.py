@@ -219,6 +219,29 @@ class OverrideRecord:
     undoes_id: str | None = None  # for an UNDO row: the override it takes back
 
 
+#: Longest caption an operator may type (characters): a description, not a report.
+MAX_CAPTION_CHARS = 1000
+
+
+@dataclass(frozen=True)
+class CaptionCorrectionRecord:
+    """One operator's correction of a part's caption (append-only; the newest is effective).
+
+    Attributes:
+        machine_caption: The captioner's caption the operator corrected (None: there was none).
+        caption: The operator's text.
+    """
+
+    id: str
+    inspection_id: str
+    seq: int
+    operator: str
+    created_at: datetime
+    machine_caption: str | None
+    caption: str
+    note: str | None = None
+
+
 @dataclass(frozen=True)
 class InspectionRecord:
     """A logged inspection with its derived, effective verdict.
@@ -266,6 +289,18 @@ class InspectionRecord:
     identity_score: float | None = None
     identity_reason: str | None = None
     review_reason: str | None = None  # why the station queued it for review on its own; None: it did not
+    corrected_caption: str | None = None  # the newest operator correction (None: not corrected)
+    caption_corrected_by: str | None = None
+    caption_corrected_at: datetime | None = None
+
+    @property
+    def effective_caption(self) -> str | None:
+        """What reports and screens show: the operator's correction, else the captioner's caption."""
+        return self.corrected_caption if self.corrected_caption is not None else self.caption
+
+    @property
+    def caption_corrected(self) -> bool:
+        return self.corrected_caption is not None
 
     @property
     def verdict_label(self) -> str:

@@ -65,7 +65,7 @@ DURABILITY = {"normal": "NORMAL", "full": "FULL"}
 
 # Append-only audit trail, enforced by the database itself (SQLite below; PostgreSQL's triggers are
 # made by ``migrations.postgres_guards``).
-APPEND_ONLY_TABLES = ("overrides", "audit_log", "signatures")
+APPEND_ONLY_TABLES = ("overrides", "audit_log", "signatures", "caption_corrections")
 
 # The audit trail's rows cannot be changed through SQL on SQLite: name -> (schema version that
 # added it, when it fires, message). The hash chain (``audit``) notices what gets past them.
@@ -80,6 +80,16 @@ _SQLITE_GUARDS = {
     "audit_log_append_only_delete": (6, "BEFORE DELETE ON audit_log", "the audit trail is append-only"),
     "signatures_append_only_update": (6, "BEFORE UPDATE ON signatures", "signatures cannot be changed"),
     "signatures_append_only_delete": (6, "BEFORE DELETE ON signatures", "signatures cannot be removed"),
+    "caption_corrections_append_only_update": (
+        10,
+        "BEFORE UPDATE ON caption_corrections",
+        "caption corrections are append-only",
+    ),
+    "caption_corrections_append_only_delete": (
+        10,
+        "BEFORE DELETE ON caption_corrections",
+        "caption corrections are append-only",
+    ),
     "inspections_keep_delete": (6, "BEFORE DELETE ON inspections", "inspection records cannot be removed"),
     "inspections_keep_verdict": (
         6,

@@ -384,6 +384,30 @@ def _v8_to_v9(conn: Connection) -> None:
     Index("ix_inspections_review_reason", inspections.c.review_reason).create(conn, checkfirst=True)
 
 
+def _v9_to_v10(conn: Connection) -> None:
+    """Operators' caption corrections (append-only, audited; the machine caption is kept)."""
+    meta = MetaData(naming_convention=NAMING)
+    Table("inspections", meta, Column("id", String(36), primary_key=True))  # for the foreign keys only
+    Table("operators", meta, Column("id", String(36), primary_key=True))
+    table = Table(
+        "caption_corrections",
+        meta,
+        Column("id", String(36), primary_key=True),
+        Column("inspection_id", String(36), ForeignKey("inspections.id", ondelete="RESTRICT"), nullable=False),
+        Column("seq", Integer, nullable=False),
+        Column("operator_id", String(36), ForeignKey("operators.id"), nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("machine_caption", Text),
+        Column("caption", Text, nullable=False),
+        Column("note", Text),
+        UniqueConstraint("inspection_id", "seq"),
+        Index(None, "created_at"),
+    )
+    table.create(conn, checkfirst=conn.dialect.name == "postgresql")
+    if conn.dialect.name == "postgresql":
+        postgres_guards(conn, ("caption_corrections",))
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "caption and defect-type slots; skipped files", _v1_to_v2),
     Migration(2, "PostgreSQL: append-only triggers; operator and recipe names unique per station", _v2_to_v3),
@@ -393,6 +417,7 @@ MIGRATIONS: list[Migration] = [
     Migration(6, "PostgreSQL: inspection records cannot be deleted, nor their verdict changed", _v6_to_v7),
     Migration(7, "video frame time; part identity (wrong part)", _v7_to_v8),
     Migration(8, "why a part was queued for review on its own", _v8_to_v9),
+    Migration(9, "operators' caption corrections (append-only)", _v9_to_v10),
 ]
 
 assert MIGRATIONS[-1].to_version == SCHEMA_VERSION, "add a migration step when bumping SCHEMA_VERSION"

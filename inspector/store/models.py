@@ -35,7 +35,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from inspector.store.domain import CaptionStatus, OverrideKind, Verdict
 
 #: Version of the schema this code writes. A database with a higher number is refused.
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 ID = String(36)
 SHA256 = String(64)
@@ -243,6 +243,27 @@ class Override(Base):
     new_verdict: Mapped[Verdict] = mapped_column(_enum(Verdict, "new_verdict"))
     previous_defect_label: Mapped[str | None] = mapped_column(String(200))
     defect_label: Mapped[str | None] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class CaptionCorrection(Base):
+    """Schema 10: an operator's correction of a part's caption. Append-only; the machine caption stays.
+
+    The newest correction of a part is its effective caption (what reports show and what
+    ``inspector train-captioner --from-reviews`` learns from); ``machine_caption`` is the captioner's
+    text the operator saw when correcting it.
+    """
+
+    __tablename__ = "caption_corrections"
+    __table_args__ = (UniqueConstraint("inspection_id", "seq"), Index(None, "created_at"))
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    inspection_id: Mapped[str] = mapped_column(ForeignKey("inspections.id", ondelete="RESTRICT"))
+    seq: Mapped[int] = mapped_column(Integer)
+    operator_id: Mapped[str] = mapped_column(ForeignKey("operators.id"))
+    created_at: Mapped[datetime]
+    machine_caption: Mapped[str | None] = mapped_column(Text)
+    caption: Mapped[str] = mapped_column(Text)
     note: Mapped[str | None] = mapped_column(Text)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Row, exists, func, or_, select
 
 from inspector.store.domain import (
+    CaptionCorrectionRecord,
     CaptionStatus,
     InspectionFilter,
     InspectionRecord,
@@ -24,7 +25,7 @@ from inspector.store.domain import (
     Verdict,
     VerdictCounts,
 )
-from inspector.store.models import Inspection, Operator, Override, Recipe, RecipeVersion, Run
+from inspector.store.models import CaptionCorrection, Inspection, Operator, Override, Recipe, RecipeVersion, Run
 
 CHUNK = 400  # bound parameters per IN (...) list
 
@@ -66,6 +67,32 @@ def load_trail(conn: Connection, inspection_id: str) -> list[OverrideRecord]:
         )
         for r in rows
     ]
+
+
+def load_corrections(conn: Connection, inspection_ids: Sequence[str]) -> list[CaptionCorrectionRecord]:
+    """The caption corrections of some parts, by part then oldest first."""
+    out: list[CaptionCorrectionRecord] = []
+    for chunk in chunks(list(inspection_ids)):
+        rows = conn.execute(
+            select(CaptionCorrection.__table__, Operator.name.label("operator_name"))
+            .join(Operator, Operator.id == CaptionCorrection.operator_id)
+            .where(CaptionCorrection.inspection_id.in_(chunk))
+            .order_by(CaptionCorrection.inspection_id, CaptionCorrection.seq)
+        )
+        out += [
+            CaptionCorrectionRecord(
+                id=r.id,
+                inspection_id=r.inspection_id,
+                seq=r.seq,
+                operator=r.operator_name,
+                created_at=r.created_at,
+                machine_caption=r.machine_caption,
+                caption=r.caption,
+                note=r.note,
+            )
+            for r in rows
+        ]
+    return out
 
 
 def recipe_select() -> Any:
@@ -121,6 +148,14 @@ def effective_verdict() -> ColumnElement[Any]:
     return func.coalesce(latest, Inspection.verdict)
 
 
+def _corrected_contains(needle: str) -> ColumnElement[bool]:
+    """An operator's caption correction of the part contains ``needle`` (lower case)."""
+    return exists().where(
+        CaptionCorrection.inspection_id == Inspection.id,
+        func.lower(CaptionCorrection.caption).contains(needle, autoescape=True),
+    )
+
+
 def conditions(f: InspectionFilter | None) -> list[ColumnElement[bool]]:
     if f is None:
         return []
@@ -153,6 +188,7 @@ def conditions(f: InspectionFilter | None) -> list[ColumnElement[bool]]:
             or_(
                 func.lower(Inspection.caption).contains(needle, autoescape=True),
                 func.lower(Inspection.defect_type).contains(needle, autoescape=True),
+                _corrected_contains(needle),
             )
         )
     if f.search and f.search.strip():
@@ -163,6 +199,7 @@ def conditions(f: InspectionFilter | None) -> list[ColumnElement[bool]]:
                 func.lower(Inspection.id).startswith(needle, autoescape=True),
                 func.lower(Inspection.caption).contains(needle, autoescape=True),
                 func.lower(Inspection.defect_type).contains(needle, autoescape=True),
+                _corrected_contains(needle),
             )
         )
     if f.caption_status is not None:
@@ -208,10 +245,13 @@ def load_records(conn: Connection, ids: Sequence[str]) -> list[InspectionRecord]
         for r in trail:
             latest[r.inspection_id] = r
             counts[r.inspection_id] += 1
-    return [_record(rows[i], latest.get(i), counts[i]) for i in ids if i in rows]
+    corrected = {c.inspection_id: c for c in load_corrections(conn, [i for i in ids if i in rows])}
+    return [_record(rows[i], latest.get(i), counts[i], corrected.get(i)) for i in ids if i in rows]
 
 
-def _record(r: Row[Any], last: Row[Any] | None, n_overrides: int) -> InspectionRecord:
+def _record(
+    r: Row[Any], last: Row[Any] | None, n_overrides: int, correction: CaptionCorrectionRecord | None = None
+) -> InspectionRecord:
     model = Verdict(r.verdict)
     return InspectionRecord(
         id=r.id,
@@ -253,4 +293,7 @@ def _record(r: Row[Any], last: Row[Any] | None, n_overrides: int) -> InspectionR
         identity_score=r.identity_score,
         identity_reason=r.identity_reason,
         review_reason=r.review_reason,
+        corrected_caption=correction.caption if correction is not None else None,
+        caption_corrected_by=correction.operator if correction is not None else None,
+        caption_corrected_at=correction.created_at if correction is not None else None,
     )

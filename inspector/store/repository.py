@@ -34,7 +34,9 @@ from inspector.core.processes import process_tag, tag_alive
 from inspector.store import audit, queries
 from inspector.store.artifacts import ArtifactStore
 from inspector.store.domain import (
+    MAX_CAPTION_CHARS,
     AddResult,
+    CaptionCorrectionRecord,
     CaptionStatus,
     InspectionFilter,
     InspectionRecord,
@@ -55,7 +57,16 @@ from inspector.store.domain import (
 )
 from inspector.store.engine import Database, open_database
 from inspector.store.errors import NotFoundError, ReadOnlyError, StoreError
-from inspector.store.models import Inspection, Operator, Override, Recipe, RecipeVersion, Run, SkippedItem
+from inspector.store.models import (
+    CaptionCorrection,
+    Inspection,
+    Operator,
+    Override,
+    Recipe,
+    RecipeVersion,
+    Run,
+    SkippedItem,
+)
 
 if TYPE_CHECKING:
     from inspector.store.accounts import Accounts
@@ -574,6 +585,65 @@ class InspectionStore:
         conn.execute(insert(Override).values(**values))
         self._audit(conn, "overrides", [record.id])
         return record
+
+    # -- caption corrections: append-only, audited -----------------------------------------------
+
+    def correct_caption(
+        self, inspection_id: str, operator: str, caption: str, note: str | None = None
+    ) -> CaptionCorrectionRecord:
+        """Record an operator's caption for a part; it becomes the effective caption.
+
+        The captioner's caption stays in the inspection row (and in this record as
+        ``machine_caption``); earlier corrections stay in the trail. Empty text is refused (a
+        correction cannot remove a caption).
+        """
+        text = " ".join((caption or "").split())
+        if not text:
+            raise StoreError("Enter the corrected caption: it cannot be empty.")
+        if len(text) > MAX_CAPTION_CHARS:
+            raise StoreError(
+                f"The corrected caption has {len(text)} characters; at most {MAX_CAPTION_CHARS} are kept. "
+                "Shorten it: nothing was recorded."
+            )
+        with self.db.write() as conn:
+            machine = conn.execute(select(Inspection.caption).where(Inspection.id == inspection_id)).first()
+            if machine is None:
+                raise self._missing(inspection_id)
+            last = conn.execute(
+                select(func.max(CaptionCorrection.seq)).where(CaptionCorrection.inspection_id == inspection_id)
+            ).scalar()
+            who = self._operator(conn, operator)
+            record = CaptionCorrectionRecord(
+                id=new_id(),
+                inspection_id=inspection_id,
+                seq=int(last or 0) + 1,
+                operator=who.name,
+                created_at=utc_now(),
+                machine_caption=machine.caption,
+                caption=text,
+                note=(note or "").strip() or None,
+            )
+            values = {k: v for k, v in vars(record).items() if k != "operator"}
+            values["operator_id"] = who.id
+            conn.execute(insert(CaptionCorrection).values(**values))
+            self._audit(conn, "caption_corrections", [record.id])
+            return record
+
+    def caption_corrections(self, inspection_id: str) -> list[CaptionCorrectionRecord]:
+        """A part's caption corrections, oldest first (the last one is effective)."""
+        with self.db.read() as conn:
+            return queries.load_corrections(conn, [inspection_id])
+
+    def corrected_records(self, where: InspectionFilter | None = None) -> list[InspectionRecord]:
+        """Every part with a caption correction (and matching ``where``), oldest inspection first."""
+        corrected = select(CaptionCorrection.inspection_id).distinct()
+        stmt = (
+            select(Inspection.id)
+            .where(Inspection.id.in_(corrected), *queries.conditions(where))
+            .order_by(*queries.ORDER[Order.OLDEST])
+        )
+        with self.db.read() as conn:
+            return queries.load_records(conn, list(conn.execute(stmt).scalars()))
 
     @property
     def accounts(self) -> Accounts:

@@ -73,8 +73,11 @@ def default_caption_hook(station: Station, recipe: Recipe) -> CaptionHook | None
     """
     if not station.settings.captioner_enabled or station.store is None or station.ops is None:
         return None
+    from inspector.captioning.factory import recipe_captioner
+
+    chosen = recipe_captioner(recipe, station.settings.captioner_model)  # a recipe may select a trained version
     hook = station.extras.get("captions")
-    if hook is not None and hook.model != station.settings.captioner_model:
+    if hook is not None and hook.model != chosen:
         hook.close()
         hook = None
     if hook is None:
@@ -82,13 +85,13 @@ def default_caption_hook(station: Station, recipe: Recipe) -> CaptionHook | None
 
         scheduler = create_caption_scheduler(
             store_callback(station.ops.writer),
-            captioner=station.settings.captioner_model,
+            captioner=chosen,
             device=station.settings.device,
             dtype=station.settings.dtype,
             random_weights=station.random_weights,
             on_error=lambda exc: log.warning("captions: %s", exc),
         )
-        hook = SchedulerHook(scheduler, station.settings.captioner_model)
+        hook = SchedulerHook(scheduler, chosen)
         station.extras["captions"] = hook
     hook.map_threshold = recipe.threshold
     return hook

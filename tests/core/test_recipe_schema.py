@@ -134,3 +134,20 @@ def test_identity_block_is_validated_and_round_trips_and_the_default_keeps_the_o
         Recipe.from_dict({**base, "identity": {"text_check": "sometimes", "text_threshold": 7, "colour": 1}})
     message = str(info.value)
     assert "identity.text_check" in message and "identity.text_threshold" in message and "identity.colour" in message
+
+
+def test_a_recipe_selects_a_captioner_version_relative_to_its_file(tmp_path):
+    import json
+
+    from inspector.core.recipe import Recipe, load_recipe, save_recipe
+
+    path = tmp_path / "bracket.json"
+    save_recipe(Recipe(name="bracket", captioner_version="captioners/blip-base-lora-0123456789ab"), path)
+    assert json.loads(path.read_text())["captioner_version"] == "captioners/blip-base-lora-0123456789ab"
+    assert load_recipe(path).captioner_version == str(tmp_path / "captioners" / "blip-base-lora-0123456789ab")
+    save_recipe(Recipe(name="plain"), tmp_path / "plain.json")
+    assert "captioner_version" not in json.loads((tmp_path / "plain.json").read_text())  # same body as before
+    body = json.loads(path.read_text())
+    body["captioner_version"] = ["not", "a", "path"]
+    with pytest.raises(RecipeError, match="captioner_version: must be text"):
+        Recipe.from_dict(body)
