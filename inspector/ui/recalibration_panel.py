@@ -77,6 +77,7 @@ class RecalibrationPanel(QGroupBox):
 
         self.roc = pg.PlotWidget(background="w")
         self.roc.setMinimumHeight(230)
+        self.roc.setMaximumHeight(320)
         self.roc.setTitle("ROC of the reviewed parts", color="#222", size="10pt")
         self.roc.setLabel("bottom", "false-reject rate (good parts failed)")
         self.roc.setLabel("left", "defective parts caught")
@@ -85,10 +86,11 @@ class RecalibrationPanel(QGroupBox):
         self.roc.addLegend(offset=(-10, -10))
         self.hist = pg.PlotWidget(background="w")
         self.hist.setMinimumHeight(230)
+        self.hist.setMaximumHeight(320)
         self.hist.setTitle("Scores of the reviewed parts", color="#222", size="10pt")
         self.hist.setLabel("bottom", "anomaly score")
         self.hist.setLabel("left", "share of the class")
-        self.hist.addLegend(offset=(10, 10))
+        self.hist.addLegend(offset=(-10, 10))  # top right; the threshold labels sit lower
         for plot in (self.roc, self.hist):
             plot.showGrid(x=True, y=True, alpha=0.15)
             for side in ("left", "bottom"):
@@ -220,7 +222,11 @@ class RecalibrationPanel(QGroupBox):
                 angle=90,
                 pen=pg.mkPen(colour, width=2, style=style),
                 label=f"{name} {limits.threshold:.3g}",
-                labelOpts={"position": 0.92 if name == "current" else 0.8, "color": colour},
+                labelOpts={
+                    "position": 0.6 if name == "current" else 0.5,
+                    "color": colour,
+                    "fill": (255, 255, 255, 200),
+                },
             )
             self.hist.addItem(line)
             if limits.band is not None and name == "proposed":
