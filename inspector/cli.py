@@ -114,6 +114,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             progress=progress,
             lot=args.lot,
             captions=captions,
+            on_golden=_print_golden,
+            recipe_path=args.recipe,
         )
         previous = signal.signal(signal.SIGINT, lambda *_: pipeline.stop())
         previous_term = signal.signal(signal.SIGTERM, lambda *_: pipeline.stop(terminated=True))
@@ -162,6 +164,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 # -- gui ------------------------------------------------------------------------------------------
+def _print_golden(outcome) -> None:
+    if outcome.check is None:
+        return
+    prefix = "inspector: " if outcome.passed else "inspector: warning: "
+    print(prefix + outcome.message, file=sys.stderr, flush=True)
+
+
 def run_gui(argv: list[str]) -> int:
     """Start the station window (its own options: ``inspector gui --help``)."""
     import os
@@ -311,6 +320,9 @@ def build_parser() -> argparse.ArgumentParser:
     from inspector.recipe_cli import register as register_recipe
 
     register_recipe(sub, _add_runtime)
+    from inspector.golden_cli import register as register_golden
+
+    register_golden(sub, _add_runtime)
     return parser
 
 

@@ -1,4 +1,4 @@
-"""``inspector recipe new|calibrate|recalibrate|show`` (registered by inspector.cli)."""
+"""``inspector recipe new|calibrate|recalibrate|show|save|sign|versions`` (registered by inspector.cli)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,9 @@ def register(sub, add_runtime) -> None:
     p.add_argument("--margin", type=float, default=1.0, help="standard deviations above the quantile")
     p.add_argument("--band", type=float, default=1.0, help="uncertain band half-width in std (0: none)")
     add_runtime(p)
+    from inspector.signing_cli import add_signer_arguments, register_recipe_commands
+
+    add_signer_arguments(p)
     p.set_defaults(func=cmd_recipe_calibrate)
     from inspector.recalibration_cli import register as register_recalibrate
 
@@ -37,6 +40,7 @@ def register(sub, add_runtime) -> None:
     p = rsub.add_parser("show", help="print a recipe")
     p.add_argument("path")
     p.set_defaults(func=cmd_recipe_show)
+    register_recipe_commands(rsub)
 
 
 def cmd_recipe_new(args: argparse.Namespace) -> int:
@@ -75,29 +79,47 @@ def cmd_recipe_new(args: argparse.Namespace) -> int:
 def cmd_recipe_calibrate(args: argparse.Namespace) -> int:
     from inspector.core.recipe import load_recipe, save_recipe
     from inspector.recipes import calibrate_recipe
+    from inspector.signing_cli import open_cli_store, signer_from_args
+    from inspector.store.changes import authorize_change, record_recipe_change
 
     recipe = load_recipe(args.path)
-    extra = [Path(p) for p in args.images] if args.images else []
-    recipe, calibration = calibrate_recipe(
-        recipe,
-        extra,
-        quantile=args.quantile,
-        margin=args.margin,
-        band=args.band,
-        device=args.device,
-        dtype=args.dtype,
-        random_weights=args.random_weights,
-        backend=args.backend,
-    )
-    save_recipe(recipe, args.path)
-    band = calibration.uncertain_band
-    print(
-        f"Calibrated from {calibration.n_good} good scores ({calibration.method}): "
-        f"min {calibration.good_min:.4f}, median {calibration.good_median:.4f}, max {calibration.good_max:.4f}"
-    )
-    print(f"threshold {calibration.threshold:.4f}" + (f", uncertain {band[0]:.4f} .. {band[1]:.4f}" if band else ""))
-    if args.random_weights:
-        print("RANDOM WEIGHTS were used: this threshold is meaningless; calibrate again with real weights.")
+    signer = signer_from_args(args)
+    store = open_cli_store(args)
+    try:
+        authorize_change(store, signer, ["threshold"])  # refused before minutes of scoring, not after
+        from inspector.detectors.factory import detector_for_recipe
+
+        detector = detector_for_recipe(
+            recipe, device=args.device, dtype=args.dtype, random_weights=args.random_weights, backend=args.backend
+        )
+        extra = [Path(p) for p in args.images] if args.images else []
+        recipe, calibration = calibrate_recipe(
+            recipe, extra, quantile=args.quantile, margin=args.margin, band=args.band, detector=detector
+        )
+        change = record_recipe_change(store, recipe.name, recipe.to_dict(), signer, action="threshold")
+        save_recipe(recipe, args.path)
+        band = calibration.uncertain_band
+        print(
+            f"Calibrated from {calibration.n_good} good scores ({calibration.method}): "
+            f"min {calibration.good_min:.4f}, median {calibration.good_median:.4f}, max {calibration.good_max:.4f}"
+        )
+        print(
+            f"threshold {calibration.threshold:.4f}" + (f", uncertain {band[0]:.4f} .. {band[1]:.4f}" if band else "")
+        )
+        print(change.describe().replace("recipe ", "Recorded recipe ", 1))
+        if args.random_weights:
+            print("RANDOM WEIGHTS were used: this threshold is meaningless; calibrate again with real weights.")
+        from inspector.pipeline.golden import check_golden_parts
+        from inspector.pipeline.runner import fit_for_recipe
+
+        if store.golden.parts(recipe.name):  # the new threshold against the golden parts, at once
+            fit_for_recipe(detector, recipe)
+            outcome = check_golden_parts(
+                store, recipe, detector, change.version, trigger="recipe-change", operator=args.operator, enforce=False
+            )
+            print(outcome.message)
+    finally:
+        store.close()
     return 0
 
 

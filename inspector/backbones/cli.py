@@ -19,6 +19,9 @@ def register(sub) -> None:
     p = msub.add_parser("import", help="register weights copied onto this (air-gapped) station")
     p.add_argument("path", help="weights file (open_clip) or model folder with config.json (transformers)")
     p.add_argument("--model", required=True, help="registry id, e.g. dinov2-small")
+    from inspector.signing_cli import add_signer_arguments
+
+    add_signer_arguments(p)
     p.set_defaults(func=cmd_models_import)
     p = msub.add_parser("download", help="fetch weights from the model hub (needs internet)")
     p.add_argument("model", help="registry id")
@@ -66,18 +69,29 @@ def cmd_models_list(args: argparse.Namespace) -> int:
 def cmd_models_import(args: argparse.Namespace) -> int:
     from inspector.backbones.checking import check_weights
     from inspector.core.registry import import_weights
+    from inspector.signing_cli import open_cli_store, signer_from_args
+    from inspector.store.changes import authorize_change, record_station_change
 
-    checked = []
-    target = import_weights(
-        Path(args.path),
-        args.model,
-        check=lambda spec, staged, given: checked.append(check_weights(spec, staged, given)),
-    )
-    result = checked[0]
+    signer = signer_from_args(args)
+    with open_cli_store(args) as store:
+        who = authorize_change(store, signer, ["model"])  # before anything is copied
+        checked = []
+        target = import_weights(
+            Path(args.path),
+            args.model,
+            check=lambda spec, staged, given: checked.append(check_weights(spec, staged, given)),
+        )
+        result = checked[0]
+        signature = record_station_change(
+            store, signer, who, action="model", subject_table="models", subject_id=args.model,
+            subject_sha256=result.fingerprint.removeprefix("sha256:") or None,
+            changes=f"weights of {args.model} imported from {Path(args.path).resolve()}: {result.fingerprint}",
+        )  # fmt: skip
     print(
         f"Imported weights of '{args.model}' into {target}: {result.tensors} tensors loaded into its "
         f"architecture; fingerprint {result.fingerprint}"
     )
+    print(f"Signed by {signature.describe()}" if signature else "UNSIGNED (this station requires no PIN)")
     return 0
 
 

@@ -42,11 +42,12 @@ _LIST_FIELDS = (
     "extra_anomalous",
     "defect_classes",
     "library_excluded",
-    "golden_parts",
 )
 
 # Fields added with trained detectors: left out of a recipe's JSON while empty.
-_OMIT_WHEN_EMPTY = ("training", "library_excluded", "golden_parts", "captioner_version")
+_OMIT_WHEN_EMPTY = ("training", "library_excluded", "captioner_version")
+#: What a run start does when a golden part gets the wrong verdict (inspector.pipeline.golden).
+GOLDEN_POLICIES = ("block", "warn")
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,9 @@ class Recipe:
         identity: The part-identity check (WRONG PART), see :mod:`inspector.core.identity`.
         training: For a trained detector: method, data used, settings, losses and before/after metrics.
         library_excluded: Content hashes of parts an engineer removed from the good-part library.
-        golden_parts: Content hashes of golden parts (kept apart: never learned from).
+        golden_policy: ``block`` (default): a run does not start when a golden part gets the wrong
+            verdict; ``warn``: it starts with a warning. The golden parts themselves live in the
+            station database (``inspector golden add``), signed and audited, not in the file.
         review: Which parts go to review on their own (:mod:`inspector.core.review_sampling`).
         captioner_version: A captioner version folder (LoRA adapter from ``inspector train-captioner``,
             relative to the recipe file) that captions this recipe's parts; empty: the station's captioner.
@@ -93,11 +96,13 @@ class Recipe:
     identity: IdentitySettings = field(default_factory=IdentitySettings)
     training: dict[str, Any] = field(default_factory=dict)
     library_excluded: tuple[str, ...] = ()
-    golden_parts: tuple[str, ...] = ()
+    golden_policy: str = "block"
     review: ReviewSampling = field(default_factory=ReviewSampling)
     captioner_version: str = ""
 
     def __post_init__(self) -> None:
+        if self.golden_policy not in GOLDEN_POLICIES:
+            raise RecipeError(f"Recipe '{self.name}': golden_policy must be one of {', '.join(GOLDEN_POLICIES)}.")
         if self.detector not in DETECTORS:
             raise RecipeError(
                 f"Recipe '{self.name}': unknown detector '{self.detector}' (choose one of {', '.join(DETECTORS)})."
@@ -143,6 +148,8 @@ class Recipe:
         for key in _OMIT_WHEN_EMPTY:  # recipes without them keep the body (and hash) they had before
             if not body[key]:
                 del body[key]
+        if self.golden_policy == "block":  # the default: recipes keep the body (and hash) they had
+            del body["golden_policy"]
         if self.identity == IdentitySettings():  # the default identity check: same body as before too
             del body["identity"]
         else:

@@ -193,7 +193,7 @@ class RecipeBody(_Strict):
     # Trained detectors (inspector train): the training record and the good-part library's exclusions.
     training: dict[str, Any] = {}
     library_excluded: Annotated[list[Path_], Field(max_length=100_000)] = []
-    golden_parts: Annotated[list[Path_], Field(max_length=10_000)] = []
+    golden_policy: Literal["block", "warn"] = "block"
     identity: IdentityBody = IdentityBody()
     review: ReviewBody = ReviewBody()
     # A captioner version (LoRA adapter folder from inspector train-captioner), relative to the recipe file.
@@ -217,6 +217,14 @@ class RecipeBody(_Strict):
 def validate_recipe_body(body: dict[str, Any], source: str) -> dict[str, Any]:
     """Check a recipe file's fields; the checked values (lists as tuples), or one RecipeError naming every problem."""
     problems: list[str] = []
+    if body.get("golden_parts"):  # written by a station before golden parts moved into the database
+        problems.append(
+            "golden_parts: golden parts now live in the station database (signed and audited), not in the "
+            "recipe file: register them with `inspector golden add RECIPE IMAGE --expect good|defective` "
+            "and remove the field"
+        )
+    elif "golden_parts" in body:  # an empty list: nothing is lost by dropping it
+        body = {k: v for k, v in body.items() if k != "golden_parts"}
     checked: RecipeBody | None = None
     try:
         checked = RecipeBody.model_validate(body)
@@ -238,7 +246,6 @@ def validate_recipe_body(body: dict[str, Any], source: str) -> dict[str, Any]:
         "extra_anomalous",
         "defect_classes",
         "library_excluded",
-        "golden_parts",
     ):
         values[key] = tuple(values[key])
     values["uncertain_band"] = tuple(values["uncertain_band"]) if values["uncertain_band"] is not None else None

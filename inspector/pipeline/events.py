@@ -95,6 +95,7 @@ RUN_EXIT_CODES: dict[int, str] = {
     5: "the database could not be written, or was deleted or replaced: the run stopped and says how many "
     "parts were stored",
     6: "every inspected part passed, but some files were skipped (not inspected; reasons in the database)",
+    7: "a golden part got the wrong verdict and the recipe's golden_policy is block (nothing was started)",
     130: "interrupted with Ctrl-C (everything already scored was stored; the run is closed as cancelled)",
     143: "stopped by SIGTERM (as Ctrl-C; the run is closed as terminated)",
 }

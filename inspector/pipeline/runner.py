@@ -40,6 +40,7 @@ from inspector.detectors.base import Detector
 from inspector.detectors.identity import PartIdentityCheck, identity_check_for
 from inspector.errors import InspectorError, SourceError
 from inspector.pipeline.events import FlaggedPart, PartResult, PartStatus, RunSummary
+from inspector.pipeline.golden import GoldenOutcome, check_golden_parts
 from inspector.recipes import reference_images
 from inspector.sources.base import Frame, Source
 from inspector.store import (
@@ -52,6 +53,7 @@ from inspector.store import (
     sha256_bytes,
     sha256_file,
 )
+from inspector.store.changes import require_signed
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +100,12 @@ class InspectionPipeline:
         captions: A caption scheduler (:func:`inspector.captioning.create_caption_scheduler`): scoring
             runs inside its gate (captions wait while a batch is scored), flagged parts are stored with
             caption status "pending" and handed to it once their verdict is committed.
+        golden: Score the recipe's golden parts before the run starts (:mod:`inspector.pipeline.golden`);
+            a wrong verdict raises ``GoldenCheckFailed`` (no run is written) or, under
+            ``golden_policy: warn``, is handed to ``on_golden`` with the rest of the outcome.
+        recipe_path: The recipe file, for the messages (``inspector recipe sign PATH``).
+
+    A station that requires PINs refuses a recipe nobody signed (:func:`inspector.store.changes.require_signed`).
     """
 
     def __init__(
@@ -121,6 +129,9 @@ class InspectionPipeline:
         other_objects: tuple[str, ...] | None = None,
         peak_separation_s: float = DEFAULT_MIN_SEPARATION_S,
         peak_prominence: float | None = None,
+        golden: bool = True,
+        on_golden: Callable[[GoldenOutcome], None] | None = None,
+        recipe_path: str | None = None,
     ) -> None:
         if keep_images not in KEEP_IMAGES:
             raise ValueError(f"keep_images must be one of {KEEP_IMAGES}")
@@ -157,6 +168,10 @@ class InspectionPipeline:
         self.peak_separation_s = peak_separation_s
         self.peak_prominence = peak_prominence
         self._timeline: list[TimelinePoint] = []
+        self.golden = golden
+        self.on_golden = on_golden
+        self.recipe_path = recipe_path
+        self.golden_outcome: GoldenOutcome | None = None
 
     # -- public ---------------------------------------------------------------------------------
     def stop(self, *, terminated: bool = False) -> None:
@@ -176,7 +191,16 @@ class InspectionPipeline:
         try:
             # the one rule for every face (CLI, window): no threshold measured with other weights
             require_calibration(self.recipe, info)
-            version = self.store.save_recipe_version(self.recipe.name, self.recipe.to_dict())
+            body = self.recipe.to_dict()
+            require_signed(self.store, self.recipe.name, body, self.recipe_path)  # signed changes only
+            version = self.store.save_recipe_version(self.recipe.name, body)
+            if self.golden:  # golden parts first: a wrong verdict refuses the start (or warns)
+                self.golden_outcome = check_golden_parts(
+                    self.store, self.recipe, self.detector, version, trigger="run-start", operator=self.operator,
+                    progress=self.progress,
+                )  # fmt: skip
+                if self.on_golden is not None:
+                    self.on_golden(self.golden_outcome)
             if self.operator:
                 self.store.upsert_operator(self.operator)
             run = self.store.start_run(

@@ -22,6 +22,7 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -49,9 +50,13 @@ LOCKOUT_MAX = timedelta(hours=1)
 class LoginError(StoreError):
     """A log-in or signature was refused (wrong PIN, locked out, no PIN yet...)."""
 
+    exit_code = 2  # refused, nothing changed (not a database failure)
+
 
 class PermissionDenied(StoreError):
     """The operator's role does not allow this."""
+
+    exit_code = 2
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,16 @@ class SignatureRecord:
     subject_table: str
     subject_id: str
     reason: str | None
+    role: str | None = None  # the signer's role when signing (schema 11)
+    subject_sha256: str | None = None  # the hash of what was signed (a recipe version's body)
+    changes: str | None = None  # what the change was
+
+    def describe(self) -> str:
+        """'ana (engineer), 2026-12-01 12:03 UTC, approved: threshold 0.41 -> 0.44 — new lot'"""
+        text = f"{self.operator} ({self.role or 'operator'}), {self.signed_at:%Y-%m-%d %H:%M} UTC, {self.meaning}"
+        if self.changes:
+            text += f": {self.changes}"
+        return text + (f" — {self.reason}" if self.reason else "")
 
 
 def lockout_for(failures: int) -> timedelta | None:
@@ -301,6 +316,17 @@ class Accounts:
             who = row["name"] if row is not None else "Nobody"
             raise PermissionDenied(f"{who} ({role}) may not change {permission}: that needs the {needed} role.")
 
+    def authorize(self, name: str, pin: str, permissions: Iterable[str] = ()) -> Account:
+        """Check ``name``'s PIN (a wrong one counts toward the lock-out) and that the role allows each
+        of ``permissions`` (when roles are on). Returns the signer; raises LoginError / PermissionDenied."""
+        signer = self._authenticate(name, pin)
+        with self.db.read() as conn:
+            policy = self._policy(conn)
+            row = self._find(conn, signer.name)
+            for permission in permissions:
+                self._require(conn, policy, row, permission)
+        return signer
+
     def sign(
         self,
         name: str,
@@ -312,31 +338,59 @@ class Accounts:
         subject_id: str,
         reason: str | None = None,
         permission: str | None = None,
+        subject_sha256: str | None = None,
+        changes: str | None = None,
     ) -> SignatureRecord:
         """An electronic signature: ``name`` gives the PIN again; who, when, what it means and why
         are stored (and chained). Needs PINs to be set up for ``name`` whatever the policy."""
         if meaning not in MEANINGS:
             raise StoreError(f"Unknown meaning '{meaning}': choose one of {', '.join(MEANINGS)}.")
-        signer = self._authenticate(name, pin)
+        signer = self.authorize(name, pin, [permission] if permission else [])
         with self.db.write() as conn:
-            row = self._find(conn, signer.name)
-            if permission is not None:
-                self._require(conn, self._policy(conn), row, permission)
-            record = SignatureRecord(
-                new_id(), row["name"], utc_now(), meaning, action, subject_table, subject_id,
-                (reason or "").strip() or None,
+            return self.insert_signature(
+                conn, signer, meaning=meaning, action=action, subject_table=subject_table, subject_id=subject_id,
+                reason=reason, subject_sha256=subject_sha256, changes=changes,
             )  # fmt: skip
-            values = {k: v for k, v in vars(record).items() if k != "operator"}
-            conn.execute(insert(Signature).values(operator_id=row["id"], **values))
-            self.store._audit(conn, "signatures", [record.id])
-            return record
+
+    def insert_signature(
+        self,
+        conn: Connection,
+        signer: Account,
+        *,
+        meaning: str,
+        action: str,
+        subject_table: str,
+        subject_id: str,
+        reason: str | None = None,
+        subject_sha256: str | None = None,
+        changes: str | None = None,
+    ) -> SignatureRecord:
+        """Store a signature by an already :meth:`authorize`-d signer inside the caller's transaction."""
+        if meaning not in MEANINGS:
+            raise StoreError(f"Unknown meaning '{meaning}': choose one of {', '.join(MEANINGS)}.")
+        row = self._find(conn, signer.name)
+        record = SignatureRecord(
+            new_id(), row["name"], utc_now(), meaning, action, subject_table, subject_id,
+            (reason or "").strip() or None, row["role"] or "operator", subject_sha256, changes,
+        )  # fmt: skip
+        values = {k: v for k, v in vars(record).items() if k != "operator"}
+        conn.execute(insert(Signature).values(operator_id=row["id"], **values))
+        self.store._audit(conn, "signatures", [record.id])
+        return record
+
+    def signature(self, signature_id: str) -> SignatureRecord | None:
+        found = self._signatures(Signature.id == signature_id)
+        return found[0] if found else None
 
     def signatures(self, subject_id: str) -> list[SignatureRecord]:
+        return self._signatures(Signature.subject_id == subject_id)
+
+    def _signatures(self, where) -> list[SignatureRecord]:
         with self.db.read() as conn:
             rows = conn.execute(
                 select(Signature, Operator.name.label("operator"))
                 .join(Operator, Operator.id == Signature.operator_id)
-                .where(Signature.subject_id == subject_id)
+                .where(where)
                 .order_by(Signature.signed_at)
             ).mappings()
             return [
@@ -349,6 +403,9 @@ class Accounts:
                     r["subject_table"],
                     r["subject_id"],
                     r["reason"],
+                    r["role"],
+                    r["subject_sha256"],
+                    r["changes"],
                 )  # fmt: skip
                 for r in rows
             ]

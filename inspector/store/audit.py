@@ -53,12 +53,15 @@ AUDITED: dict[str, str] = {
     "overrides": "created_at",
     "caption_corrections": "created_at",
     "skipped_items": "created_at",
+    "golden_parts": "created_at",
+    "golden_checks": "checked_at",
 }
 #: Tables whose date column the store sets in the same transaction as the audit entry: a row
 #: dated far from its entry was back-dated (even if the forger also appended a matching entry).
 STAMPED_AT_WRITE = frozenset(
-    {"operators", "recipes", "recipe_versions", "signatures", "overrides", "caption_corrections", "skipped_items"}
-)
+    {"operators", "recipes", "recipe_versions", "signatures", "overrides", "caption_corrections", "skipped_items",
+     "golden_parts", "golden_checks"}
+)  # fmt: skip
 #: Events that are not row writes (``table_name`` of their entries).
 EVENT = "event"
 GUARDS_RECREATED = "guards_recreated"

@@ -340,6 +340,7 @@ class RecipeVersionRecord:
     body: Mapping[str, Any]  # the recipe as saved (JSON); the recipe module owns its meaning
     body_sha256: str
     created_at: datetime
+    signature_id: str | None = None  # the signature that approved it (schema 11); None: unsigned
 
 
 class RunOutcome(StrEnum):

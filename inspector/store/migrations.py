@@ -408,6 +408,54 @@ def _v9_to_v10(conn: Connection) -> None:
         postgres_guards(conn, ("caption_corrections",))
 
 
+def _v10_to_v11(conn: Connection) -> None:
+    """Signed recipe versions (who signed, role, what changed, the hash signed); golden parts and their checks."""
+    add_column(conn, "recipe_versions", Column("signature_id", String(36)))
+    for column in (Column("role", String(16)), Column("subject_sha256", String(64)), Column("changes", Text)):
+        add_column(conn, "signatures", column)
+    meta = MetaData(naming_convention=NAMING)
+    for name in ("operators", "recipes", "recipe_versions"):  # for the foreign keys only
+        Table(name, meta, Column("id", String(36), primary_key=True))
+    when = DateTime(timezone=True)
+    Table(
+        "golden_parts",
+        meta,
+        Column("id", String(36), primary_key=True),
+        Column("recipe_id", String(36), ForeignKey("recipes.id"), nullable=False),
+        Column("file_path", Text, nullable=False),
+        Column("content_hash", String(64), nullable=False),
+        Column("expected", String(16), nullable=False),
+        Column("note", Text),
+        Column("created_at", when, nullable=False),
+        Column("created_by", String(36), ForeignKey("operators.id")),
+        Column("signature_id", String(36)),
+        Column("removed_at", when),
+        Column("removed_by", String(36), ForeignKey("operators.id")),
+        Column("removal_signature_id", String(36)),
+        Index(None, "recipe_id"),
+    )
+    Table(
+        "golden_checks",
+        meta,
+        Column("id", String(36), primary_key=True),
+        Column("recipe_version_id", String(36), ForeignKey("recipe_versions.id"), nullable=False),
+        Column("checked_at", when, nullable=False),
+        Column("trigger", String(40), nullable=False),
+        Column("policy", String(16), nullable=False),
+        Column("passed", Boolean, nullable=False),
+        Column("model_id", String(200), nullable=False),
+        Column("model_fingerprint", String(80), nullable=False),
+        Column("random_weights", Boolean, nullable=False),
+        Column("threshold", Float, nullable=False),
+        Column("results", JSON, nullable=False),
+        Column("operator_id", String(36), ForeignKey("operators.id")),
+        Column("station", String(200)),
+        Index(None, "recipe_version_id", "checked_at"),
+        Index(None, "checked_at"),
+    )
+    meta.create_all(conn, tables=[meta.tables["golden_parts"], meta.tables["golden_checks"]])
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "caption and defect-type slots; skipped files", _v1_to_v2),
     Migration(2, "PostgreSQL: append-only triggers; operator and recipe names unique per station", _v2_to_v3),
@@ -418,6 +466,7 @@ MIGRATIONS: list[Migration] = [
     Migration(7, "video frame time; part identity (wrong part)", _v7_to_v8),
     Migration(8, "why a part was queued for review on its own", _v8_to_v9),
     Migration(9, "operators' caption corrections (append-only)", _v9_to_v10),
+    Migration(10, "signed recipe versions; golden parts and golden-part checks", _v10_to_v11),
 ]
 
 assert MIGRATIONS[-1].to_version == SCHEMA_VERSION, "add a migration step when bumping SCHEMA_VERSION"

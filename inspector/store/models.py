@@ -35,7 +35,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from inspector.store.domain import CaptionStatus, OverrideKind, Verdict
 
 #: Version of the schema this code writes. A database with a higher number is refused.
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 ID = String(36)
 SHA256 = String(64)
@@ -142,6 +142,9 @@ class RecipeVersion(Base):
     body: Mapped[dict[str, Any]] = mapped_column(JSON)
     body_sha256: Mapped[str] = mapped_column(SHA256)
     created_at: Mapped[datetime]
+    # Schema 11: the electronic signature that approved this version (None: unsigned, see
+    # inspector.store.changes); the signature row names it back (subject_id).
+    signature_id: Mapped[str | None] = mapped_column(ID)
 
 
 class Run(Base):
@@ -305,6 +308,56 @@ class Signature(Base):
     subject_table: Mapped[str] = mapped_column(String(40))
     subject_id: Mapped[str] = mapped_column(ID)
     reason: Mapped[str | None] = mapped_column(Text)
+    # Schema 11: the signer's role when signing, the hash of what was signed (a recipe version's
+    # body_sha256), and what the change was ("threshold 0.41 -> 0.44; model ...").
+    role: Mapped[str | None] = mapped_column(String(16))
+    subject_sha256: Mapped[str | None] = mapped_column(SHA256)
+    changes: Mapped[str | None] = mapped_column(Text)
+
+
+class GoldenPart(Base):
+    """Schema 11: a known part an engineer registered for a recipe, with the verdict it must get.
+
+    Scored at the start of every run and on demand (``inspector.pipeline.golden``). Removing one
+    sets ``removed_at`` (the row stays, for the records).
+    """
+
+    __tablename__ = "golden_parts"
+    __table_args__ = (Index(None, "recipe_id"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    recipe_id: Mapped[str] = mapped_column(ForeignKey("recipes.id"))
+    file_path: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(SHA256)
+    expected: Mapped[str] = mapped_column(String(16))  # "good" / "defective"
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str | None] = mapped_column(ForeignKey("operators.id"))
+    signature_id: Mapped[str | None] = mapped_column(ID)
+    removed_at: Mapped[datetime | None]
+    removed_by: Mapped[str | None] = mapped_column(ForeignKey("operators.id"))
+    removal_signature_id: Mapped[str | None] = mapped_column(ID)
+
+
+class GoldenCheck(Base):
+    """Schema 11: one scoring of a recipe's golden parts (at a run start, or on demand)."""
+
+    __tablename__ = "golden_checks"
+    __table_args__ = (Index(None, "recipe_version_id", "checked_at"), Index(None, "checked_at"))
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    recipe_version_id: Mapped[str] = mapped_column(ForeignKey("recipe_versions.id"))
+    checked_at: Mapped[datetime]
+    trigger: Mapped[str] = mapped_column(String(40))  # run-start / on-demand / recipe-change
+    policy: Mapped[str] = mapped_column(String(16))  # block / warn
+    passed: Mapped[bool] = mapped_column(Boolean)
+    model_id: Mapped[str] = mapped_column(String(200))
+    model_fingerprint: Mapped[str] = mapped_column(String(80))
+    random_weights: Mapped[bool] = mapped_column(Boolean)
+    threshold: Mapped[float] = mapped_column(Float)
+    results: Mapped[Any] = mapped_column(JSON)  # one object per golden part (see GoldenResult)
+    operator_id: Mapped[str | None] = mapped_column(ForeignKey("operators.id"))
+    station: Mapped[str | None] = mapped_column(String(200))
 
 
 class AuditEntry(Base):

@@ -104,12 +104,13 @@ def recipe_select() -> Any:
         RecipeVersion.body,
         RecipeVersion.body_sha256,
         RecipeVersion.created_at,
+        RecipeVersion.signature_id,
     ).join(Recipe, Recipe.id == RecipeVersion.recipe_id)
 
 
 def recipe_record(row: Row[Any]) -> RecipeVersionRecord:
     return RecipeVersionRecord(
-        row.id, row.recipe_id, row.recipe_name, row.version, row.body, row.body_sha256, row.created_at
+        row.id, row.recipe_id, row.recipe_name, row.version, row.body, row.body_sha256, row.created_at, row.signature_id
     )
 
 

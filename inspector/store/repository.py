@@ -70,6 +70,7 @@ from inspector.store.models import (
 
 if TYPE_CHECKING:
     from inspector.store.accounts import Accounts
+    from inspector.store.golden import GoldenParts
 
 log = logging.getLogger(__name__)
 _COUNT_COLUMN = {Verdict.PASS: "n_pass", Verdict.FAIL: "n_fail", Verdict.UNCERTAIN: "n_uncertain"}
@@ -651,6 +652,13 @@ class InspectionStore:
         from inspector.store.accounts import Accounts
 
         return Accounts(self)
+
+    @property
+    def golden(self) -> GoldenParts:
+        """Golden parts of each recipe and every check of them."""
+        from inspector.store.golden import GoldenParts
+
+        return GoldenParts(self)
 
     # -- the audit trail ----------------------------------------------------------------------
 

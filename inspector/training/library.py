@@ -4,8 +4,8 @@ Built from the store, never copied out of it: the recipe's reference images, the
 operator reviewed and left PASS, and the parts an operator relabelled as good (a FAIL or UNCERTAIN
 verdict overridden to PASS), under any version of the recipe, plus optional extra folders. Parts an
 engineer removed (``Recipe.library_excluded``, content hashes) are left out, and so are the
-recipe's golden parts (``Recipe.golden_parts``): those are kept apart for checking the station and
-must never be learned from. Unreviewed PASS verdicts are not used: only an operator's decision
+recipe's golden parts (``store.golden``, in the station database): those are kept apart for
+checking the station and must never be learned from. Unreviewed PASS verdicts are not used: only an operator's decision
 makes a part a label. Each part says where it came from.
 """
 
@@ -100,7 +100,7 @@ def build_library(recipe: Recipe, store=None, folders: Sequence[str | Path] = ()
     """The recipe's library: references first, then store parts, then folder images; no duplicates."""
     from inspector.sources.folder import scan_images
 
-    excluded = set(recipe.library_excluded) | set(recipe.golden_parts)
+    excluded = set(recipe.library_excluded) | (store.golden.hashes(recipe.name) if store is not None else set())
     seen: set[str] = set()
     parts: list[GoodPart] = []
     skipped: list[str] = []
