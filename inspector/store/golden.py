@@ -32,6 +32,14 @@ if TYPE_CHECKING:
     from inspector.store.repository import InspectionStore
 
 EXPECTED = ("good", "defective")
+
+
+class GoldenPartError(StoreError):
+    """A golden-part request that cannot be done as asked (bad input: nothing was changed)."""
+
+    exit_code = 2
+
+
 POLICIES = ("block", "warn")
 
 
@@ -111,14 +119,14 @@ class GoldenParts:
     ) -> GoldenPartRecord:
         """Register ``path`` as a golden part of ``recipe_name`` (a signed change)."""
         if expected not in EXPECTED:
-            raise StoreError(f"Expected verdict '{expected}' is not one of {', '.join(EXPECTED)}.")
+            raise GoldenPartError(f"Expected verdict '{expected}' is not one of {', '.join(EXPECTED)}.")
         path = Path(path).resolve()
         if not path.is_file():
-            raise StoreError(f"Golden part {path} does not exist.")
+            raise GoldenPartError(f"Golden part {path} does not exist.")
         digest = sha256_file(path)
         name = " ".join(recipe_name.split())
         if any(p.content_hash == digest for p in self.parts(name)):
-            raise StoreError(f"{path.name} is already a golden part of recipe '{name}'.")
+            raise GoldenPartError(f"{path.name} is already a golden part of recipe '{name}'.")
         who = authorize_change(self.store, signer, ["golden"])
         part_id = new_id()
         with self.db.write() as conn:
@@ -149,7 +157,7 @@ class GoldenParts:
         """Take a golden part out of the checks (a signed change; the row stays, marked removed)."""
         part = self.get(part_id)
         if part.removed_at is not None:
-            raise StoreError(f"Golden part {Path(part.file_path).name} was already removed.")
+            raise GoldenPartError(f"Golden part {Path(part.file_path).name} was already removed.")
         who = authorize_change(self.store, signer, ["golden"])
         with self.db.write() as conn:
             signature = None
@@ -180,7 +188,7 @@ class GoldenParts:
         ]
         if len(matches) != 1:
             found = "no" if not matches else "more than one"
-            raise NotFoundError(f"Recipe '{recipe_name}' has {found} golden part matching '{key}'.")
+            raise GoldenPartError(f"Recipe '{recipe_name}' has {found} golden part matching '{key}'.")
         return matches[0]
 
     def get(self, part_id: str) -> GoldenPartRecord:
@@ -242,7 +250,7 @@ class GoldenParts:
     ) -> GoldenCheckRecord:
         """Store one check (every check is kept, passed or not)."""
         if policy not in POLICIES:
-            raise StoreError(f"Golden policy '{policy}' is not one of {', '.join(POLICIES)}.")
+            raise GoldenPartError(f"Golden policy '{policy}' is not one of {', '.join(POLICIES)}.")
         check_id = new_id()
         with self.db.write() as conn:
             operator_id = self.store._operator(conn, operator).id if operator else None
