@@ -10,8 +10,8 @@ import pytest
 from inspector.store import open_store
 from inspector.store.accounts import LoginError, PermissionDenied
 from inspector.store.changes import (
-    Signer,
     SignatureRequired,
+    Signer,
     UnsignedRecipe,
     describe_change,
     record_recipe_change,
