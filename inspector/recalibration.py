@@ -33,6 +33,7 @@ from inspector.core.review_stats import (
 )
 from inspector.errors import RecipeError
 from inspector.store import InspectionStore, RecipeVersionRecord
+from inspector.store.changes import Signer
 from inspector.store.labels import ReviewedLabel, reviewed_labels
 
 #: Recipe fields that do not change how a part is scored.
@@ -164,21 +165,27 @@ def calibration_block(rec: Recalibration) -> dict[str, Any]:
 
 
 def apply_recalibration(
-    store: InspectionStore, rec: Recalibration, path: str | os.PathLike[str] | None = None
+    store: InspectionStore, rec: Recalibration, path: str | os.PathLike[str] | None = None, signer: Signer | None = None
 ) -> tuple[Recipe, RecipeVersionRecord]:
-    """Write the proposal as a new recipe version (the file at ``path`` too, when given).
+    """Write the proposal as a new recipe version signed by ``signer`` (the file at ``path`` too, when given).
+
+    The signature rule is :func:`inspector.store.changes.record_recipe_change`: the file is written
+    only once the signed version is stored.
 
     Raises:
         RecipeError: there is no proposal (its refusal is the message).
+        SignatureRequired / LoginError / PermissionDenied: the change was not signed as the station requires.
     """
+    from inspector.store.changes import record_recipe_change
+
     block = calibration_block(rec)
     assert rec.proposal is not None
     limits = rec.proposal.limits
     recipe = rec.recipe.with_threshold(limits.threshold, limits.band, block)
+    change = record_recipe_change(store, recipe.name, recipe.to_dict(), signer, action="threshold")
     if path is not None:
         save_recipe(recipe, path)
-    version = store.save_recipe_version(recipe.name, recipe.to_dict())
-    return recipe, version
+    return recipe, change.version
 
 
 def describe(rec: Recalibration) -> list[str]:

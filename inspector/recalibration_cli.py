@@ -40,15 +40,20 @@ def register(recipe_subparsers) -> None:
     p.add_argument("--confidence", type=_fraction, default=0.95, help="confidence of the bounds (default 0.95)")
     p.add_argument("--db", help="database file or URL (default: <data folder>/inspector.db)")
     p.add_argument("--dry-run", action="store_true", help="print the figures, write nothing")
+    from inspector.signing_cli import add_signer_arguments
+
+    add_signer_arguments(p, db=False)
     p.set_defaults(func=cmd_recipe_recalibrate)
 
 
 def cmd_recipe_recalibrate(args: argparse.Namespace) -> int:
     from inspector.core.recipe import load_recipe
     from inspector.recalibration import apply_recalibration, describe, recalibrate_from_reviews
+    from inspector.signing_cli import signer_from_args
     from inspector.store import default_database_path, open_store
 
     recipe = load_recipe(args.path)
+    signer = None if args.dry_run else signer_from_args(args)
     if args.db is None and not default_database_path().exists():
         raise InspectorError(f"There is no inspection database at {default_database_path()} (use --db).")
     if args.confidence < 0.5:
@@ -68,6 +73,10 @@ def cmd_recipe_recalibrate(args: argparse.Namespace) -> int:
         if args.dry_run:
             print("Dry run: nothing written.")
             return 0
-        _recipe, version = apply_recalibration(store, rec, args.path)
+        _recipe, version = apply_recalibration(store, rec, args.path, signer)
+        from inspector.store.changes import version_signature
+
+        signature = version_signature(store, version)
     print(f"Wrote {args.path}: recipe '{version.recipe_name}' version {version.version}.")
+    print(f"Signed by {signature.describe()}" if signature else "UNSIGNED (this station requires no PIN)")
     return 0
