@@ -252,6 +252,9 @@ def gather_report(
         skipped_files=sum(u.run.n_skipped for u in runs if u.run is not None),
         learning=gather_learning(store, learn, charts=charts),
     )
+    from inspector.reports.trust import gather_trust
+
+    data = replace(data, trust=gather_trust(store, data))
     if charts:
         data = replace(data, charts=draw_charts(data))
     return data

@@ -140,6 +140,23 @@ def _part(part: ListedPart, data: ReportData) -> str:
     )
 
 
+def _trust_html(data: ReportData) -> list[str]:
+    """The golden-part checks and recipe signatures (inspector.reports.trust)."""
+    from inspector.reports import trust as tr
+
+    if data.trust is None:
+        return []
+    out = [f"<h2>Golden-part checks</h2><p class='note'>{_e(tr.golden_note(data.trust))}</p>"]
+    if (table := tr.golden_table(data.trust, data)) is not None:
+        out.append(_table(table))
+    out.append("<h2>Recipe signatures</h2>")
+    if (notice := tr.unsigned_notice(data.trust)) is not None:
+        out.append(f'<div class="banner">{_e(notice)}</div>')
+    if (table := tr.signature_table(data.trust)) is not None:
+        out.append(_table(table))
+    return out
+
+
 def render_html(data: ReportData, progress: ProgressState | None = None) -> str:
     """The whole report as one HTML string (no external resource of any kind)."""
     progress = progress or ProgressState()
@@ -168,6 +185,7 @@ def render_html(data: ReportData, progress: ProgressState | None = None) -> str:
         out.append(_table(changes))
     if data.runs:
         out.append("<h2>Runs</h2>" + _table(sec.runs_table(data)))
+    out += _trust_html(data)
     charts = data.charts
     out.append("<h2>Score distribution</h2>")
     if charts:

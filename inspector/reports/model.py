@@ -15,6 +15,7 @@ from inspector.core.drift import DriftChart
 from inspector.core.review_stats import ReviewStats
 from inspector.reports.scope import ReportScope
 from inspector.store import InspectionRecord, OverrideRecord, RunRecord, Verdict, VerdictCounts
+from inspector.store.golden import GoldenCheckRecord
 
 VERDICTS = (Verdict.PASS, Verdict.UNCERTAIN, Verdict.FAIL)
 CODE = {v: i for i, v in enumerate(VERDICTS)}  # compact verdict codes in ScoreSeries
@@ -132,6 +133,32 @@ class Charts:
     defects: bytes | None  # PNG, None when no part failed
 
 
+@dataclass(frozen=True)
+class VersionSignature:
+    """Who signed a recipe version used in the report (see inspector.reports.trust)."""
+
+    name: str
+    version: int
+    signed_by: str | None  # "eve (engineer), 2026-12-01 12:03 UTC, approved: ..."; None: unsigned
+
+
+@dataclass(frozen=True)
+class TrustSection:
+    """The golden-part checks of the report's recipes and the signatures of its versions (reports.trust)."""
+
+    checks: tuple[GoldenCheckRecord, ...]  # newest first, at most reports.trust.MAX_CHECKS
+    checks_total: int
+    versions: tuple[VersionSignature, ...]
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for c in self.checks if not c.passed)
+
+    @property
+    def unsigned(self) -> tuple[VersionSignature, ...]:
+        return tuple(v for v in self.versions if v.signed_by is None)
+
+
 @dataclass(frozen=True, eq=False)
 class VersionLearning:
     """One recipe version's reviewed-parts figures and drift chart (see inspector.reports.learning)."""
@@ -181,6 +208,7 @@ class ReportData:
     skipped_files: int  # files the runs in the report could not inspect
     charts: Charts | None = field(default=None)
     learning: LearningData | None = field(default=None)  # reviewed-parts rates, drift (reports.learning)
+    trust: TrustSection | None = field(default=None)  # golden-part checks, recipe signatures (reports.trust)
 
     @property
     def has_random_weights(self) -> bool:

@@ -356,6 +356,23 @@ def write_pdf(
     return PdfResult(Path(path), pages)
 
 
+def _trust_markup(data: ReportData) -> list[str]:
+    """The golden-part checks and recipe signatures (inspector.reports.trust), one block each."""
+    from inspector.reports import trust as tr
+
+    if data.trust is None:
+        return []
+    golden = _h2("Golden-part checks") + f"<p style='color:{MUTED}'>{_e(tr.golden_note(data.trust))}</p>"
+    if (table := tr.golden_table(data.trust, data, limit=25)) is not None:  # one page
+        golden += _table(table, size=7.0)
+    signed = _h2("Recipe signatures")
+    if (notice := tr.unsigned_notice(data.trust)) is not None:
+        signed += f"<p style='color:#b00020'><b>{_e(notice)}</b></p>"
+    if (table := tr.signature_table(data.trust)) is not None:
+        signed += _table(table)
+    return [golden, signed]
+
+
 def _build(layout: _Layout, data: ReportData, width: float, progress: ProgressState) -> None:
     total = len(data.parts)
     progress.report(0, total, PHASE_LAYOUT)
@@ -364,6 +381,8 @@ def _build(layout: _Layout, data: ReportData, width: float, progress: ProgressSt
     layout.add(_overrides_markup(data))
     if data.runs:
         layout.add(_h2("Runs") + _table(sec.runs_table(data)))
+    for markup in _trust_markup(data):
+        layout.add(markup)
     charts = data.charts
     layout.add(*_chart_markup("Score distribution", "hist", charts.histogram if charts else None, width))
     layout.add(*_chart_markup("Score trend", "trend", charts.trend if charts else None, width))

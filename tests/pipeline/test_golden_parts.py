@@ -91,6 +91,13 @@ def test_warn_policy_runs_and_records_the_failed_check(line, capsys):
         assert len(store.runs()) == 1 and store.count() == 3
         (check,) = store.golden.checks("bracket")
         assert not check.passed and check.policy == "warn"
+    out = parts.parent / "report"
+    assert main(["report", "--db", db, "-o", str(out), "-f", "html,pdf", "-q"]) == 0
+    html = (out / next(p.name for p in out.iterdir() if p.suffix == ".html")).read_text()
+    assert "<h2>Golden-part checks</h2>" in html and "FAILED, warned" in html and "run-start" in html
+    assert "ref.png: expected defective (fail), got PASS" in html and "random:0" in html
+    assert "<h2>Recipe signatures</h2>" in html and "UNSIGNED recipe versions were used: bracket v1" in html
+    assert any(p.suffix == ".pdf" for p in out.iterdir())
 
 
 def test_golden_check_on_demand_and_list(line, capsys):
