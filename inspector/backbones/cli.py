@@ -87,11 +87,11 @@ def cmd_models_import(args: argparse.Namespace) -> int:
             subject_sha256=result.fingerprint.removeprefix("sha256:") or None,
             changes=f"weights of {args.model} imported from {Path(args.path).resolve()}: {result.fingerprint}",
         )  # fmt: skip
+    signed = f"signed by {signature.describe()}" if signature else "UNSIGNED (this station requires no PIN)"
     print(
         f"Imported weights of '{args.model}' into {target}: {result.tensors} tensors loaded into its "
-        f"architecture; fingerprint {result.fingerprint}"
+        f"architecture; fingerprint {result.fingerprint}; {signed}"
     )
-    print(f"Signed by {signature.describe()}" if signature else "UNSIGNED (this station requires no PIN)")
     return 0
 
 

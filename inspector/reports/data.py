@@ -47,6 +47,7 @@ from inspector.reports.model import (
     Throughput,
 )
 from inspector.reports.scope import ReportScope, ResolvedScope, count_in_scope, iter_records, resolve_scope
+from inspector.reports.trust import gather_trust
 from inspector.store import (
     InspectionRecord,
     InspectionStore,
@@ -252,8 +253,6 @@ def gather_report(
         skipped_files=sum(u.run.n_skipped for u in runs if u.run is not None),
         learning=gather_learning(store, learn, charts=charts),
     )
-    from inspector.reports.trust import gather_trust
-
     data = replace(data, trust=gather_trust(store, data))
     if charts:
         data = replace(data, charts=draw_charts(data))

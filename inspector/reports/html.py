@@ -13,6 +13,7 @@ from pathlib import Path
 
 from inspector.core.progress import ProgressState
 from inspector.reports import sections as sec
+from inspector.reports import trust as tr
 from inspector.reports.files import atomic_output
 from inspector.reports.learning import learning_blocks
 from inspector.reports.model import ListedPart, ReportData
@@ -142,8 +143,6 @@ def _part(part: ListedPart, data: ReportData) -> str:
 
 def _trust_html(data: ReportData) -> list[str]:
     """The golden-part checks and recipe signatures (inspector.reports.trust)."""
-    from inspector.reports import trust as tr
-
     if data.trust is None:
         return []
     out = [f"<h2>Golden-part checks</h2><p class='note'>{_e(tr.golden_note(data.trust))}</p>"]

@@ -21,6 +21,7 @@ from typing import Any
 
 from inspector.core.progress import ProgressState
 from inspector.reports import sections as sec
+from inspector.reports import trust as tr
 from inspector.reports.files import atomic_output
 from inspector.reports.learning import learning_blocks
 from inspector.reports.model import ListedPart, ReportData
@@ -358,8 +359,6 @@ def write_pdf(
 
 def _trust_markup(data: ReportData) -> list[str]:
     """The golden-part checks and recipe signatures (inspector.reports.trust), one block each."""
-    from inspector.reports import trust as tr
-
     if data.trust is None:
         return []
     golden = _h2("Golden-part checks") + f"<p style='color:{MUTED}'>{_e(tr.golden_note(data.trust))}</p>"
