@@ -37,7 +37,7 @@ from inspector.store.changes import Signer
 from inspector.store.labels import ReviewedLabel, reviewed_labels
 
 #: Recipe fields that do not change how a part is scored.
-SCORE_NEUTRAL_FIELDS = ("threshold", "uncertain_band", "calibration", "review", "golden_parts", "identity")
+SCORE_NEUTRAL_FIELDS = ("threshold", "uncertain_band", "calibration", "review", "golden_policy", "identity")
 
 
 def scoring_key(body: Mapping[str, Any]) -> str:
