@@ -17,6 +17,9 @@ import numpy as np
 
 DEFAULT_MIN_SEPARATION_S = 1.0
 DEFAULT_MIN_PROMINENCE = 0.05
+#: Default peak prominence of a recipe's timeline: a tenth of its threshold (scores of different
+#: detectors live on different scales; the threshold is the scale the recipe calibrated).
+PEAK_PROMINENCE_OF_THRESHOLD = 0.1
 
 
 @dataclass(frozen=True)
@@ -127,3 +130,19 @@ def format_time(seconds: float) -> str:
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{int(hours)}:{int(minutes):02d}:{secs:04.1f}" if hours else f"{int(minutes)}:{secs:04.1f}"
+
+
+def recipe_peaks(
+    points: Sequence[TimelinePoint],
+    threshold: float | None,
+    *,
+    min_separation_s: float = DEFAULT_MIN_SEPARATION_S,
+    min_prominence: float | None = None,
+) -> list[Peak]:
+    """The peaks the station reports (run summary, window, report): prominence a tenth of the
+    recipe's threshold unless given (:data:`DEFAULT_MIN_PROMINENCE` without a threshold)."""
+    if len(points) < 2:
+        return []
+    if min_prominence is None:
+        min_prominence = PEAK_PROMINENCE_OF_THRESHOLD * abs(threshold) if threshold else DEFAULT_MIN_PROMINENCE
+    return find_peaks(points, min_separation_s=min_separation_s, min_prominence=min_prominence)

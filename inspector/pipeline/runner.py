@@ -34,7 +34,7 @@ from inspector.core.progress import ProgressState
 from inspector.core.provenance import require_calibration
 from inspector.core.recipe import Recipe
 from inspector.core.review_sampling import review_reason
-from inspector.core.timeline import DEFAULT_MIN_SEPARATION_S, Peak, TimelinePoint, find_peaks
+from inspector.core.timeline import DEFAULT_MIN_SEPARATION_S, Peak, TimelinePoint, recipe_peaks
 from inspector.core.types import AnomalyPrediction, Verdict
 from inspector.detectors.base import Detector
 from inspector.detectors.identity import PartIdentityCheck, identity_check_for
@@ -58,11 +58,6 @@ from inspector.store.changes import require_signed
 log = logging.getLogger(__name__)
 
 KEEP_IMAGES = ("all", "flagged", "none")
-
-
-#: Default peak prominence of a video timeline: a tenth of the recipe's threshold (scores of
-#: different detectors live on different scales; the threshold is the scale the recipe calibrated).
-PEAK_PROMINENCE_OF_THRESHOLD = 0.1
 
 
 def fit_for_recipe(detector: Detector, recipe: Recipe) -> None:
@@ -269,12 +264,12 @@ class InspectionPipeline:
         return identity_check_for(self.recipe, self.detector, others)
 
     def _peaks(self) -> list[Peak]:
-        if len(self._timeline) < 2:
-            return []
-        prominence = self.peak_prominence
-        if prominence is None:
-            prominence = PEAK_PROMINENCE_OF_THRESHOLD * abs(self.recipe.threshold)
-        return find_peaks(self._timeline, min_separation_s=self.peak_separation_s, min_prominence=prominence)
+        return recipe_peaks(
+            self._timeline,
+            self.recipe.threshold,
+            min_separation_s=self.peak_separation_s,
+            min_prominence=self.peak_prominence,
+        )
 
     def _outcome(self, error: str | None) -> RunOutcome:
         if error or self._store_error:

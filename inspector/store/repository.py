@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from inspector.core.processes import process_tag, tag_alive
+from inspector.core.timeline import TimelinePoint
 from inspector.store import audit, queries
 from inspector.store.artifacts import ArtifactStore
 from inspector.store.domain import (
@@ -480,6 +481,16 @@ class InspectionStore:
         )
         with self.db.read() as conn:
             return queries.load_records(conn, list(conn.execute(stmt).scalars()))
+
+    def timeline(self, run_id: str) -> list[TimelinePoint]:
+        """A video run's scored frames (time in the video, score, part id, frame number) in time order."""
+        stmt = (
+            select(Inspection.media_time_s, Inspection.score, Inspection.id, Inspection.frame_index)
+            .where(Inspection.run_id == run_id, Inspection.media_time_s.isnot(None))
+            .order_by(Inspection.media_time_s, Inspection.frame_index)
+        )
+        with self.db.read() as conn:
+            return [TimelinePoint(float(t), float(s), i, f) for t, s, i, f in conn.execute(stmt)]
 
     def count(self, where: InspectionFilter | None = None) -> int:
         stmt = select(func.count()).select_from(Inspection).where(*queries.conditions(where))

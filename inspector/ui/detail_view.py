@@ -35,7 +35,7 @@ from inspector.ui.widgets import VerdictBadge, section_title
 
 REVIEW_SHORTCUTS = (
     "P pass · F fail · U uncertain · J/↓ next · K/↑ previous · D defect label · N note · "
-    "Ctrl+Z undo · H heatmap · Ctrl+R refresh"
+    "Ctrl+Z undo · H heatmap · T video timeline · Ctrl+R refresh"
 )
 
 

@@ -268,7 +268,7 @@ class LiveController(QObject):
                 self.rate.add(point.at)
                 shown = "wrong_part" if point.wrong_part else point.verdict
                 if point.score is not None:
-                    view.trend.add(point.score, shown)
+                    view.trend.add(point.score, shown, time_s=point.media_time_s, inspection_id=point.inspection_id)
                 if shown in ("fail", "uncertain", "wrong_part"):
                     name = (point.path or "").rsplit("/", 1)[-1] or f"frame {point.index}"
                     label = VERDICT_TEXT[shown]

@@ -227,6 +227,7 @@ class LiveView(QWidget):
         # the part above its trend on the left, the verdict column the whole height on the right: the
         # screen's minimum height is the verdict column's, not the sum of all three
         self.trend = TrendPlot()
+        self.trend.part_chosen.connect(self.open_inspection)  # a point or a video peak clicked: review it
         self.trend.setMinimumHeight(90)
         self.trend.setMaximumHeight(260)
         part_and_trend = QSplitter(Qt.Orientation.Vertical)

@@ -34,6 +34,7 @@ from inspector.core.recipe import Recipe
 from inspector.core.types import DetectorInfo
 from inspector.pipeline import FlaggedPart, InspectionPipeline, PartResult, PartStatus, RunSummary, fit_for_recipe
 from inspector.sources import Frame, Source, SourceError, SourceEvent, make_source
+from inspector.sources.entries import ReadImage
 from inspector.store import InspectionStore
 from inspector.ui.heatmap_overlay import PreparedPart, downsize, prepare_part
 from inspector.ui.workers import LatestSlot, Mailbox
@@ -129,7 +130,17 @@ class TappedSource(Source):
                     self._on_frame(frame)
                 except Exception:  # the preview never stops the inspection
                     log.exception("live preview failed for a frame")
-            if not self._emit(frame.image, path=frame.path, error=frame.error, index=frame.index):
+            read = None
+            if frame.image is not None and frame.content_hash is not None and frame.data is not None:
+                read = ReadImage(frame.image, frame.data, frame.content_hash)  # read once: not hashed again
+            if not self._emit(
+                frame.image,
+                path=frame.path,
+                error=frame.error,
+                index=frame.index,
+                media_time_s=frame.media_time_s,  # a video frame keeps its time on the timeline
+                read=read,
+            ):
                 return
 
     def _teardown(self) -> None:
@@ -157,6 +168,7 @@ class ResultPoint:
     random_weights: bool
     at: float  # time.monotonic() when it arrived
     wrong_part: bool = False  # the part-identity check saw another part
+    media_time_s: float | None = None  # video frames: the time in the video
 
 
 class LiveFeed:
@@ -212,6 +224,7 @@ class LiveFeed:
                 result.random_weights,
                 time.monotonic(),
                 bool(result.wrong_part),
+                result.media_time_s,
             )
         )
         if result.status is PartStatus.STORED and result.image is not None:

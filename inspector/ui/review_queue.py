@@ -35,6 +35,7 @@ from inspector.ui.review_model import COLUMNS, InspectionTableModel
 from inspector.ui.review_waiting import TO_REVIEW, WaitingLabel
 from inspector.ui.station import Station
 from inspector.ui.theme import VERDICT_COLOURS, VERDICT_TEXT
+from inspector.ui.timeline_view import TimelineDialog
 from inspector.ui.widgets import BannerArea, MessageBar
 from inspector.ui.workers import OpChange, describe_error
 
@@ -171,6 +172,7 @@ class ReviewQueue(QWidget):
             ("label", "Defect label…  (D)", self.edit_label),
             ("note", "Note…  (N)", self.edit_note),
             ("undo", "Undo  (Ctrl+Z)", self.undo),
+            ("timeline", "Timeline…  (T)", self.show_timeline),
         ):
             button = QPushButton(text)
             if key in VERDICT_COLOURS:
@@ -218,6 +220,7 @@ class ReviewQueue(QWidget):
             (("Ctrl+R",), lambda: self.refresh()),
             (("H",), self.detail.show_heat.toggle),
             (("Z",), self.detail.overlay.reset_zoom),
+            (("T",), self.show_timeline),
         ):
             action = QAction(self)
             action.setShortcuts([QKeySequence(k) for k in keys])
@@ -225,6 +228,9 @@ class ReviewQueue(QWidget):
             action.triggered.connect(slot)
             self.addAction(action)
         self.model.count_changed.connect(self._count_changed)
+        self.timeline_dialog: TimelineDialog | None = None
+        self.buttons["timeline"].setEnabled(False)
+        self.buttons["timeline"].setToolTip("The score of this part's video against time, with its peaks")
 
     def _fit_columns(self) -> None:
         """Each column as wide as its title and its usual widest value (nothing cut to "hresho")."""
@@ -407,6 +413,18 @@ class ReviewQueue(QWidget):
         if record is not None and record.id != self._detail_for:
             self.load_detail(record.id)
 
+    def show_timeline(self) -> None:
+        """The timeline of the shown part's video run (a frame or a peak clicked there opens it here)."""
+        record = self.shown_record()
+        if record is None or not record.run_id or record.media_time_s is None:
+            self.messages.show_message("This part is not a frame of a video: it has no timeline.", "info")
+            return
+        if self.timeline_dialog is not None:
+            self.timeline_dialog.close()
+        self.timeline_dialog = TimelineDialog(self.station, record.run_id, record.threshold, self)
+        self.timeline_dialog.part_chosen.connect(self.show_part)
+        self.timeline_dialog.show()
+
     def load_detail(self, inspection_id: str) -> None:
         store = self.station.store
         if store is None:
@@ -423,6 +441,7 @@ class ReviewQueue(QWidget):
             return  # the reviewer moved on meanwhile
         self.detail.show_data(data)
         self.model.replace_record(data.record)
+        self.buttons["timeline"].setEnabled(bool(data.record.run_id) and data.record.media_time_s is not None)
         if data.record.caption_status is CaptionStatus.PENDING:  # the captioner is still at it: look again
             QTimer.singleShot(2000, self, lambda part=data.record.id: self._recheck_caption(part))
 

@@ -7,8 +7,10 @@ from collections import deque
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QColor
 
+from inspector.core.timeline import Peak, TimelinePoint, recipe_peaks
 from inspector.ui.theme import NEUTRAL_COLOUR, VERDICT_COLOURS, ThemedPlot
 
 
@@ -17,7 +19,13 @@ class TrendPlot(ThemedPlot):
     the uncertain band. :meth:`add` only queues points; :meth:`refresh` draws (called by the window's
     screen-rate timer) at most every ``min_interval_s``, so a burst of results costs one redraw and a
     fast line does not spend the GUI thread on re-drawing axes.
+
+    Frames of a video come with their time in the video: the x axis is then that time, and the
+    timeline's peaks (:func:`~inspector.core.timeline.recipe_peaks`) are marked with stars. A click on
+    a point or a star emits ``part_chosen(inspection id)``.
     """
+
+    part_chosen = Signal(str)
 
     def __init__(self, parent=None, *, capacity: int = 200, min_interval_s: float = 0.25) -> None:
         super().__init__(parent)
@@ -39,6 +47,9 @@ class TrendPlot(ThemedPlot):
         self._x: deque[int] = deque(maxlen=capacity)
         self._y: deque[float] = deque(maxlen=capacity)
         self._v: deque[str] = deque(maxlen=capacity)
+        self._ids: deque[str | None] = deque(maxlen=capacity)
+        self._timed = False  # x is the time in the video (seconds) rather than the part's number
+        self.peaks: list[Peak] = []
         self._count = 0
         self._dirty = False
         self.curve = self.plot([], [], pen=pg.mkPen(QColor(NEUTRAL_COLOUR), width=1))
@@ -47,7 +58,11 @@ class TrendPlot(ThemedPlot):
             k: pg.ScatterPlotItem(size=9, pen=pg.mkPen(None), brush=pg.mkBrush(QColor(c)))
             for k, c in {**VERDICT_COLOURS, "": NEUTRAL_COLOUR}.items()
         }
-        for item in self.points.values():
+        self.stars = pg.ScatterPlotItem(
+            size=16, symbol="star", pen=pg.mkPen("#ffffff", width=1), brush=pg.mkBrush(VERDICT_COLOURS["fail"])
+        )
+        for item in (*self.points.values(), self.stars):
+            item.sigClicked.connect(self._clicked)
             self.addItem(item)
         self.band = pg.LinearRegionItem(
             values=(0, 0),
@@ -82,14 +97,36 @@ class TrendPlot(ThemedPlot):
             self.band.setVisible(False)
         self._dirty = True
 
-    def add(self, score: float, verdict: str | None) -> None:
+    def add(
+        self, score: float, verdict: str | None, *, time_s: float | None = None, inspection_id: str | None = None
+    ) -> None:
         for listener in self.listeners:  # e.g. Live's drift banner
             listener(score, verdict)
         self._count += 1
-        self._x.append(self._count)
+        if time_s is not None and not self._timed and not self._x:
+            self._timed = True
+            self.setLabel("bottom", "time in the video (s)")
+        self._x.append(float(time_s) if self._timed and time_s is not None else self._count)
         self._y.append(float(score))
         self._v.append(str(verdict or ""))
+        self._ids.append(inspection_id)
         self._dirty = True
+
+    def _clicked(self, _item, spots, *_args) -> None:
+        for spot in spots:
+            if spot.data():
+                self.part_chosen.emit(str(spot.data()))
+                return
+
+    def _update_peaks(self, x: np.ndarray, y: np.ndarray) -> None:
+        threshold = self.threshold_line.value() if self.threshold_line.isVisible() else None
+        points = [TimelinePoint(float(t), float(s), i) for t, s, i in zip(x, y, self._ids, strict=True)]
+        self.peaks = recipe_peaks(points, threshold) if self._timed else []
+        self.stars.setData(
+            x=[p.time_s for p in self.peaks],
+            y=[p.score for p in self.peaks],
+            data=[p.inspection_id for p in self.peaks],
+        )
 
     def clear_points(self) -> None:
         self._y_range = None
@@ -97,7 +134,11 @@ class TrendPlot(ThemedPlot):
         self._x.clear()
         self._y.clear()
         self._v.clear()
+        self._ids.clear()
         self._count = 0
+        if self._timed:
+            self._timed = False
+            self.setLabel("bottom", "part")
         self._dirty = True
         self.refresh(force=True)
 
@@ -121,9 +162,11 @@ class TrendPlot(ThemedPlot):
         y = np.fromiter(self._y, dtype=np.float64, count=len(self._y))
         self.curve.setData(x, y)
         verdicts = np.array(self._v, dtype=object)
+        ids = np.array(self._ids, dtype=object)
         for key, item in self.points.items():
             chosen = verdicts == key
-            item.setData(x=x[chosen], y=y[chosen])
+            item.setData(x=x[chosen], y=y[chosen], data=ids[chosen])
+        self._update_peaks(x, y)
         if len(x):
             lo = float(y.min())
             hi = float(y.max())
@@ -145,6 +188,13 @@ class TrendPlot(ThemedPlot):
             span = y_range[1] - y_range[0]
             self._y_range = (min(y0, y_range[0] - 0.1 * span), max(y1, y_range[1] + 0.1 * span))
             self.setYRange(*self._y_range, padding=0)
+        if self._timed:  # the kept frames' time span, widened in 5 s steps
+            first = float(self._x[0]) if self._x else 0.0
+            right = max(5, -(-int(last) // 5) * 5)
+            if right != self._x_right:
+                self._x_right = right
+                self.setXRange(max(0.0, min(first, right - 5)), right, padding=0.02)
+            return
         step = max(10, self.capacity // 4)
         right = next((r for r in (10, 20, 50) if last <= r), -(-int(last) // step) * step)
         if right != self._x_right:
