@@ -72,7 +72,7 @@ def reviewed_labels(store: InspectionStore, recipe_version_ids: Iterable[str]) -
                 trails[r.inspection_id].append(r)
         wanted = sorted(trails)
         for chunk in chunks(wanted):
-            for r in conn.execute(
+            for part in conn.execute(
                 select(
                     Inspection.id,
                     Inspection.recipe_version_id,
@@ -82,7 +82,7 @@ def reviewed_labels(store: InspectionStore, recipe_version_ids: Iterable[str]) -
                     Inspection.inspected_at,
                 ).where(Inspection.id.in_(chunk))  # fmt: skip
             ):
-                parts[r.id] = r
+                parts[part.id] = part
     labels: list[ReviewedLabel] = []
     for inspection_id, trail in trails.items():
         verdict = standing_verdict(trail)
