@@ -26,9 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
+from inspector.core.detector_table import DETECTOR_TABLE
 from inspector.errors import InspectorError
 
-DEFAULT_DETECTORS = ("anomalydino", "winclip", "winclip+")
+DEFAULT_DETECTORS = tuple(k.name for k in DETECTOR_TABLE if k.bench)  # the detector table says which
 
 
 @dataclass(frozen=True)

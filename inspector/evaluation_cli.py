@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from inspector.console import RANDOM_HELP
-from inspector.core.recipe import DETECTORS
+from inspector.core.detector_table import DETECTORS
 
 
 def register(sub, add_runtime) -> None:

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from inspector.core.recipe import DETECTORS
+from inspector.core.detector_table import DETECTORS
 from inspector.errors import InspectorError
 
 

@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
+from inspector.core.detector_table import DETECTOR_TABLE
 from inspector.core.registry import ModelSpec
 
-ROLES = {
-    "winclip": "clip",
-    "winclip+": "clip",
-    "anomalydino": "vision",
-    "memory": "vision",
-    "simplenet": "vision",
-    "promptad": "clip",
-    "student": "clip",  # its WinCLIP+ teacher's model
-}
+ROLES = {k.name: k.role for k in DETECTOR_TABLE}  # a view of the detector table
 ROLE_WORDS = {
     "clip": "a CLIP model (image and text)",
     "vision": "a vision model with patch features (DINOv2)",

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from inspector.core.detector_table import DETECTOR_TABLE, DETECTORS, KINDS
 from inspector.core.identity import IdentitySettings
 from inspector.core.recipe_schema import validate_recipe_body
 from inspector.core.review_sampling import ReviewSampling
@@ -21,19 +22,11 @@ from inspector.errors import RecipeError
 
 RECIPE_FORMAT = "inspector-recipe"
 RECIPE_FORMAT_VERSION = 1
-FEW_SHOT_DETECTORS = ("winclip+", "anomalydino")
+# Views of the detector table (inspector.core.detector_table), the one home of these properties.
+FEW_SHOT_DETECTORS = tuple(k.name for k in DETECTOR_TABLE if k.few_shot and not k.trained)
 #: Detectors trained from the station's good parts (``inspector train``); see inspector.detectors.trainable.
-TRAINED_DETECTORS = ("memory", "simplenet", "promptad", "student")
-DETECTORS = ("winclip", "winclip+", "anomalydino", *TRAINED_DETECTORS)
-DEFAULT_MODELS = {
-    "winclip": "clip-vit-b-16-plus-240",
-    "winclip+": "clip-vit-b-16-plus-240",
-    "anomalydino": "dinov2-small",
-    "memory": "dinov2-small",
-    "simplenet": "dinov2-small",
-    "promptad": "clip-vit-b-16-plus-240",
-    "student": "clip-vit-b-16-plus-240",  # the WinCLIP+ teacher's backbone
-}
+TRAINED_DETECTORS = tuple(k.name for k in DETECTOR_TABLE if k.trained)
+DEFAULT_MODELS = {k.name: k.default_model for k in DETECTOR_TABLE}
 
 _LIST_FIELDS = (
     "references",
@@ -127,9 +120,10 @@ class Recipe:
     @property
     def few_shot(self) -> bool:
         """Whether scoring needs the reference images (a trained detector with its artefact does not)."""
-        if self.detector in TRAINED_DETECTORS:
-            return not self.artifact
-        return self.detector in FEW_SHOT_DETECTORS
+        kind = KINDS.get(self.detector)
+        if kind is None:
+            return False
+        return kind.few_shot and not (kind.trained and self.artifact)
 
     def verdict(self, score: float) -> Verdict:
         """The model verdict for an image score."""

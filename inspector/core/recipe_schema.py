@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from inspector.core.detector_table import DETECTORS
 from inspector.core.identity import IdentitySettings
 from inspector.core.review_sampling import ReviewSampling
 from inspector.errors import RecipeError
@@ -174,12 +175,15 @@ PARAMS: dict[str, type[_Strict]] = {
 }
 
 
+DetectorName = Literal[DETECTORS]  # type: ignore[valid-type]  # the detector table's names, as a Literal
+
+
 class RecipeBody(_Strict):
     """The fields of a recipe file (``format`` and ``format_version`` are checked before)."""
 
     name: Text
     object_name: Text = "object"
-    detector: Literal["winclip", "winclip+", "anomalydino", "memory", "simplenet", "promptad", "student"] = "winclip"
+    detector: DetectorName = "winclip"
     model: OptionalText = ""
     references: Annotated[list[Path_], Field(max_length=MAX_REFERENCES)] = []
     calibration_images: Annotated[list[Path_], Field(max_length=MAX_CALIBRATION_IMAGES)] = []

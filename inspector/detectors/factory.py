@@ -7,8 +7,9 @@ from typing import Any
 
 from inspector.backbones.loading import load_model
 from inspector.backbones.runtime import Runtime, make_runtime, set_cpu_threads
+from inspector.core.detector_table import detector_kind
 from inspector.core.model_fit import ROLES, model_fit_problem
-from inspector.core.recipe import DEFAULT_MODELS, DETECTORS, TRAINED_DETECTORS, Recipe
+from inspector.core.recipe import Recipe
 from inspector.core.registry import ModelSpec, get_spec
 from inspector.detectors.acceleration import BACKENDS, auto_backend
 from inspector.detectors.base import Detector
@@ -49,9 +50,8 @@ def create_detector(
     Raises:
         WeightsMissingError: The backbone's weights are not on this station.
     """
-    if name not in DETECTORS:
-        raise InspectorError(f"Unknown detector '{name}'; choose one of {', '.join(DETECTORS)}.")
-    spec = model if isinstance(model, ModelSpec) else get_spec(model or DEFAULT_MODELS[name])
+    kind = detector_kind(name)
+    spec = model if isinstance(model, ModelSpec) else get_spec(model or kind.default_model)
     problem = model_fit_problem(name, spec)
     if problem:
         raise InspectorError(problem)
@@ -67,7 +67,7 @@ def create_detector(
         # (benchmarks name their backend explicitly).
         backend = "torch"
     params = dict(params or {})
-    if name in TRAINED_DETECTORS:
+    if kind.trained:
         from inspector.detectors.trained import build_trained
 
         return build_trained(

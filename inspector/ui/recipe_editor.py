@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from inspector.core.detector_table import DETECTOR_TABLE, KINDS
 from inspector.core.images import IMAGE_SUFFIXES
 from inspector.core.model_fit import ROLES, model_fit_problem
 from inspector.core.recipe import DEFAULT_MODELS, Recipe, load_recipe, save_recipe
@@ -44,17 +45,17 @@ from inspector.ui.image_list import ImageList, thumbnail
 from inspector.ui.plain_text import plain_tooltip
 from inspector.ui.recalibration_panel import RecalibrationPanel
 from inspector.ui.station import Station, recipe_file_name, recipe_files
-from inspector.ui.train_panel import TRAINED_LABELS, TrainPanel
+from inspector.ui.train_panel import TrainPanel
 from inspector.ui.widgets import BannerArea, MessageBar, fmt_score
 from inspector.ui.workers import OpChange, describe_error
 
 log = logging.getLogger(__name__)
 
+# The detector table's words, listed few-shot first (the DINOv2 one, the recommended default, on top),
+# then zero-shot, then the trained detectors.
 DETECTOR_LABELS = {
-    "anomalydino": "Few-shot — AnomalyDINO (DINOv2)",
-    "winclip+": "Few-shot — WinCLIP+ (CLIP)",
-    "winclip": "Zero-shot — WinCLIP (CLIP)",
-    **TRAINED_LABELS,
+    kind.name: kind.label
+    for kind in sorted(DETECTOR_TABLE, key=lambda k: (k.trained, not k.few_shot, k.role != "vision"))
 }
 
 
@@ -426,9 +427,12 @@ class RecipeEditor(QWidget):
             self.model_status.setText(problem)
             self.model_status.setObjectName("errorText")
         else:
-            few = self.detector.currentData() in ("winclip+", "anomalydino")
+            kind = KINDS.get(self.detector.currentData() or "")
+            few = kind is not None and kind.few_shot and not kind.trained
             n = self.references.count()
-            if few and n == 0:
+            if kind is not None and kind.trained:
+                text = "Trained from the recipe's good parts (the Train panel below)."
+            elif few and n == 0:
                 text = "Needs good reference images."
             elif few:
                 text = f"Few-shot with {n} good reference{'s' if n != 1 else ''}."
@@ -456,7 +460,8 @@ class RecipeEditor(QWidget):
         ensemble = build_prompt_ensemble(
             name, _lines(self.extra_normal.toPlainText()), _lines(self.extra_anomalous.toPlainText())
         )
-        uses = self.detector.currentData() in ("winclip", "winclip+")
+        kind = KINDS.get(self.detector.currentData() or "")
+        uses = kind is not None and kind.prompts
         self.preview_count.setText(
             f"{len(ensemble.normal)} normal and {len(ensemble.anomalous)} anomalous prompts"
             + ("" if uses else " (used only by the WinCLIP detectors)")

@@ -38,13 +38,6 @@ from inspector.ui.theme import VERDICT_COLOURS
 from inspector.ui.workers import Job
 
 THUMB = 72
-#: How the Recipes screen's detector list names the trained detectors.
-TRAINED_LABELS = {
-    "memory": "Trained — many-shot memory (DINOv2 coreset)",
-    "simplenet": "Trained — SimpleNet (DINOv2)",
-    "promptad": "Trained — PromptAD (learned CLIP prompts)",
-    "student": "Trained — distilled student (WinCLIP+ teacher)",
-}
 
 
 def _eta(started: float, done: int, total: int) -> str:
