@@ -25,12 +25,13 @@ from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
 import numpy as np
 
+from inspector.core.clock import utc_now
 from inspector.errors import SourceError
 from inspector.sources.entries import ReadImage
 
@@ -71,11 +72,6 @@ class SourceState(enum.StrEnum):
     def is_final(self) -> bool:
         """True when the source delivers no more new frames."""
         return self in (SourceState.FINISHED, SourceState.STOPPED, SourceState.ERROR)
-
-
-def utc_now() -> datetime:
-    """The current time as a timezone-aware UTC datetime."""
-    return datetime.now(timezone.utc)  # noqa: UP017 - the project targets Python 3.10
 
 
 @dataclass(frozen=True)

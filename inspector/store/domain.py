@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from inspector.core.clock import utc_now
 from inspector.core.types import Verdict
 
 __all__ = ["Verdict"]  # re-exported: the one verdict enum lives in inspector.core.types
@@ -49,10 +50,6 @@ class Order(StrEnum):
     OLDEST = "oldest"
     SCORE_DESC = "score_desc"
     SCORE_ASC = "score_asc"
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def new_id() -> str:
