@@ -15,7 +15,7 @@ from typing import Any
 
 from inspector.core.detector_table import DETECTOR_TABLE, DETECTORS, KINDS
 from inspector.core.identity import IdentitySettings
-from inspector.core.recipe_schema import validate_recipe_body
+from inspector.core.recipe_schema import LIST_FIELDS, validate_recipe_body
 from inspector.core.review_sampling import ReviewSampling
 from inspector.core.types import Verdict
 from inspector.errors import RecipeError
@@ -23,19 +23,9 @@ from inspector.errors import RecipeError
 RECIPE_FORMAT = "inspector-recipe"
 RECIPE_FORMAT_VERSION = 1
 # Views of the detector table (inspector.core.detector_table), the one home of these properties.
-FEW_SHOT_DETECTORS = tuple(k.name for k in DETECTOR_TABLE if k.few_shot and not k.trained)
 #: Detectors trained from the station's good parts (``inspector train``); see inspector.detectors.trainable.
 TRAINED_DETECTORS = tuple(k.name for k in DETECTOR_TABLE if k.trained)
 DEFAULT_MODELS = {k.name: k.default_model for k in DETECTOR_TABLE}
-
-_LIST_FIELDS = (
-    "references",
-    "calibration_images",
-    "extra_normal",
-    "extra_anomalous",
-    "defect_classes",
-    "library_excluded",
-)
 
 # Fields added with trained detectors: left out of a recipe's JSON while empty.
 _OMIT_WHEN_EMPTY = ("training", "library_excluded", "captioner_version")
@@ -137,7 +127,7 @@ class Recipe:
     def to_dict(self) -> dict[str, Any]:
         body = asdict(self)
         body["uncertain_band"] = list(self.uncertain_band) if self.uncertain_band else None
-        for key in _LIST_FIELDS:
+        for key in LIST_FIELDS:
             body[key] = list(body[key])
         for key in _OMIT_WHEN_EMPTY:  # recipes without them keep the body (and hash) they had before
             if not body[key]:

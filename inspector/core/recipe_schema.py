@@ -175,6 +175,15 @@ PARAMS: dict[str, type[_Strict]] = {
 }
 
 
+#: The recipe's list fields (tuples in a Recipe, lists in its JSON).
+LIST_FIELDS = (
+    "references",
+    "calibration_images",
+    "extra_normal",
+    "extra_anomalous",
+    "defect_classes",
+    "library_excluded",
+)
 DetectorName = Literal[DETECTORS]  # type: ignore[valid-type]  # the detector table's names, as a Literal
 
 
@@ -243,14 +252,7 @@ def validate_recipe_body(body: dict[str, Any], source: str) -> dict[str, Any]:
         raise RecipeError(f"{source} is not a valid recipe:\n" + "\n".join(f"  - {p}" for p in problems))
     assert checked is not None
     values = checked.model_dump()
-    for key in (
-        "references",
-        "calibration_images",
-        "extra_normal",
-        "extra_anomalous",
-        "defect_classes",
-        "library_excluded",
-    ):
+    for key in LIST_FIELDS:
         values[key] = tuple(values[key])
     values["uncertain_band"] = tuple(values["uncertain_band"]) if values["uncertain_band"] is not None else None
     values["detector_params"] = params
