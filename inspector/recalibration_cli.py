@@ -66,7 +66,8 @@ def cmd_recipe_recalibrate(args: argparse.Namespace) -> int:
             target_false_reject=args.target_false_reject,
             confidence=args.confidence,
         )
-        for line in describe(rec):
+        lines = describe(rec)
+        for line in lines if rec.proposal is not None else lines[:-1]:  # a refusal is the error message
             print(line)
         if rec.proposal is None:
             raise RecipeError(f"Not recalibrated: {rec.refusal} The recipe file was not changed.")

@@ -47,6 +47,8 @@ from inspector.core.calibration import calibrate_threshold
 
 #: Fewest reviewed good parts the percentile fallback accepts.
 MIN_GOOD_FALLBACK = 10
+#: A proposal sending more than this share of the good parts to review says so.
+REVIEW_LOAD_WARNING = 0.5
 
 
 class NotEnoughData(ValueError):
@@ -404,10 +406,17 @@ def _review_note(rates: Rates) -> str:
     if rates.limits.band is None:
         return "No uncertain band is needed: the reviewed parts separate at the threshold."
     lo, hi = rates.limits.band
-    return (
+    text = (
         f"Parts from {lo:.4g} to {hi:.4g} go to review ({rates.review_good} of the reviewed good and "
         f"{rates.review_defective} of the reviewed defective parts scored there)."
     )
+    n_good = rates.false_reject.n
+    if n_good and rates.review_good > REVIEW_LOAD_WARNING * n_good:
+        text += (
+            f" WARNING: {100 * rates.review_good / n_good:.0f} % of the good parts would go to review: the scores "
+            "do not separate good from defective parts well enough to meet this target with a threshold."
+        )
+    return text
 
 
 def _pct(value: float, digits: int = 2) -> str:

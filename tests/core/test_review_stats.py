@@ -90,6 +90,16 @@ def test_escape_target_allows_the_escapes_the_bound_allows():
     assert proposal.limits.low == second_lowest == proposal.limits.threshold
     assert proposal.rates.escape.k == 1 and proposal.rates.escape.upper <= 0.05
     assert proposal.limits.high == pytest.approx(max(second_lowest, float(np.quantile(good, 0.99))))
+    assert "WARNING" not in proposal.note  # 0.5 .. 0.6: a sixth of the good parts go to review
+
+
+def test_a_proposal_that_sends_most_good_parts_to_review_says_so():
+    good = np.linspace(0.0, 1.0, 100)
+    bad = np.concatenate([[0.01], np.linspace(0.5, 1.0, 99)])  # one defect scored like the best good part
+    # 3 % at 95 %: no escape allowed among 100 (the bound for one is 4.7 %), so the pass limit is 0.01
+    proposal = propose_threshold(review_stats(good, bad, Limits(0.5, None)), target_escape=0.03)
+    assert proposal.limits.low == 0.01 and proposal.rates.review_good == 98  # 0.0101 .. 0.9899
+    assert "WARNING: 98 % of the good parts would go to review" in proposal.note
 
 
 def test_false_reject_target_sits_just_above_the_allowed_good_score():
