@@ -24,6 +24,7 @@ import numpy as np
 import inspector
 from inspector.core.progress import ProgressState
 from inspector.core.recipe import band_of_body
+from inspector.core.timeline import recipe_peaks
 from inspector.reports import DEFAULT_MAX_PARTS
 from inspector.reports.charts import draw_charts
 from inspector.reports.images import add_images
@@ -42,9 +43,11 @@ from inspector.reports.model import (
     OverrideSummary,
     RecipeUse,
     ReportData,
+    RunTimeline,
     RunUse,
     ScoreSeries,
     Throughput,
+    TimelinePeak,
 )
 from inspector.reports.scope import ReportScope, ResolvedScope, count_in_scope, iter_records, resolve_scope
 from inspector.reports.trust import gather_trust
@@ -57,6 +60,7 @@ from inspector.store import (
     Verdict,
     VerdictCounts,
 )
+from inspector.store.domain import WRONG_PART_KEY
 
 
 def is_listed(record: InspectionRecord) -> bool:
@@ -99,6 +103,8 @@ class _Collector:
         self.operators: set[str] = set()
         self.changes: Counter[tuple[Verdict, Verdict]] = Counter()
         self.random = 0
+        self.wrong_parts = 0
+        self.video_runs: dict[str, float] = {}  # run id -> threshold, for runs of video frames
         self.listed_total = 0
         self._heap: list[tuple[tuple, int, InspectionRecord, tuple[OverrideRecord, ...]]] = []
         self._seq = itertools.count()
@@ -123,6 +129,10 @@ class _Collector:
         if r.random_weights:
             self.random += 1
             self.models_random[model] += 1
+        if r.shown_verdict == WRONG_PART_KEY:
+            self.wrong_parts += 1
+        if r.media_time_s is not None and r.run_id:
+            self.video_runs.setdefault(r.run_id, r.threshold)
         run = self.runs.setdefault(r.run_id, [0, Counter(), r.inspected_at, r.inspected_at])
         run[0] += 1
         run[1][r.effective_verdict] += 1
@@ -252,11 +262,29 @@ def gather_report(
         random_weights=collect.random,
         skipped_files=sum(u.run.n_skipped for u in runs if u.run is not None),
         learning=gather_learning(store, learn, charts=charts),
+        wrong_parts=collect.wrong_parts,
+        timelines=_timelines(store, collect, runs_by_id),
     )
     data = replace(data, trust=gather_trust(store, data))
     if charts:
         data = replace(data, charts=draw_charts(data))
     return data
+
+
+def _timelines(store: InspectionStore, c: _Collector, runs: dict[str, RunRecord]) -> tuple[RunTimeline, ...]:
+    """Each video run's peaks, by the rule the run summary and the window use."""
+    out = []
+    for run_id, threshold in c.video_runs.items():
+        points = store.timeline(run_id)
+        if not points:
+            continue
+        frames = {p.inspection_id: p.frame_index for p in points}
+        peaks = tuple(
+            TimelinePeak(p.time_s, frames.get(p.inspection_id), p.score, p.inspection_id)
+            for p in recipe_peaks(points, threshold)
+        )
+        out.append(RunTimeline(runs.get(run_id), run_id, len(points), points[-1].time_s, peaks))
+    return tuple(out)
 
 
 def default_title(resolved: ResolvedScope) -> str:

@@ -184,6 +184,10 @@ def render_html(data: ReportData, progress: ProgressState | None = None) -> str:
         out.append(_table(changes))
     if data.runs:
         out.append("<h2>Runs</h2>" + _table(sec.runs_table(data)))
+    if (wrong := sec.wrong_part_note(data)) is not None:
+        out.append(f'<div class="banner" role="alert">{_e(wrong)}</div>')
+    if (timelines := sec.timeline_table(data)) is not None:
+        out.append("<h2>Video timelines</h2>" + _table(timelines))
     out += _trust_html(data)
     charts = data.charts
     out.append("<h2>Score distribution</h2>")

@@ -61,6 +61,27 @@ class RunUse:
 
 
 @dataclass(frozen=True)
+class TimelinePeak:
+    """A peak of a video run's score timeline (:func:`inspector.core.timeline.recipe_peaks`)."""
+
+    time_s: float
+    frame_index: int | None
+    score: float
+    inspection_id: str | None
+
+
+@dataclass(frozen=True)
+class RunTimeline:
+    """A video run in the report: its scored frames and the peaks of its score over video time."""
+
+    run: RunRecord | None
+    run_id: str
+    frames: int
+    duration_s: float
+    peaks: tuple[TimelinePeak, ...]
+
+
+@dataclass(frozen=True)
 class DefectCount:
     """Failed parts (after review) of one defect type; ``label`` is ``unlabelled`` for none."""
 
@@ -209,6 +230,8 @@ class ReportData:
     charts: Charts | None = field(default=None)
     learning: LearningData | None = field(default=None)  # reviewed-parts rates, drift (reports.learning)
     trust: TrustSection | None = field(default=None)  # golden-part checks, recipe signatures (reports.trust)
+    wrong_parts: int = 0  # unreviewed parts the part-identity check called another product (WRONG PART)
+    timelines: tuple[RunTimeline, ...] = ()  # video runs: their peaks, with frames
 
     @property
     def has_random_weights(self) -> bool:

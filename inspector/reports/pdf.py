@@ -380,6 +380,10 @@ def _build(layout: _Layout, data: ReportData, width: float, progress: ProgressSt
     layout.add(_overrides_markup(data))
     if data.runs:
         layout.add(_h2("Runs") + _table(sec.runs_table(data)))
+    if (wrong := sec.wrong_part_note(data)) is not None:
+        layout.add(f"<p style='color:#7b1fa2; font-weight:700'>{_e(wrong)}</p>")
+    if (timelines := sec.timeline_table(data)) is not None:
+        layout.add(_h2("Video timelines") + _table(timelines))
     for markup in _trust_markup(data):
         layout.add(markup)
     charts = data.charts

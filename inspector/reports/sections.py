@@ -192,6 +192,43 @@ def runs_table(data: ReportData) -> Table:
     )
 
 
+def wrong_part_note(data: ReportData) -> str | None:
+    """The part-identity check's finding, in words (None when it found nothing)."""
+    if not data.wrong_parts:
+        return None
+    share = pct(data.wrong_parts, data.inspections)
+    return (
+        f"WRONG PART: {num(data.wrong_parts)} of {num(data.inspections)} parts ({share})"
+        " looked like another product than the recipe's (the part-identity check) and were not reviewed yet. "
+        "Their anomaly scores say nothing about them: check the changeover and the bins."
+    )
+
+
+def timeline_table(data: ReportData) -> Table | None:
+    """The peaks of each video run's score over video time, with their frames (None without video runs)."""
+    if not data.timelines:
+        return None
+    rows = []
+    for t in data.timelines:
+        name = (t.run.label or t.run.source) if t.run else t.run_id[:8]
+        if not t.peaks:
+            rows.append((name, f"{num(t.frames)} frames, {t.duration_s:.1f} s", "no peak", "-", "-", "-"))
+        for p in t.peaks:
+            rows.append((
+                name,
+                f"{num(t.frames)} frames, {t.duration_s:.1f} s",
+                f"{p.time_s:.2f} s",
+                "-" if p.frame_index is None else str(p.frame_index),
+                score(p.score),
+                (p.inspection_id or "-")[:13],
+            ))  # fmt: skip
+    return Table(
+        ("Video run", "Scored", "Peak at", "Frame", "Score", "Part id"),
+        tuple(rows),
+        (False, False, True, True, True, False),
+    )
+
+
 def defects_table(data: ReportData) -> Table:
     fails = data.effective_counts.failed
     rows = tuple(
