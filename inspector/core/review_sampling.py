@@ -61,6 +61,16 @@ class ReviewSampling:
         return cls(**data)
 
 
+def queued_text(reason: str | None) -> str:
+    """What the review screen says about a part's reason ("—" when the station did not queue it)."""
+    if not reason:
+        return "—"
+    try:
+        return f"{reason}: {REASON_TEXT[ReviewReason(reason)]}"
+    except ValueError:
+        return reason
+
+
 def sample_draw(seed: int, content_hash: str) -> float:
     """A number in [0, 1), uniform over parts, fixed by the seed and the part's content hash."""
     digest = hashlib.sha256(f"{seed}:{content_hash}".encode()).digest()

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from inspector.core.images import load_image
 from inspector.core.overlay import PreparedPart, prepare_part
 from inspector.core.recipe import band_of_body
+from inspector.core.review_sampling import queued_text
 from inspector.errors import InspectorError
 from inspector.store import InspectionRecord, InspectionStore, OverrideKind, OverrideRecord, StoreError
 from inspector.store.part_image import CHANGED, part_image
@@ -161,7 +162,7 @@ class DetailView(QWidget):
         self.fields: dict[str, QLabel] = {}
         form = QFormLayout()
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
-        for key in ("Defect label", "Defect type", "Caption", "Recipe", "Model", "Inspected", "File"):
+        for key in ("Defect label", "Defect type", "Caption", "Recipe", "Model", "Inspected", "File", "Why queued"):
             label = QLabel("")
             label.setWordWrap(True)
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -251,6 +252,7 @@ class DetailView(QWidget):
             "Inspected": r.inspected_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
             "File": (Path(r.file_path).name if r.file_path else r.source)
             + (f" ({CHANGED})" if CHANGED in data.image_note else ""),
+            "Why queued": queued_text(r.review_reason),
         }
         for key, value in values.items():
             self.fields[key].setText(value)

@@ -43,3 +43,10 @@ def test_waiting_count_by_reason_and_the_to_review_filter(qtbot, make_window, in
     qtbot.waitUntil(lambda: review.model.rowCount() == expected, timeout=WAIT_MS)
     why = [COLUMNS[COLUMN["Why queued"]][1](review.model.record(row)) for row in range(expected)]
     assert sorted(why) == sorted(k for k, n in by_reason.items() for _ in range(n))
+    review.select_row(0)
+    qtbot.waitUntil(
+        lambda: review.detail.data is not None and review.detail.data.record.id == review.current_record().id,
+        timeout=WAIT_MS,
+    )
+    reason = review.current_record().review_reason
+    assert review.detail.fields["Why queued"].text().startswith(f"{reason}: ")
