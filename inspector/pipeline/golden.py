@@ -144,9 +144,11 @@ def describe_check(check: GoldenCheckRecord) -> str:
     lines += [f"  - {r.describe()}" for r in wrong]
     if check.policy == "block":
         lines.append(
-            "The run was not started (golden_policy: block). Check the model, the threshold and the golden parts "
+            ("The run was not started" if check.trigger == "run-start" else "A run would not start")
+            + " (golden_policy: block). Check the model, the threshold and the golden parts "
             "(`inspector golden check`, `inspector golden list`); a recipe with golden_policy: warn starts anyway."
         )
     else:
-        lines.append("Starting anyway (golden_policy: warn); the check is recorded and in the report.")
+        start = "Starting anyway" if check.trigger == "run-start" else "A run would start anyway"
+        lines.append(f"{start} (golden_policy: warn); the check is recorded and in the report.")
     return "\n".join(lines)

@@ -102,7 +102,7 @@ def describe_change(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> tu
             actions.append("recipe")
         if key == "calibration":
             parts.append("calibration")
-        elif isinstance(before, list) or isinstance(after, list):
+        elif key != "uncertain_band" and (isinstance(before, list) or isinstance(after, list)):
             parts.append(f"{key} {len(before or [])} -> {len(after or [])} entries")
         else:
             parts.append(f"{key} {_short(before)} -> {_short(after)}")
@@ -114,6 +114,8 @@ def _artifact(params: Any) -> Any:
 
 
 def _short(value: Any) -> str:
+    if value is None:
+        return "none"
     text = f"{value:.6g}" if isinstance(value, float) else json.dumps(value, ensure_ascii=False)
     return text if len(text) <= 60 else text[:57] + "..."
 

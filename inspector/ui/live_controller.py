@@ -287,6 +287,8 @@ class LiveController(QObject):
         if skipped:
             more = f" (and {len(skipped) - 1} more)" if len(skipped) > 1 else ""
             view.messages.show_message(f"Skipped {skipped[0]}{more}", "warning")
+        for message, level in feed.notes.drain():
+            view.messages.show_message(message, level)
         for event in feed.states.drain():
             self.source_state.emit(f"{event.state.value}: {event.message}")
             if event.state in (SourceState.LOST, SourceState.RECONNECTING, SourceState.ERROR):

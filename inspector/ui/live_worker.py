@@ -189,6 +189,7 @@ class LiveFeed:
     ) -> None:
         self.points: Mailbox[ResultPoint] = Mailbox()
         self.states: Mailbox[SourceEvent] = Mailbox()
+        self.notes: Mailbox[tuple[str, str]] = Mailbox()  # (message, level): the golden-part check at start
         self.part: LatestSlot[PreparedPart] = LatestSlot()
         self.frame: LatestSlot[np.ndarray] = LatestSlot()
         self.detector: LatestSlot[DetectorInfo] = LatestSlot()
@@ -428,5 +429,6 @@ def run_session(config: SessionConfig, feed: LiveFeed, cache: DetectorCache, pro
         with_pixels=True,
         lot=config.lot,
         captions=scheduler,
+        on_golden=lambda o: o.check and feed.notes.put((o.message, "info" if o.passed else "warning")),
     )
     return pipeline.run()

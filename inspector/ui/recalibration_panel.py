@@ -141,8 +141,21 @@ class RecalibrationPanel(QGroupBox):
         rec, path, ops = self.result, self.path, self.station.ops
         if rec is None or rec.proposal is None or ops is None:
             return
-        self.apply_button.setEnabled(False)
         step = self.apply_step
+        if self.station.settings.require_pin:  # an engineer signs the new threshold (ui.sign_dialog)
+            from inspector.ui.sign_dialog import signed_change
+
+            new = rec.proposal.limits.threshold
+            text = f"threshold {rec.recipe.threshold:.4g} -> {new:.4g} (from reviewed parts)"
+            signed_change(
+                self, what=f"New threshold for '{rec.recipe.name}'", store=self.station.store,
+                tasks=self.station.tasks, ops=ops, operator=self.station.operator,
+                prepare=lambda store: (text, True, [a.name for a in store.accounts.list()]),
+                apply=lambda s, signer: step(s, rec, path, signer), on_done=self._applied,
+                on_error=lambda exc: self._failed(self._generation, exc), change=OpChange("recipe"),
+            )  # fmt: skip
+            return
+        self.apply_button.setEnabled(False)
         ops.run(
             lambda s: step(s, rec, path),
             change=OpChange("recipe"),

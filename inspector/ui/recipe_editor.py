@@ -41,9 +41,11 @@ from inspector.core.registry import ModelSpec
 from inspector.detectors.prompts import build_prompt_ensemble
 from inspector.errors import InspectorError
 from inspector.ui.calibration_dialog import CalibrationDialog
+from inspector.ui.golden_panel import GoldenPanel
 from inspector.ui.image_list import ImageList, thumbnail
 from inspector.ui.plain_text import plain_tooltip
 from inspector.ui.recalibration_panel import RecalibrationPanel
+from inspector.ui.sign_dialog import recipe_change_apply, recipe_change_prepare, signed_change
 from inspector.ui.station import Station, recipe_file_name, recipe_files
 from inspector.ui.train_panel import TrainPanel
 from inspector.ui.widgets import BannerArea, MessageBar, fmt_score
@@ -204,6 +206,8 @@ class RecipeEditor(QWidget):
         col2 = QVBoxLayout()
         col2.addWidget(refs, 1)
         col2.addWidget(decide)
+        self.golden = GoldenPanel(station, lambda: self.path, self.messages.show_message)  # golden parts (#16)
+        col2.addWidget(self.golden)
         self.train_panel = TrainPanel.for_station(station)
         self.train_panel.place_in(col2, self)
         col2.addWidget(self.versions)
@@ -356,6 +360,7 @@ class RecipeEditor(QWidget):
         self.update_preview()
         self._load_versions(recipe.name)
         self.recalibration.set_recipe(recipe if self.path is not None else None, self.path)
+        self.golden.set_recipe(recipe)
 
     def _recalibrated(self, path: str) -> None:
         if self.open_path(Path(path)):
@@ -390,6 +395,7 @@ class RecipeEditor(QWidget):
             uncertain_band=band,
             detector_params=dict(self.detector_params),
             calibration=dict(self.calibration),
+            golden_policy=self.golden.golden_policy(),
         )
 
     def _detector_changed(self, *_args, select: str = "") -> None:
@@ -539,7 +545,10 @@ class RecipeEditor(QWidget):
         self.messages.show_message("Threshold calibrated. Save the recipe to use it.", "info")
 
     def save(self) -> Path | None:
-        """Write the recipe file and record it as a new version in the database (when it changed)."""
+        """Write the recipe file and record it as a new version in the database (when it changed).
+
+        On a station that requires PINs an engineer signs first (ui.sign_dialog); the file is written
+        once the signature is accepted. Without PINs the version is stored unsigned."""
         try:
             recipe = self.recipe()
             if not recipe.name:
@@ -556,27 +565,58 @@ class RecipeEditor(QWidget):
             folder.mkdir(parents=True, exist_ok=True)
             same_folder = self.path is not None and self.path.parent == folder
             path = self.path if same_folder else folder / recipe_file_name(recipe)
-            save_recipe(recipe, path)
+            signed = self.station.settings.require_pin and self.station.ops is not None
+            if not signed:  # a station without PINs: stored unsigned (inspector.store.changes)
+                save_recipe(recipe, path)
         except (InspectorError, OSError) as exc:
             self.messages.show_message(describe_error(exc), "error")
             return None
-        self.path = path
-        self.reload_list(select=str(path))
-        self.train_panel.set_recipe(path)
-        self.recipes_changed.emit(str(path))
+        if signed:  # the file is written once the engineer's signature is accepted
+            self._sign_and_save(recipe, path)
+            return path
+        self._written(path)
         ops = self.station.ops
         if ops is not None:
             saved = replace(recipe)
+            apply = recipe_change_apply(saved.name, saved.to_dict())
             ops.run(
-                lambda s: s.save_recipe_version(saved.name, saved.to_dict()),
+                lambda s: apply(s, None),
                 change=OpChange("recipe"),
-                on_done=lambda v: self._saved(v.version, path),
+                on_done=lambda c: self._saved(c.version.version, path, c),
                 on_error=lambda exc: self.messages.show_message(describe_error(exc), "error"),
             )
         return path
 
-    def _saved(self, version: int, path: Path) -> None:
-        self.messages.show_message(f"Saved {path.name} — version {version} in the database.", "info")
+    def _written(self, path: Path) -> None:
+        self.path = path
+        self.reload_list(select=str(path))
+        self.train_panel.set_recipe(path)
+        self.recipes_changed.emit(str(path))
+
+    def _sign_and_save(self, recipe: Recipe, path: Path) -> None:
+        """Ask for the engineer's signature (ui.sign_dialog); store the version, then write the file."""
+        body = recipe.to_dict()
+
+        def done(change) -> None:
+            try:
+                save_recipe(recipe, path)
+            except OSError as exc:
+                self.messages.show_message(describe_error(exc), "error")
+                return
+            self._written(path)
+            self._saved(change.version.version, path, change)
+
+        signed_change(
+            self, what=f"Save recipe '{recipe.name}'", store=self.station.store, tasks=self.station.tasks,
+            ops=self.station.ops, operator=self.station.operator,
+            prepare=recipe_change_prepare(recipe.name, body), apply=recipe_change_apply(recipe.name, body),
+            on_done=done, on_error=lambda exc: self.messages.show_message(describe_error(exc), "error"),
+            change=OpChange("recipe"),
+        )  # fmt: skip
+
+    def _saved(self, version: int, path: Path, change=None) -> None:
+        signed = f"signed by {change.signature.describe()}" if change is not None and change.signature else "unsigned"
+        self.messages.show_message(f"Saved {path.name} — version {version} in the database ({signed}).", "info")
         self._load_versions(self.name.text().strip())
 
     def _load_versions(self, name: str) -> None:
