@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import resource
-import statistics
-import time
 import traceback
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -26,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from inspector.backbones.machine import median_seconds
 from inspector.core.detector_table import DETECTOR_TABLE
 from inspector.errors import InspectorError
 
@@ -97,15 +96,6 @@ def bench_images(folder: Path | None, count: int) -> tuple[list[np.ndarray], str
     rng = np.random.default_rng(0)
     images = [rng.integers(0, 256, (1024, 1024, 3), dtype=np.uint8) for _ in range(count)]
     return images, "1024x1024 generated"
-
-
-def _median_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 @dataclass(frozen=True)
@@ -196,8 +186,8 @@ def _run_config(config: BenchConfig) -> BenchResult:
         detector.encoder_forward(chunk)
         sync()
         reps = c.repeats
-        predict_s = _median_time(lambda c=chunk: (detector.predict(c), sync()), reps)
-        encoder_s = _median_time(lambda c=chunk: (detector.encoder_forward(c), sync()), reps)
+        predict_s = median_seconds(lambda c=chunk: (detector.predict(c), sync()), reps)
+        encoder_s = median_seconds(lambda c=chunk: (detector.encoder_forward(c), sync()), reps)
         timings.append(BatchTiming(batch, predict_s, encoder_s))
     spec_size = getattr(detector, "input_size", None) or getattr(detector, "resolution", None)
     return BenchResult(

@@ -186,3 +186,22 @@ def load_model(spec: ModelSpec, runtime: Runtime, random_weights: bool = False) 
     if spec.backend == "transformers":
         return load_transformers(spec, runtime, random_weights)
     raise InspectorError(f"Model '{spec.id}' has unknown backend '{spec.backend}'.")
+
+
+def load_for_role(
+    model: str | ModelSpec, role: str, need: str, *, device: str, dtype: str, random_weights: bool = False
+) -> LoadedModel:
+    """Load ``model`` (registry id or spec) after checking it has ``role``; ``need`` ends the refusal
+    ("defect types need a CLIP model").
+
+    Raises:
+        InspectorError: The model has another role.
+        WeightsMissingError: Its weights are not on this station.
+    """
+    from inspector.backbones.runtime import make_runtime
+    from inspector.core.registry import get_spec
+
+    spec = model if isinstance(model, ModelSpec) else get_spec(model)
+    if spec.role != role:
+        raise InspectorError(f"Model '{spec.id}' is a '{spec.role}' model; {need}.")
+    return load_model(spec, make_runtime(device, dtype, spec.dtype), random_weights=random_weights)

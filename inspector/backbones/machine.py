@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import functools
 import platform
+import statistics
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,3 +68,15 @@ def load_average() -> tuple[float, float, float] | None:
         return os.getloadavg()
     except (AttributeError, OSError):  # pragma: no cover
         return None
+
+
+def median_seconds(fn: Callable[[], object], repeats: int, *, warmup: bool = False) -> float:
+    """Median wall time of ``repeats`` calls of ``fn`` (after one untimed call with ``warmup``)."""
+    if warmup:
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)

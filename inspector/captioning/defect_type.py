@@ -130,15 +130,15 @@ class DefectTypeClassifier:
             WeightsMissingError: Its weights are not on this station.
         """
         if self._loaded is None:
-            from inspector.backbones.loading import load_model
-            from inspector.backbones.runtime import make_runtime
-            from inspector.core.registry import get_spec
+            from inspector.backbones.loading import load_for_role
 
-            spec = self.model if isinstance(self.model, ModelSpec) else get_spec(self.model)
-            if spec.role != "clip":
-                raise InspectorError(f"Model '{spec.id}' is a '{spec.role}' model; defect types need a CLIP model.")
-            self._loaded = load_model(
-                spec, make_runtime(self.device, self.dtype, spec.dtype), random_weights=self.random_weights
+            self._loaded = load_for_role(
+                self.model,
+                "clip",
+                "defect types need a CLIP model",
+                device=self.device,
+                dtype=self.dtype,
+                random_weights=self.random_weights,
             )
         return self._loaded
 

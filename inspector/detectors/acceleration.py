@@ -12,8 +12,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import logging
-import statistics
-import time
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from inspector.backbones.machine import median_seconds
 from inspector.core.types import AnomalyPrediction
 from inspector.errors import InspectorError
 
@@ -191,16 +190,6 @@ def try_int8(detector, good_images: Sequence[np.ndarray], gate: Int8Gate | None 
 
 
 # -- --backend auto -------------------------------------------------------------------------------
-def _median_seconds(fn, repeats: int = 3) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def cast_loaded(loaded, dtype: str):
     """A copy of a loaded fp32 CPU model in ``dtype`` (the torch path)."""
     from inspector.backbones.runtime import Runtime
@@ -244,7 +233,7 @@ def auto_backend(loaded, dtype: str, build: Callable[[Any], Any], graph: str):
     image = np.random.default_rng(0).integers(0, 256, (size, size, 3), dtype=np.uint8)
     if torch_detector.needs_references:
         torch_detector.fit([image])
-    torch_s = _median_seconds(lambda: torch_detector.predict([image]))
+    torch_s = median_seconds(lambda: torch_detector.predict([image]), 3, warmup=True)
     torch_detector = None
     detector = build(loaded)
     try:
@@ -254,7 +243,7 @@ def auto_backend(loaded, dtype: str, build: Callable[[Any], Any], graph: str):
         return build(cast_loaded(loaded, dtype))
     if detector.needs_references:
         detector.fit([image])
-    ov_s = _median_seconds(lambda: detector.predict([image]))
+    ov_s = median_seconds(lambda: detector.predict([image]), 3, warmup=True)
     choice = "openvino" if ov_s < torch_s else "torch"
     backend_choice.remember(key, choice, {"torch": torch_s, "openvino": ov_s})
     log.info("Backend for %s %s: %s (torch %.3f s, OpenVINO %.3f s per image).", graph, dtype, choice, torch_s, ov_s)

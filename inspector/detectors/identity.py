@@ -29,7 +29,6 @@ from inspector.core.identity import (
     with_calibration,
 )
 from inspector.core.registry import ModelSpec
-from inspector.errors import InspectorError
 
 if TYPE_CHECKING:
     from inspector.backbones.loading import LoadedModel
@@ -102,15 +101,15 @@ class PartIdentityCheck:
     # -- models ---------------------------------------------------------------------------------
     def _load_clip(self) -> LoadedModel:
         if self._clip is None:
-            from inspector.backbones.loading import load_model
-            from inspector.backbones.runtime import make_runtime
-            from inspector.core.registry import get_spec
+            from inspector.backbones.loading import load_for_role
 
-            spec = self._clip_model if isinstance(self._clip_model, ModelSpec) else get_spec(self._clip_model)
-            if spec.role != "clip":
-                raise InspectorError(f"Model '{spec.id}' is a '{spec.role}' model; the identity check needs CLIP.")
-            self._clip = load_model(
-                spec, make_runtime(self.device, self.dtype, spec.dtype), random_weights=self.random_weights
+            self._clip = load_for_role(
+                self._clip_model,
+                "clip",
+                "the identity check needs CLIP",
+                device=self.device,
+                dtype=self.dtype,
+                random_weights=self.random_weights,
             )
         return self._clip
 
