@@ -41,8 +41,8 @@ def _auto(resolution: int = 56):
 
 def test_auto_measures_once_per_machine_and_model_and_remembers(tiny_registry, monkeypatch):
     measured = []
-    real = acceleration._median_seconds
-    monkeypatch.setattr(acceleration, "_median_seconds", lambda fn: measured.append(1) or real(fn))
+    real = acceleration.median_seconds
+    monkeypatch.setattr(acceleration, "median_seconds", lambda fn, *a, **k: measured.append(1) or real(fn, *a, **k))
     first = _auto()
     assert len(measured) == 2  # torch once, OpenVINO once
     stored = json.loads(backend_choice.choice_file().read_text())
@@ -56,7 +56,7 @@ def test_auto_measures_once_per_machine_and_model_and_remembers(tiny_registry, m
 
 
 def test_auto_uses_torch_for_random_weights_without_measuring(tiny_registry, monkeypatch):
-    monkeypatch.setattr(acceleration, "_median_seconds", lambda fn: pytest.fail("measured"))
+    monkeypatch.setattr(acceleration, "median_seconds", lambda fn, *a, **k: pytest.fail("measured"))
     detector = create_detector("anomalydino", model="tiny-dino", device="cpu", random_weights=True, backend="auto")
     assert detector.info.backend == "torch"
 
@@ -99,7 +99,7 @@ def test_auto_keeps_the_weights_fingerprint_whichever_backend_wins(tiny_registry
     # A calibration records detector.info.fingerprint; the torch copy in bf16 once lost it, so a
     # real-weights threshold was saved with no fingerprint whenever torch measured faster.
     timings = iter([1.0, 2.0] if winner == "torch" else [2.0, 1.0])
-    monkeypatch.setattr(acceleration, "_median_seconds", lambda fn: next(timings))
+    monkeypatch.setattr(acceleration, "median_seconds", lambda fn, *a, **k: next(timings))
     from inspector.backbones.loading import load_model
     from inspector.backbones.runtime import make_runtime
     from inspector.core.registry import get_spec
