@@ -66,6 +66,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     with _open(args.db) as store:
         report = store.verify_audit(anchors)
         where = store.db.where
+        signatures = store.accounts.all_signatures()  # who signed what (chained: verified above)
     if args.json:
         print(
             json.dumps(
@@ -76,6 +77,20 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
                     "records": report.rows,
                     "head": report.head.to_json(),
                     "anchors_checked": report.anchors_checked,
+                    "signatures": [
+                        {
+                            "operator": g.operator,
+                            "role": g.role,
+                            "at": g.signed_at.isoformat(),
+                            "meaning": g.meaning,
+                            "action": g.action,
+                            "subject": f"{g.subject_table}:{g.subject_id}",
+                            "subject_sha256": g.subject_sha256,
+                            "changes": g.changes,
+                            "reason": g.reason,
+                        }
+                        for g in signatures
+                    ],  # fmt: skip
                     "problems": [
                         {
                             "table": f.table,
@@ -97,6 +112,11 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
                 f"({report.sealed_rows} records were written before this station kept the trail: they are "
                 "proven unchanged since they were sealed at the upgrade, not before.)"
             )
+        if signatures:
+            listed = signatures if args.all else signatures[-3:]
+            print(f"{len(signatures)} electronic signature(s) in the trail" + ("" if args.all else ", newest:"))
+            for g in listed:
+                print(f"  {g.action} {g.subject_table}:{g.subject_id[:8]}: {g.describe()}")
         if not report.ok:
             shown = report.findings if args.all else report.findings[:1]
             for finding in shown:

@@ -72,7 +72,9 @@ def test_calibrate_needs_an_engineers_signature(station, capsys, monkeypatch):
     listed = capsys.readouterr().out
     assert "v1" in listed and "eve (engineer)" in listed and "approved" in listed
     assert main(["audit", "verify", "--db", db]) == 0
-    assert "Audit trail verified" in capsys.readouterr().out
+    verified = capsys.readouterr().out
+    assert "Audit trail verified" in verified and "1 electronic signature(s) in the trail" in verified
+    assert f"recipe_versions:{version.id[:8]}: eve (engineer)" in verified and "new lot" in verified
 
     # the signed recipe runs; one edited by hand is refused until signed again
     monkeypatch.setenv("INSPECTOR_PIN", OP_PIN)

@@ -382,6 +382,10 @@ class Accounts:
         found = self._signatures(Signature.id == signature_id)
         return found[0] if found else None
 
+    def all_signatures(self) -> list[SignatureRecord]:
+        """Every electronic signature at this station, oldest first."""
+        return self._signatures(Signature.id.is_not(None))
+
     def signatures(self, subject_id: str) -> list[SignatureRecord]:
         return self._signatures(Signature.subject_id == subject_id)
 
