@@ -113,6 +113,8 @@ class ExportDialog(QDialog):
         dataset_row = QFormLayout(self.dataset_options)
         dataset_row.addRow("Uncertain", self.uncertain)
         dataset_row.addRow("", self.include_unreviewed)
+        self.overlays = QCheckBox("Also heatmap overlays (PNG, as the station shows them)")
+        dataset_row.addRow("", self.overlays)
         for layout in (report_row, dataset_row):
             layout.setContentsMargins(24, 0, 0, 0)
         kind_box = QGroupBox("Export")
@@ -271,7 +273,9 @@ class ExportDialog(QDialog):
         from inspector.reports import DatasetOptions, export_dataset
 
         options = DatasetOptions(
-            uncertain=self.uncertain.currentData(), include_unreviewed=self.include_unreviewed.isChecked()
+            uncertain=self.uncertain.currentData(),
+            include_unreviewed=self.include_unreviewed.isChecked(),
+            overlays=self.overlays.isChecked(),
         )
         out = folder / f"dataset_{datetime.now(UTC).astimezone():%Y%m%d-%H%M%S}"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import threading
 
 from PySide6.QtCore import Qt
@@ -67,6 +68,7 @@ def test_dataset_export_writes_mvtec_layout(qtbot, make_window, inspected, tmp_p
     dialog.uncertain.setCurrentIndex(dialog.uncertain.findData("aside"))
     dialog.folder.setText(str(tmp_path / "datasets"))
     dialog.include_unreviewed.setChecked(True)  # nobody reviewed the fixture's parts
+    dialog.overlays.setChecked(True)
     _export(qtbot, dialog)
     root, manifest = dialog.done_files
     assert root.is_dir() and root.parent == tmp_path / "datasets", dialog.status.text()
@@ -74,7 +76,11 @@ def test_dataset_export_writes_mvtec_layout(qtbot, make_window, inspected, tmp_p
     layout = {p.relative_to(root).as_posix() for p in root.glob("*/*/*") if p.is_dir()}
     assert any(p.endswith(("train/good", "test/good")) for p in layout), layout
     with open(manifest, encoding="utf-8", newline="") as handle:
-        assert len(list(csv.DictReader(handle))) == 9
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 9
+    summary = json.loads((root / "export.json").read_text(encoding="utf-8"))
+    assert summary["options"]["overlays"] is True  # random weights here: no maps, so no overlays either
+    assert summary["overlays"] == len(list(root.glob("overlays/**/*.png"))) == 0
 
 
 def test_output_path_that_is_a_file_shows_an_error(qtbot, make_window, inspected, tmp_path):
