@@ -105,7 +105,7 @@ def outline_rgba(mask: np.ndarray, thickness: int = 2) -> np.ndarray:
         return out
     # Contours are traced on a mask of at most ~400 px (fast even for noisy maps) and scaled back up.
     scale = min(1.0, 400 / max(h, w))
-    small = mask.astype(np.uint8)
+    small: np.ndarray = mask.astype(np.uint8)
     if scale < 1.0:
         small = cv2.resize(small, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_NEAREST)
     contours, _ = cv2.findContours(small, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
@@ -134,7 +134,7 @@ def prepare_part(
     fraction = 0.0
     if anomaly_map is not None:
         h, w = shown.shape[:2]
-        amap = anomaly_map.astype(np.float32, copy=False)
+        amap: np.ndarray = anomaly_map.astype(np.float32, copy=False)
         if amap.shape != (h, w):
             amap = cv2.resize(amap, (w, h), interpolation=cv2.INTER_LINEAR)
         lo, hi = heat_levels(amap, threshold, band)
