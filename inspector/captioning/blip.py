@@ -156,7 +156,7 @@ class TransformersCaptioner:
         self.fingerprint = ""  # the base weights: "sha256:..." or "random:<seed>", set on loading
         self.model_id = spec.id
         if self.adapter:
-            from inspector.captioning.versions import read_version
+            from inspector.core.captioner_version import read_version
 
             self.model_id = read_version(self.adapter).id
         self.device = device

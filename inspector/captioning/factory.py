@@ -41,7 +41,7 @@ def create_captioner(
     if isinstance(name, str) and name.strip().lower() in ("", NO_CAPTIONER):
         return NoCaptioner()
     if isinstance(name, str) and is_version_path(name):  # a captioner version: its base with the adapter
-        from inspector.captioning.versions import read_version
+        from inspector.core.captioner_version import read_version
 
         options["adapter"] = name
         name = read_version(name).base_model

@@ -43,7 +43,8 @@ import numpy as np
 from inspector.captioning.base import RANDOM_PREFIX
 from inspector.captioning.regions import RegionOptions, region_crop
 from inspector.captioning.text import caption_target
-from inspector.captioning.versions import (
+from inspector.core.caption_metrics import CaptionScores, caption_scores
+from inspector.core.captioner_version import (
     ADAPTER,
     CaptionerVersion,
     CaptionerVersionError,
@@ -51,7 +52,6 @@ from inspector.captioning.versions import (
     version_folder,
     write_version,
 )
-from inspector.core.caption_metrics import CaptionScores, caption_scores
 from inspector.core.progress import ProgressState
 from inspector.errors import InspectorError
 

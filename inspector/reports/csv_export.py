@@ -52,8 +52,10 @@ CSV_COLUMNS = (
     "defect_label",  # the operator's label (after review)
     "captioner_defect_type",
     "captioner_confidence",
-    "caption",
+    "caption",  # the effective caption: an operator's correction, else the captioner's
     "caption_status",
+    "machine_caption",  # the captioner's own caption (kept when an operator corrected it)
+    "caption_corrected_by",
     "override_count",
     "last_reviewed_by",
     "last_reviewed_at",
@@ -110,8 +112,10 @@ def csv_row(record: InspectionRecord, run: RunRecord | None, trail: tuple[Overri
         safe_text(r.effective_defect_label),
         safe_text(r.defect_type),
         _num(r.defect_confidence),
-        safe_text(r.caption),
+        safe_text(r.effective_caption),
         r.caption_status.value if r.caption_status else "",
+        safe_text(r.caption),
+        safe_text(r.caption_corrected_by),
         str(r.override_count),
         safe_text(r.last_reviewed_by),
         _time(r.last_reviewed_at),

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 
 from inspector.core.drift import DEFAULT_SUBGROUP, ControlLimits, drift_chart, reference_scores
 from inspector.core.review_stats import Limits, review_stats
+from inspector.reports.caption_versions import caption_blocks, caption_version_lines
 from inspector.reports.model import LearningData, VersionLearning
 from inspector.store import InspectionRecord, InspectionStore, OverrideRecord, Verdict
 from inspector.store.labels import standing_verdict
@@ -68,7 +69,16 @@ def gather_learning(store: InspectionStore, c: LearningCollector, *, charts: boo
         else:
             drift = drift_chart(scores, ControlLimits.from_reference(ref, DEFAULT_SUBGROUP))
             note = drift.summary()
-        item = VersionLearning(version_id, record.recipe_name, record.version, c.parts[version_id], review, drift, note)
+        item = VersionLearning(
+            version_id,
+            record.recipe_name,
+            record.version,
+            c.parts[version_id],
+            review,
+            drift,
+            note,
+            captioner=caption_version_lines(body),
+        )
         if charts:
             from inspector.reports.learning_charts import drift_png, roc_png
 
@@ -145,7 +155,7 @@ def drift_blocks(learning: LearningData) -> list[Block]:
 
 #: Producers of the "Station learning" blocks, in report order. Golden-part checks and caption
 #: versions add theirs here.
-BLOCK_MAKERS: list[Callable[[LearningData], list[Block]]] = [review_blocks, drift_blocks]
+BLOCK_MAKERS: list[Callable[[LearningData], list[Block]]] = [review_blocks, drift_blocks, caption_blocks]
 
 
 def learning_blocks(learning: LearningData | None) -> list[Block]:

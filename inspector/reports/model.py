@@ -193,6 +193,7 @@ class VersionLearning:
     drift_note: str  # why there is no chart, or its summary
     roc_png: bytes | None = None
     drift_png: bytes | None = None
+    captioner: tuple[str, ...] = ()  # the recipe version's captioner version (inspector.reports.caption_versions)
 
 
 @dataclass(frozen=True, eq=False)

@@ -270,7 +270,7 @@ def part_fields(part: ListedPart, data: ReportData) -> list[tuple[str, str]]:
         ("Verdict", verdict),
         ("Defect", f"{part.defect} ({'operator' if part.defect_source == 'operator' else 'captioner guess'})"
          if part.defect else "-"),
-        ("Caption", r.caption or (f"none ({r.caption_reason})" if r.caption_reason else "-")),
+        ("Caption", _caption_text(r)),
         ("Run", " / ".join(x for x in (part.run_label, f"lot {part.lot}" if part.lot else None) if x) or "-"),
         ("Recipe", f"{r.recipe_name} v{r.recipe_version}, {r.detector} [{r.model_id}, weights {r.short_fingerprint}]"),
         ("File", (r.file_path or "-") + (f" ({CHANGED})" if CHANGED in part.image_note else "")),
@@ -300,3 +300,11 @@ def history_table(part: ListedPart, data: ReportData) -> Table | None:
 
 def zone_name(data: ReportData) -> str:
     return to_zone(data.generated_at, data.tz).tzname() or "local time"
+
+
+def _caption_text(r) -> str:
+    """The effective caption: an operator's correction (saying so, with the captioner's text), else the captioner's."""
+    if r.caption_corrected:
+        machine = f"; captioner: {r.caption}" if r.caption else ""
+        return f"{r.corrected_caption} (corrected by {r.caption_corrected_by}{machine})"
+    return r.caption or (f"none ({r.caption_reason})" if r.caption_reason else "-")

@@ -25,7 +25,7 @@ from inspector.captioning.lora import (
 )
 from inspector.captioning.regions import region_crop
 from inspector.captioning.text import blip_prompt, caption_target
-from inspector.captioning.versions import ADAPTER, CaptionerVersionError, read_version
+from inspector.core.captioner_version import ADAPTER, CaptionerVersionError, read_version
 from inspector.core.registry import get_spec, import_weights
 from inspector.errors import InspectorError
 
