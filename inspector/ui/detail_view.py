@@ -29,6 +29,7 @@ from inspector.core.review_sampling import queued_text
 from inspector.errors import InspectorError
 from inspector.store import InspectionRecord, InspectionStore, OverrideKind, OverrideRecord, StoreError
 from inspector.store.part_image import CHANGED, part_image
+from inspector.ui.caption_editor import CaptionEditor
 from inspector.ui.heatmap_overlay import OverlayView
 from inspector.ui.plain_text import plain_labels, plain_tooltip
 from inspector.ui.theme import VERDICT_TEXT
@@ -169,6 +170,8 @@ class DetailView(QWidget):
             self.fields[key] = label
             form.addRow(key, label)
         self.fields["Defect label"].setObjectName("scoreLine")
+        self.caption_editor = CaptionEditor()  # corrections are recorded by the review queue
+        form.insertRow(list(self.fields).index("Caption") + 1, self.caption_editor)  # the whole row's width
         info = QFrame()
         info.setObjectName("panel")
         info.setLayout(form)
@@ -214,6 +217,7 @@ class DetailView(QWidget):
         self.model_line.setText("")
         for label in self.fields.values():
             label.setText("")
+        self.caption_editor.set_record(None)
         self.history.clear()
         self.image_note.setText("")
 
@@ -240,7 +244,10 @@ class DetailView(QWidget):
         else:
             self.model_line.setText("Not reviewed yet.")
         confidence = f" ({r.defect_confidence:.0%})" if r.defect_confidence is not None else ""
-        caption = r.caption or (r.caption_reason if r.caption_status and r.caption_status.value == "missing" else "")
+        caption = r.effective_caption or (
+            r.caption_reason if r.caption_status and r.caption_status.value == "missing" else ""
+        )
+        self.caption_editor.set_record(r)
         if not caption and r.caption_status is not None and r.caption_status.value == "pending":
             caption = "Caption pending…"
         values = {

@@ -41,6 +41,7 @@ from inspector.core.registry import ModelSpec
 from inspector.detectors.prompts import build_prompt_ensemble
 from inspector.errors import InspectorError
 from inspector.ui.calibration_dialog import CalibrationDialog
+from inspector.ui.caption_training_panel import CaptionTrainingPanel
 from inspector.ui.golden_panel import GoldenPanel
 from inspector.ui.image_list import ImageList, thumbnail
 from inspector.ui.plain_text import plain_tooltip
@@ -210,6 +211,8 @@ class RecipeEditor(QWidget):
         col2.addWidget(self.golden)
         self.train_panel = TrainPanel.for_station(station)
         self.train_panel.place_in(col2, self)
+        self.caption_panel = CaptionTrainingPanel.for_station(station)  # LoRA on the corrected captions
+        self.caption_panel.place_in(col2, self)
         col2.addWidget(self.versions)
         save_row = QHBoxLayout()
         save_row.addStretch(1)
@@ -326,6 +329,7 @@ class RecipeEditor(QWidget):
         self.path = path
         self.set_recipe(recipe)
         self.train_panel.set_recipe(path)
+        self.caption_panel.set_recipe(path)
         return True
 
     # -- the form ----------------------------------------------------------------------------------------
@@ -334,6 +338,7 @@ class RecipeEditor(QWidget):
         self.list.clearSelection()
         self.set_recipe(Recipe(name="", object_name="", detector="anomalydino", threshold=0.5))
         self.train_panel.set_recipe(None)
+        self.caption_panel.set_recipe(None)
         self.name.setFocus()
 
     def set_recipe(self, recipe: Recipe) -> None:
@@ -591,6 +596,7 @@ class RecipeEditor(QWidget):
         self.path = path
         self.reload_list(select=str(path))
         self.train_panel.set_recipe(path)
+        self.caption_panel.set_recipe(path)
         self.recipes_changed.emit(str(path))
 
     def _sign_and_save(self, recipe: Recipe, path: Path) -> None:

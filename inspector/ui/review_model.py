@@ -47,7 +47,7 @@ COLUMNS: list[tuple[str, Callable[[InspectionRecord], str], str]] = [
     ("Recipe", lambda r: f"{r.recipe_name} v{r.recipe_version}", "ball screw v12"),
     ("Reviewed by", lambda r: r.last_reviewed_by or "", "Ana Ruiz"),
     ("Why queued", lambda r: r.review_reason or "", "near threshold"),
-    ("Caption", lambda r: r.caption or "", ""),
+    ("Caption", lambda r: r.effective_caption or "", ""),
 ]
 COLUMN = {title: i for i, (title, _text, _sample) in enumerate(COLUMNS)}
 VERDICT_COLUMN = COLUMN["Verdict"]
@@ -161,8 +161,8 @@ class InspectionTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.FontRole and column == VERDICT_COLUMN:
             return self._bold
         if role == Qt.ItemDataRole.ToolTipRole:
-            if column == COLUMN["Caption"] and record.caption:
-                return plain_tooltip(record.caption)
+            if column == COLUMN["Caption"] and record.effective_caption:
+                return plain_tooltip(record.effective_caption)
             if column == COLUMN["File"]:
                 return plain_tooltip(record.file_path or record.source)
             if record.random_weights:

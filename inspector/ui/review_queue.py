@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from inspector.store import CaptionStatus, InspectionFilter, InspectionRecord, Verdict
 from inspector.store.labels import waiting_for_review
+from inspector.ui.caption_editor import attach_caption_editor
 from inspector.ui.detail_view import REVIEW_SHORTCUTS, DetailData, DetailView, load_detail
 from inspector.ui.review_model import COLUMNS, InspectionTableModel
 from inspector.ui.review_waiting import TO_REVIEW, WaitingLabel
@@ -162,6 +163,7 @@ class ReviewQueue(QWidget):
         self._fit_columns()
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)
         self.detail = DetailView()
+        attach_caption_editor(self)  # "Save correction" in the detail: an audited caption correction
         buttons = QHBoxLayout()  # the three verdicts on one row, the other decisions on the next
         more = QHBoxLayout()
         self.buttons: dict[str, QPushButton] = {}
