@@ -7,6 +7,7 @@ onto the station (so the real loading path and its fingerprint are used).
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -287,3 +288,26 @@ def test_the_command_line_corrects_captions_and_trains_a_version_a_recipe_select
     captioner = create_captioner(chosen, device="cpu", dtype="float32", max_new_tokens=4)
     assert captioner.model_id == record["id"]
     assert captioner.caption(part_image(1, (64, 64)), captioner.prompt_for("bracket")).model_id == record["id"]
+
+
+def test_blip2_gets_peft_query_value_targets_and_its_loss_falls(tiny_blip2):
+    """BLIP-2's layout (image tokens, BOS, question, answer, eos): the adapters on OPT's q_proj / v_proj."""
+    from inspector.captioning.lora import _ids_and_labels
+
+    settings = lora_settings(tiny_blip2, PAPER)
+    assert settings["target_modules"] == ["q", "v", "q_proj", "v_proj"]
+    prompt = tiny_blip2.prompt_for("bracket")
+    ids, labels = _ids_and_labels(tiny_blip2, prompt.text, "pitting near the edge", 40)
+    n_image = tiny_blip2.model.config.num_query_tokens
+    assert ids[:n_image] == [tiny_blip2.model.config.image_token_index] * n_image
+    assert labels[: len(ids) - len(tiny_blip2._text_ids(" pitting near the edge")) - 1] == [-100] * (
+        len(ids) - len(tiny_blip2._text_ids(" pitting near the edge")) - 1
+    )
+    assert labels[-1] == ids[-1] == tiny_blip2.model.config.text_config.eos_token_id
+    examples = _examples(8)
+    before = evaluation_loss(tiny_blip2, examples)
+    train_lora(tiny_blip2, examples, replace(PAPER, epochs=6, learning_rate=5e-2))
+    try:
+        assert evaluation_loss(tiny_blip2, examples) < before
+    finally:
+        tiny_blip2.close()  # the session fixture's model has an adapter now: load a clean one next time
