@@ -148,6 +148,9 @@ class PromptADParams(_Trained):
     batch_size: Annotated[Count, Field(ge=1, le=100_000)] = 400
     sigma: Annotated[Number, Field(ge=0.0, le=64.0)] = 4.0
     seed: Seed = 0
+    # the reference's; each other value is a named deviation (see the detector's docstring)
+    logit_scale: Literal["reference", "clip"] = "reference"
+    fusion: Literal["harmonic", "mean"] = "harmonic"
 
 
 class StudentParams(_Trained):

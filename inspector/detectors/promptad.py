@@ -9,10 +9,18 @@ As in the paper and its code:
   (``[V] damaged {object}.``, ``[V] {object} with flaw.``, ...) or learnable
   (``[V][A_1..A_n_ctx_ab] {object}.``, ``n_pro_ab`` of them).
 * **Losses**, from good images only: the CLIP contrastive loss of each image's class embedding
-  against the mean normal prompt (positive) and every anomaly prompt (negatives), with CLIP's logit
-  scale; the **explicit anomaly margin** ``max(0, ||f - n|| - ||f - a|| + margin)`` between the
-  image feature, the mean normal and the mean anomaly prototype (margin 0, as the code); and the
-  alignment ``lambda1 * ||mean(hand-written) - mean(learned anomaly prompts)||^2`` (lambda1 = 1e-3).
+  against the mean normal prompt (positive) and every anomaly prompt (negatives); the **explicit
+  anomaly margin** ``max(0, ||f - n||^2 - ||f - a||^2 + margin)`` (squared distances, as the
+  reference's ``TripletLoss``) between the image feature, the mean normal and the mean anomaly
+  prototype (margin 0, as the code); and the alignment
+  ``lambda1 * ||mean(hand-written) - mean(learned anomaly prompts)||^2`` (lambda1 = 1e-3).
+* **Temperature**: the reference multiplies the cosine similarities by CLIP's ``logit_scale``
+  *parameter* as stored (the log of the scale, ln 100 = 4.6 for the LAION weights; ln(1/0.07) = 2.66
+  at open_clip's initialisation), in the loss and in the textual scores alike, not by its
+  exponential (100) as CLIP's own forward does. ``logit_scale="reference"`` (default) does the same;
+  ``"clip"`` uses the exponential (a deviation: the textual probability then saturates, and after
+  training it is near 0 for every image, so it dominates the harmonic fusion and the fused score
+  separates worse than before training; seen in this project's tests).
   SGD (lr 2e-3, momentum 0.9, weight decay 5e-4) with cosine annealing to 1e-5, ``epochs`` epochs.
 * The **text tower runs forward and backward** (the prompts' gradients flow through it; its
   weights stay frozen); the **image tower runs forward only**, once, on the good images: the
@@ -20,7 +28,9 @@ As in the paper and its code:
 * **Scoring**: textual image score ``softmax(s * f . [n, a])_a`` from the class embedding; the
   visual memory (the good images' patch tokens) gives ``(1 - max cos) / 2`` per patch; the map is
   the harmonic combination ``1 / (1/textual + 1/visual)`` of the textual patch map and the visual
-  map, and the image score ``1 / (1/textual + 1/max visual)`` (the reference's ``metric_cal_img``).
+  map, and the image score ``1 / (1/textual + 1/max visual)`` (the reference's ``metric_cal_img``:
+  the paper's harmonic mean up to the factor 2, which changes no ranking). ``fusion="mean"``
+  (the arithmetic mean, commented out in the reference) is a named deviation.
 
 Deviations: the anomaly suffixes are the station's WinCLIP anomalous states plus the recipe's own
 (the reference has a longer generic list and per-MVTec-class lists); the visual memory uses the
@@ -44,6 +54,9 @@ from inspector.detectors.trainable import Stopwatch, TrainReport, seeded_generat
 from inspector.errors import InspectorError
 
 BATCH = 8
+#: ``reference``: CLIP's stored logit_scale parameter (its log) as the reference code; ``clip``: its exp.
+LOGIT_SCALES = ("reference", "clip")
+FUSIONS = ("harmonic", "mean")
 
 
 def encode_text_embeddings(model, embeddings, tokens):
@@ -68,6 +81,14 @@ def encode_text_embeddings(model, embeddings, tokens):
     return projection(x) if isinstance(projection, torch.nn.Linear) else x @ projection
 
 
+def fuse(textual: np.ndarray, visual: np.ndarray, fusion: str = "harmonic") -> np.ndarray:
+    """The semantic (prompt) and the visual (memory) anomaly scores in one: ``1 / (1/t + 1/v)`` as the
+    reference (half the harmonic mean), or their arithmetic mean (``fusion="mean"``, a deviation)."""
+    if fusion == "mean":
+        return 0.5 * (textual + visual)
+    return 1.0 / (1.0 / textual + 1.0 / visual)
+
+
 class PromptADDetector:
     """PromptAD on a CLIP model with a ViT image encoder (open_clip)."""
 
@@ -89,11 +110,18 @@ class PromptADDetector:
         batch_size: int = 400,
         sigma: float = 4.0,
         seed: int = 0,
+        logit_scale: str = "reference",
+        fusion: str = "harmonic",
     ) -> None:
         from inspector._torch import import_torch
 
         torch = import_torch()
         model = loaded.model
+        if logit_scale not in LOGIT_SCALES:
+            raise InspectorError(f"PromptAD logit_scale must be one of {', '.join(LOGIT_SCALES)}, got {logit_scale!r}.")
+        if fusion not in FUSIONS:
+            raise InspectorError(f"PromptAD fusion must be one of {', '.join(FUSIONS)}, got {fusion!r}.")
+        self.logit_scale_mode, self.fusion = logit_scale, fusion
         if loaded.tokenizer is None or not hasattr(model, "token_embedding") or not hasattr(model.visual, "proj"):
             raise InspectorError(f"PromptAD needs an open_clip CLIP model with a ViT; '{loaded.spec.id}' is not one.")
         self.loaded = loaded
@@ -130,7 +158,8 @@ class PromptADDetector:
         )
         self._build_prompt_tokens()
         with torch.inference_mode():
-            self.logit_scale = float(model.logit_scale.float().exp().clamp(max=100.0))
+            stored = model.logit_scale.float()
+            self.logit_scale = float(stored if logit_scale == "reference" else stored.exp().clamp(max=100.0))
         self._text = None  # (2, E): mean normal, mean anomaly (normalised)
         self._gallery = None  # (M, width) normalised patch tokens of the good images
         self.trained = False
@@ -149,7 +178,8 @@ class PromptADDetector:
 
     def settings(self) -> dict:
         keys = ("n_ctx", "n_pro", "n_ctx_ab", "n_pro_ab", "epochs", "lr", "momentum", "weight_decay")
-        out = {k: getattr(self, k) for k in (*keys, "lambda1", "margin", "batch_size", "sigma", "seed")}
+        out = {k: getattr(self, k) for k in (*keys, "lambda1", "margin", "batch_size", "sigma", "seed", "fusion")}
+        out["logit_scale"] = self.logit_scale_mode
         out["object_name"] = self.object_name
         out["anomaly_states"] = list(self.anomaly_states)
         return out
@@ -218,8 +248,8 @@ class PromptADDetector:
         logits = torch.cat([image_features @ n_anchor.T, image_features @ anomaly.T], dim=1) * self.logit_scale
         target = torch.zeros(len(image_features), dtype=torch.long, device=logits.device)
         contrastive = F.cross_entropy(logits, target)
-        d_pos = (image_features - n_anchor).norm(dim=-1)
-        d_neg = (image_features - a_anchor).norm(dim=-1)
+        d_pos = (image_features - n_anchor).pow(2).sum(dim=-1)  # squared, as the reference's TripletLoss
+        d_neg = (image_features - a_anchor).pow(2).sum(dim=-1)
         eam = (d_pos - d_neg + self.margin).clamp(min=0).mean()
         return contrastive + eam + self.lambda1 * align, contrastive, eam, align
 
@@ -370,9 +400,21 @@ class PromptADDetector:
         t = textual.double().cpu().numpy()
         tm = textual_map.double().cpu().numpy().clip(1e-12)
         v = visual.double().cpu().numpy()
-        maps = 1.0 / (1.0 / tm + 1.0 / v)
-        scores = 1.0 / (1.0 / np.maximum(v.max(axis=1), 1e-12) + 1.0 / np.maximum(t, 1e-12))
+        maps = fuse(tm, v, self.fusion)
+        scores = fuse(np.maximum(t, 1e-12), np.maximum(v.max(axis=1), 1e-12), self.fusion)
         return scores, maps.reshape(len(images), *self.grid)
+
+    def visual_scores(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """The visual memory's image score alone (max over the patches), ``(B,)``: what training does not change."""
+        from inspector._torch import import_torch
+
+        torch = import_torch()
+        if self._gallery is None:
+            raise InspectorError("PromptAD is not trained: train it on good parts (inspector train) first.")
+        _, _, tokens = self.embed(images)
+        with torch.inference_mode():
+            sims = torch.stack([(t @ self._gallery.T).amax(-1) for t in tokens])
+        return ((1.0 - sims) / 2.0).amax(-1).double().cpu().numpy()
 
     def predict(self, images: Sequence[np.ndarray]) -> list[AnomalyPrediction]:
         images = [as_rgb_uint8(i) for i in images]

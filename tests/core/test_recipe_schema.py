@@ -48,6 +48,7 @@ def _write(tmp_path, **fields):
         ({"detector": "simplenet", "detector_params": {"epochs": 2.5}}, "epochs: must be a whole number (got 2.5)"),
         ({"detector": "promptad", "detector_params": {"n_ctx": 0}}, "detector_params.n_ctx"),
         ({"detector": "promptad", "detector_params": {"momentum": 1.0}}, "detector_params.momentum"),
+        ({"detector": "promptad", "detector_params": {"fusion": "max"}}, "detector_params.fusion"),
         ({"detector": "student", "detector_params": {"input_size": 100}}, "detector_params.input_size"),
         ({"detector": "student", "detector_params": {"teacher": "x"}}, "detector_params.teacher: is not a field"),
         (
