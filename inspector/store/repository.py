@@ -652,7 +652,7 @@ class InspectionStore:
         stmt = (
             select(Inspection.id)
             .where(Inspection.id.in_(corrected), *queries.conditions(where))
-            .order_by(*queries.ORDER[Order.OLDEST])
+            .order_by(Inspection.inspected_at.asc(), Inspection.id.asc())
         )
         with self.db.read() as conn:
             return queries.load_records(conn, list(conn.execute(stmt).scalars()))
