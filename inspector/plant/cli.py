@@ -43,8 +43,8 @@ def _open(args):
     if args.central:
         from dataclasses import replace
 
-        shared = settings.central.shared_artifacts if settings.central else None
-        settings = replace(settings, central=CentralSettings(args.central, shared))
+        central = replace(settings.central, url=args.central) if settings.central else CentralSettings(args.central)
+        settings = replace(settings, central=central)
     if args.station:
         from dataclasses import replace
 
@@ -67,7 +67,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                 store.db,
                 settings.central.url,
                 station=settings.station,
-                shared_artifacts=settings.central.shared_artifacts,
+                artifact_target=settings.central.artifact_target(),
             )
             f.check()  # connect once (and register the station id), forward nothing
             print(f.state().describe())
@@ -97,7 +97,7 @@ def cmd_forward(args: argparse.Namespace) -> int:
             store.db,
             settings.central.url,
             station=settings.station,
-            shared_artifacts=settings.central.shared_artifacts,
+            artifact_target=settings.central.artifact_target(),
             local_artifacts=store.artifacts,
         )
         done = f.drain(timeout=args.timeout)
@@ -141,8 +141,8 @@ def run_settings(args: argparse.Namespace):
 
     settings = load_plant_settings(args.plant)
     if args.central:
-        shared = settings.central.shared_artifacts if settings.central else None
-        settings = replace(settings, central=CentralSettings(args.central, shared))
+        central = replace(settings.central, url=args.central) if settings.central else CentralSettings(args.central)
+        settings = replace(settings, central=central)
     if args.station:
         settings = replace(settings, station_id=args.station)
     return settings

@@ -1,7 +1,8 @@
 """The background forwarder: the station's spool, in order, into the central PostgreSQL database.
 
-One thread. It takes the next batch of changes from the spool (``inspector.plant.spool``), copies
-the artifact files they name into the shared artifact folder, upserts the rows' current values into
+One thread. It takes the next batch of changes from the spool (``inspector.plant.spool``), uploads
+the artifact files they name to the plant's artifact store (a shared folder or an S3 bucket,
+``inspector.plant.artifacts``), upserts the rows' current values into
 the central database in one transaction, and only then moves its spool position. A server that is
 down, slow or restarted in the middle of a batch loses nothing (the batch is sent again) and
 duplicates nothing (the upserts are keyed by the rows' UUIDs, see ``inspector.plant.central``).
@@ -23,6 +24,7 @@ from pathlib import Path
 from sqlalchemy import exc as sa_exc
 
 from inspector.plant import central
+from inspector.plant.artifacts import ArtifactTarget, SharedFolder
 from inspector.plant.spool import Spool
 from inspector.store.artifacts import ArtifactStore
 from inspector.store.domain import utc_now
@@ -78,6 +80,7 @@ class Forwarder:
         *,
         station: str,
         shared_artifacts: str | Path | None = None,
+        artifact_target: ArtifactTarget | None = None,
         local_artifacts: ArtifactStore | None = None,
         batch_size: int = 500,
         poll_s: float = 0.5,
@@ -92,7 +95,9 @@ class Forwarder:
         self.central_url = central_url
         self.station = station
         self.local_artifacts = local_artifacts or ArtifactStore(local.artifacts_dir)
-        self.shared_artifacts = ArtifactStore(shared_artifacts) if shared_artifacts else None
+        if artifact_target is None and shared_artifacts:
+            artifact_target = SharedFolder(shared_artifacts)
+        self.artifact_target = artifact_target
         self.batch_size = batch_size
         self.poll_s = poll_s
         self.retry_s = retry_s
@@ -105,6 +110,7 @@ class Forwarder:
         self._lock = threading.Lock()
         self._state = ForwarderState(waiting=self.spool.waiting(CONSUMER))
         self._thread: threading.Thread | None = None
+        self._uploaded: set[str] = set()  # keys known to be on the plant store (content-addressed: for good)
 
     # -- control -------------------------------------------------------------------------------
 
@@ -241,24 +247,24 @@ class Forwarder:
         return db
 
     def _copy_artifacts(self, batches: list[tuple[str, list[dict[str, object]]]]) -> None:
-        """Put every artifact the rows name into the shared folder first (content-addressed: idempotent)."""
-        if self.shared_artifacts is None:
+        """Upload every artifact the rows name before the rows (content-addressed: idempotent)."""
+        target = self.artifact_target
+        if target is None:
             return
         for _name, rows in batches:
             for row in rows:
                 for column, key in row.items():
                     if not column.endswith("_artifact") or not isinstance(key, str) or not key:
                         continue
-                    if self.shared_artifacts.exists(key):
+                    if key in self._uploaded or target.has(key):
+                        self._uploaded.add(key)
                         continue
                     source = self.local_artifacts.path(key)
                     if not source.is_file():
-                        log.warning("artifact %s named by %s is missing on this station; not copied", key, column)
+                        log.warning("artifact %s named by %s is missing on this station; not uploaded", key, column)
                         continue
-                    suffix = key[key.index(".") :]
-                    copied = self.shared_artifacts.put_file(source, suffix)
-                    if copied != key:
-                        raise StoreError(f"The artifact file {source} does not match its name (damaged?).")
+                    target.upload(source, key)
+                    self._uploaded.add(key)
 
     def _fail(self, message: str, *, reconnect: bool) -> None:
         if reconnect and self._central is not None:

@@ -58,7 +58,7 @@ class PlantLink:
                 store.db,
                 settings.central.url,
                 station=self.station,
-                shared_artifacts=settings.central.shared_artifacts,
+                artifact_target=settings.central.artifact_target(),
                 local_artifacts=store.artifacts,
             )
         if settings.mqtt is not None:

@@ -6,6 +6,10 @@ Example (every section is optional; a missing section switches that link off)::
       "station_id": "press-3-cam-1",
       "central": {"url": "postgresql://inspector:PASSWORD@db.plant:5432/inspector",
                   "shared_artifacts": "/mnt/plant/inspector-artifacts"},
+      (or, for an S3-compatible object store instead of the shared folder:
+       "central": {"url": "...", "s3": {"bucket": "inspector", "prefix": "artifacts/",
+                   "endpoint_url": "https://minio.plant:9000", "access_key_id": "...",
+                   "secret_access_key": "...", "ca_bundle": "/etc/plant/ca.crt"}})
       "mqtt": {"host": "broker.plant", "port": 8883, "tls": true, "ca_file": "/etc/plant/ca.crt",
                "username": "press-3", "password": "...", "site": "acme", "area": "press-shop",
                "line": "line-3"},
@@ -19,14 +23,16 @@ from __future__ import annotations
 import json
 import os
 import socket
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 from inspector.core.paths import data_dir
 from inspector.errors import InspectorError
+from inspector.plant.artifacts import ArtifactTarget, S3Settings, plant_target, reading_artifacts
 from inspector.plant.mqtt import MqttSettings
 from inspector.plant.opcua import OpcUaSettings
+from inspector.store.artifacts import ArtifactStore
 
 SETTINGS_FILE = "plant.json"
 
@@ -41,6 +47,15 @@ class PlantSettingsError(InspectorError):
 class CentralSettings:
     url: str
     shared_artifacts: str | None = None  # the shared artifact folder (a mounted share)
+    s3: S3Settings | None = None  # or an S3-compatible bucket (see inspector.plant.artifacts)
+
+    def artifact_target(self) -> ArtifactTarget | None:
+        """Where the forwarder uploads artifacts (None: they stay on the station)."""
+        return plant_target(self.shared_artifacts, self.s3)
+
+    def reading_artifacts(self) -> ArtifactStore | None:
+        """The artifacts of the central database for a reader (reports, the review queue)."""
+        return reading_artifacts(self.shared_artifacts, self.s3)
 
 
 @dataclass(frozen=True)
@@ -90,6 +105,10 @@ def parse_plant_settings(data: Any, *, where: str = "plant settings") -> PlantSe
     central = _section(data, "central", CentralSettings, where)
     if central is not None and "://" not in central.url:
         raise PlantSettingsError(f"{where}: central.url must be a database URL, e.g. postgresql://USER:PW@HOST/DB.")
+    if central is not None and central.s3 is not None:
+        if central.shared_artifacts:
+            raise PlantSettingsError(f"{where}: give central.shared_artifacts or central.s3, not both.")
+        central = replace(central, s3=_section(vars(central), "s3", S3Settings, f"{where}: central"))
     opcua = _section(data, "opcua", OpcUaSettings, where)
     if opcua is not None:
         opcua = OpcUaSettings(
@@ -117,5 +136,11 @@ def _section(data: dict[str, Any], name: str, cls: type, where: str) -> Any:
         )
     try:
         return cls(**value)
-    except TypeError as error:
+    except (TypeError, ValueError) as error:
         raise PlantSettingsError(f"{where}: {name}: {error}") from error
+
+
+def central_reading_artifacts() -> ArtifactStore | None:
+    """The plant artifact store of this computer's plant settings, for reading a central database."""
+    settings = load_plant_settings()
+    return settings.central.reading_artifacts() if settings.central is not None else None

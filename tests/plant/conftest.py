@@ -135,3 +135,63 @@ def central_url(postgres: Services):
     postgres.start("postgres")  # a test may have stopped it
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@dataclass
+class S3Server:
+    """A real S3-compatible HTTP server on loopback (moto's server mode), stoppable and restartable."""
+
+    port: int
+    server: object
+    access_key_id: str = "station-key"
+    secret_access_key: str = "station-secret"
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def client(self):
+        import boto3
+
+        return boto3.session.Session().client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=self.access_key_id,
+            aws_secret_access_key=self.secret_access_key,
+        )
+
+    def new_bucket(self) -> str:
+        name = f"plant-{uuid.uuid4().hex[:12]}"
+        self.client().create_bucket(Bucket=name)
+        return name
+
+    def settings(self, bucket: str, **extra):
+        from inspector.plant.artifacts import S3Settings
+
+        return S3Settings(
+            bucket=bucket,
+            endpoint_url=self.endpoint,
+            access_key_id=self.access_key_id,
+            secret_access_key=self.secret_access_key,
+            **extra,
+        )
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def start(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self.server.start()
+
+
+@pytest.fixture
+def s3_server():
+    """moto's S3 server on a free loopback port for one test (boto3 talks HTTP to it, nothing is patched)."""
+    pytest.importorskip("moto.server", reason="moto[server] is in the test extra")
+    server = S3Server(_free_port(), None)
+    server.start()
+    yield server
+    server.stop()
