@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QCheckBox,
     QFormLayout,
     QFrame,
     QHBoxLayout,
@@ -16,7 +15,6 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QScrollArea,
-    QSlider,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -30,7 +28,7 @@ from inspector.errors import InspectorError
 from inspector.store import InspectionRecord, InspectionStore, OverrideKind, OverrideRecord, StoreError
 from inspector.store.part_image import CHANGED, part_image
 from inspector.ui.caption_editor import CaptionEditor
-from inspector.ui.heatmap_overlay import OverlayView
+from inspector.ui.heatmap_overlay import OverlayView, overlay_controls
 from inspector.ui.plain_text import plain_labels, plain_tooltip
 from inspector.ui.theme import VERDICT_TEXT
 from inspector.ui.widgets import VerdictBadge, section_title
@@ -133,14 +131,8 @@ class DetailView(QWidget):
         super().__init__(parent)
         self.data: DetailData | None = None
         self.overlay = OverlayView(placeholder="Select a part")
-        self.show_heat = QCheckBox("Heatmap (H)")
-        self.show_heat.setChecked(True)
-        self.show_outline = QCheckBox("Outline")
-        self.show_outline.setChecked(True)
-        self.opacity = QSlider(Qt.Orientation.Horizontal)
-        self.opacity.setRange(0, 100)
-        self.opacity.setValue(60)
-        self.opacity.setFixedWidth(120)
+        controls = overlay_controls(self.overlay)
+        self.show_heat, self.show_outline, self.opacity = controls.show_heat, controls.show_outline, controls.opacity
         self.image_note = QLabel("")
         self.image_note.setObjectName("muted")
         tools = QHBoxLayout()
@@ -205,9 +197,6 @@ class DetailView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter)
         plain_labels(self)
-        self.show_heat.toggled.connect(self.overlay.set_heat_visible)
-        self.show_outline.toggled.connect(self.overlay.set_outline_visible)
-        self.opacity.valueChanged.connect(lambda v: self.overlay.set_opacity(v / 100))
         self.clear()
 
     def clear(self, message: str = "Select a part") -> None:

@@ -8,10 +8,13 @@ RGBA, outline), with opacity, colour map and toggles that cost nothing to change
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QCheckBox, QComboBox, QSlider
 
 from inspector.core.images import downscale_to_max_side as downsize
 from inspector.core.overlay import (
@@ -25,6 +28,8 @@ from inspector.core.overlay import (
 )
 
 __all__ = [
+    "OverlayControls",
+    "overlay_controls",
     "COLORMAPS",
     "IMAGE_WELL",
     "downsize",
@@ -139,3 +144,38 @@ class OverlayView(pg.GraphicsLayoutWidget):
     def reset_zoom(self) -> None:
         if self._shape is not None:
             self.view.setRange(xRange=(0, self._shape[1]), yRange=(0, self._shape[0]), padding=0)
+
+
+@dataclass(frozen=True)
+class OverlayControls:
+    """The heatmap's controls under an :class:`OverlayView` (live screen and review detail alike)."""
+
+    show_heat: QCheckBox
+    show_outline: QCheckBox
+    opacity: QSlider  # percent
+    colormap: QComboBox | None
+
+
+def overlay_controls(
+    view: OverlayView, *, outline_text: str = "Outline", slider_width: int = 120, colormap: bool = False
+) -> OverlayControls:
+    """Heatmap and outline toggles, an opacity slider (the rendering's default opacity) and, with
+    ``colormap``, the colour-map choice, each wired to ``view``."""
+    show_heat = QCheckBox("Heatmap (H)")
+    show_heat.setChecked(True)
+    show_outline = QCheckBox(outline_text)
+    show_outline.setChecked(True)
+    opacity = QSlider(Qt.Orientation.Horizontal)
+    opacity.setRange(0, 100)
+    opacity.setValue(round(DEFAULT_OPACITY * 100))
+    opacity.setFixedWidth(slider_width)
+    show_heat.toggled.connect(view.set_heat_visible)
+    show_outline.toggled.connect(view.set_outline_visible)
+    opacity.valueChanged.connect(lambda v: view.set_opacity(v / 100.0))
+    choice = None
+    if colormap:
+        choice = QComboBox()
+        choice.addItems(COLORMAPS)
+        choice.setCurrentText(view.colormap)
+        choice.currentTextChanged.connect(view.set_colormap)
+    return OverlayControls(show_heat, show_outline, opacity, choice)

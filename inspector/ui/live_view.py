@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPushButton,
     QScrollArea,
-    QSlider,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -32,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from inspector.sources import VIDEO_SUFFIXES
 from inspector.ui.drift_banner import DriftBanner
-from inspector.ui.heatmap_overlay import COLORMAPS, OverlayView, PreparedPart
+from inspector.ui.heatmap_overlay import OverlayView, PreparedPart, overlay_controls
 from inspector.ui.live_worker import SOURCE_KINDS, SourceChoice
 from inspector.ui.plain_text import plain_tooltip
 from inspector.ui.theme import VERDICT_COLOURS
@@ -133,17 +132,13 @@ class LiveView(QWidget):
         # -- the part -----------------------------------------------------------------------------
         self.overlay = OverlayView(placeholder="Press Start to inspect")
         self.overlay.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.show_heat = QCheckBox("Heatmap (H)")
-        self.show_heat.setChecked(True)
-        self.opacity = QSlider(Qt.Orientation.Horizontal)
-        self.opacity.setRange(0, 100)
-        self.opacity.setValue(60)
-        self.opacity.setFixedWidth(140)
+        controls = overlay_controls(
+            self.overlay, outline_text="Outline over threshold (O)", slider_width=140, colormap=True
+        )
+        self.show_heat, self.show_outline, self.opacity = controls.show_heat, controls.show_outline, controls.opacity
+        assert controls.colormap is not None
+        self.colormap = controls.colormap
         self.opacity.setToolTip("Heatmap opacity ([ and ])")
-        self.colormap = QComboBox()
-        self.colormap.addItems(COLORMAPS)
-        self.show_outline = QCheckBox("Outline over threshold (O)")
-        self.show_outline.setChecked(True)
         self.part_label = QLabel("")
         self.part_label.setObjectName("muted")
         tools = QHBoxLayout()
@@ -265,10 +260,6 @@ class LiveView(QWidget):
         self.stop.clicked.connect(self.stop_requested)
         self.open_recipe.clicked.connect(self.open_recipe_requested)
         self.recipe.currentIndexChanged.connect(self._recipe_chosen)
-        self.show_heat.toggled.connect(self.overlay.set_heat_visible)
-        self.show_outline.toggled.connect(self.overlay.set_outline_visible)
-        self.opacity.valueChanged.connect(lambda v: self.overlay.set_opacity(v / 100.0))
-        self.colormap.currentTextChanged.connect(self.overlay.set_colormap)
         for key, slot in (("F5", self._start_key), ("F6", self._stop_key)):
             QShortcut(QKeySequence(key), self, activated=slot, context=Qt.ShortcutContext.WindowShortcut)
         for key, slot in (
