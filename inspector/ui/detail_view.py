@@ -131,8 +131,12 @@ class DetailView(QWidget):
         super().__init__(parent)
         self.data: DetailData | None = None
         self.overlay = OverlayView(placeholder="Select a part")
-        controls = overlay_controls(self.overlay)
-        self.show_heat, self.show_outline, self.opacity = controls.show_heat, controls.show_outline, controls.opacity
+        heat_controls = overlay_controls(self.overlay)
+        self.show_heat, self.show_outline, self.opacity = (
+            heat_controls.show_heat,
+            heat_controls.show_outline,
+            heat_controls.opacity,
+        )
         self.image_note = QLabel("")
         self.image_note.setObjectName("muted")
         tools = QHBoxLayout()

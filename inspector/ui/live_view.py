@@ -132,12 +132,16 @@ class LiveView(QWidget):
         # -- the part -----------------------------------------------------------------------------
         self.overlay = OverlayView(placeholder="Press Start to inspect")
         self.overlay.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        controls = overlay_controls(
+        heat_controls = overlay_controls(
             self.overlay, outline_text="Outline over threshold (O)", slider_width=140, colormap=True
         )
-        self.show_heat, self.show_outline, self.opacity = controls.show_heat, controls.show_outline, controls.opacity
-        assert controls.colormap is not None
-        self.colormap = controls.colormap
+        self.show_heat, self.show_outline, self.opacity = (
+            heat_controls.show_heat,
+            heat_controls.show_outline,
+            heat_controls.opacity,
+        )
+        assert heat_controls.colormap is not None
+        self.colormap = heat_controls.colormap
         self.opacity.setToolTip("Heatmap opacity ([ and ])")
         self.part_label = QLabel("")
         self.part_label.setObjectName("muted")
