@@ -68,6 +68,9 @@ class CaptionTrainingPanel(QWidget):
 
         self.count = QLabel("No recipe")
         self.count.setWordWrap(True)
+        self.current = QLabel("")  # which captioner the recipe's parts are captioned with
+        self.current.setObjectName("muted")
+        self.current.setWordWrap(True)
         self.captioner = QComboBox()
         self.captioner.addItems(CAPTIONERS)
         self.captioner.setToolTip("BLIP base trains on a CPU station; BLIP-2 needs a GPU")
@@ -118,6 +121,7 @@ class CaptionTrainingPanel(QWidget):
         result.addLayout(right, 1)
         layout = QVBoxLayout(self)
         layout.addWidget(self.count)
+        layout.addWidget(self.current)
         layout.addLayout(run)
         layout.addLayout(result)
         self._set_enabled()
@@ -129,14 +133,27 @@ class CaptionTrainingPanel(QWidget):
         layout.addWidget(box)
         self.selected.connect(lambda folder: self._select_in(editor, folder))
 
-    @staticmethod
-    def _select_in(editor, folder: str) -> None:
+    def _select_in(self, editor, folder: str) -> None:
         if getattr(editor, "loaded", None) is None:
             return
         editor.loaded = replace(editor.loaded, captioner_version=folder)
+        self.show_current(folder, saved=False)
         editor.messages.show_message(
             f"Captioner version {Path(folder).name} selected: Save the recipe to record it.", "info"
         )
+
+    def show_current(self, version: str, saved: bool = True) -> None:
+        """Say which captioner version the recipe selects (or that it uses the station's captioner)."""
+        if not version:
+            self.current.setText("Captions with the station's captioner (Settings); no trained version selected.")
+            return
+        from inspector.core.captioner_version import CaptionerVersionError, read_version
+
+        try:
+            name = read_version(version).id
+        except CaptionerVersionError as error:
+            name = f"{Path(version).name} (not usable: {error})"
+        self.current.setText(f"Captions with the trained version {name}" + ("" if saved else " — Save to record it."))
 
     # -- the recipe's corrected captions -------------------------------------------------------
     def set_recipe(self, path: str | Path | None) -> None:
@@ -144,9 +161,12 @@ class CaptionTrainingPanel(QWidget):
         if path is None:
             self.recipe_name, self.corrected = None, 0
             self.count.setText("Save the recipe to train its captioner.")
+            self.current.setText("")
             self._set_enabled()
             return
-        self.recipe_name = load_recipe(path).name
+        recipe = load_recipe(path)
+        self.recipe_name = recipe.name
+        self.show_current(recipe.captioner_version)
         name, store_path = self.recipe_name, self.store_path
         self.count.setText("Counting corrected captions ...")
 

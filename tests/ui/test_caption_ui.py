@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from inspector.core.recipe import load_recipe
 from inspector.store import CaptionStatus, InspectionFilter, open_store
 from inspector.ui.caption_training_panel import CaptionTrainingPanel
 from tests.ui.conftest import WAIT_MS
@@ -84,6 +85,7 @@ def test_the_caption_panel_trains_a_version_shows_its_scores_and_can_cancel(
     _corrected_parts(settings)
     panel = _panel(qtbot, settings, tiny_recipe, tmp_path, monkeypatch)
     assert "5 parts of 'bracket' have an operator-corrected caption" in panel.count.text()
+    assert "station's captioner" in panel.current.text()
     assert panel.train_button.isEnabled() and not panel.cancel_button.isEnabled()
 
     panel.options = replace(DEFAULTS, epochs=2, holdout=0.2, learning_rate=3e-2)
@@ -98,6 +100,16 @@ def test_the_caption_panel_trains_a_version_shows_its_scores_and_can_cancel(
     assert "Captioner version station-blip-lora-" in panel.status.text()
     assert panel.cells[("before", "cider")].text() != "—" and panel.cells[("after", "bleu4")].text() != "—"
     assert panel.select_button.isEnabled()
+
+    class Editor:  # what the Recipes screen offers the panel: the loaded recipe and a message bar
+        def __init__(self):
+            self.loaded = load_recipe(tiny_recipe[1])
+            self.messages = type("Bar", (), {"show_message": lambda _self, text, kind: None})()
+
+    editor = Editor()
+    panel._select_in(editor, folder)
+    assert editor.loaded.captioner_version == folder
+    assert "Captions with the trained version station-blip-lora-" in panel.current.text()
     panel.grab().save(str(tmp_path / "caption_training_panel.png"))
 
     # cancelled: nothing is written
