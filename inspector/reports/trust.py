@@ -48,7 +48,9 @@ def golden_table(trust: TrustSection, data: ReportData, limit: int = MAX_CHECKS)
     rows = []
     for c in trust.checks[:limit]:
         wrong = "; ".join(r.describe() for r in c.wrong)
-        result = "passed" if c.passed else ("FAILED, run refused" if c.policy == "block" else "FAILED, warned")
+        result = "passed" if c.passed else "FAILED"
+        if not c.passed and c.trigger == "run-start":
+            result += ", run refused" if c.policy == "block" else ", warned"
         rows.append(
             (
                 format_time(c.checked_at, data.tz),
