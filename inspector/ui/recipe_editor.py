@@ -46,11 +46,11 @@ from inspector.ui.golden_panel import GoldenPanel
 from inspector.ui.image_list import ImageList, thumbnail
 from inspector.ui.plain_text import plain_tooltip
 from inspector.ui.recalibration_panel import RecalibrationPanel
-from inspector.ui.sign_dialog import recipe_change_apply, recipe_change_prepare, signed_change
+from inspector.ui.sign_dialog import save_signed_recipe
 from inspector.ui.station import Station, recipe_file_name, recipe_files
 from inspector.ui.train_panel import TrainPanel
 from inspector.ui.widgets import BannerArea, MessageBar, fmt_score
-from inspector.ui.workers import OpChange, describe_error
+from inspector.ui.workers import describe_error
 
 log = logging.getLogger(__name__)
 
@@ -550,10 +550,7 @@ class RecipeEditor(QWidget):
         self.messages.show_message("Threshold calibrated. Save the recipe to use it.", "info")
 
     def save(self) -> Path | None:
-        """Write the recipe file and record it as a new version in the database (when it changed).
-
-        On a station that requires PINs an engineer signs first (ui.sign_dialog); the file is written
-        once the signature is accepted. Without PINs the version is stored unsigned."""
+        """Write the recipe file and record it as a new version (signed first on a PIN station: ui.sign_dialog)."""
         try:
             recipe = self.recipe()
             if not recipe.name:
@@ -576,20 +573,8 @@ class RecipeEditor(QWidget):
         except (InspectorError, OSError) as exc:
             self.messages.show_message(describe_error(exc), "error")
             return None
-        if signed:  # the file is written once the engineer's signature is accepted
-            self._sign_and_save(recipe, path)
-            return path
-        self._written(path)
-        ops = self.station.ops
-        if ops is not None:
-            saved = replace(recipe)
-            apply = recipe_change_apply(saved.name, saved.to_dict())
-            ops.run(
-                lambda s: apply(s, None),
-                change=OpChange("recipe"),
-                on_done=lambda c: self._saved(c.version.version, path, c),
-                on_error=lambda exc: self.messages.show_message(describe_error(exc), "error"),
-            )
+        save_signed_recipe(self, self.station, recipe, path, signed=signed, written=self._written,
+                           saved=lambda c: self._saved(c.version.version, path, c))  # fmt: skip
         return path
 
     def _written(self, path: Path) -> None:
@@ -598,27 +583,6 @@ class RecipeEditor(QWidget):
         self.train_panel.set_recipe(path)
         self.caption_panel.set_recipe(path)
         self.recipes_changed.emit(str(path))
-
-    def _sign_and_save(self, recipe: Recipe, path: Path) -> None:
-        """Ask for the engineer's signature (ui.sign_dialog); store the version, then write the file."""
-        body = recipe.to_dict()
-
-        def done(change) -> None:
-            try:
-                save_recipe(recipe, path)
-            except OSError as exc:
-                self.messages.show_message(describe_error(exc), "error")
-                return
-            self._written(path)
-            self._saved(change.version.version, path, change)
-
-        signed_change(
-            self, what=f"Save recipe '{recipe.name}'", store=self.station.store, tasks=self.station.tasks,
-            ops=self.station.ops, operator=self.station.operator,
-            prepare=recipe_change_prepare(recipe.name, body), apply=recipe_change_apply(recipe.name, body),
-            on_done=done, on_error=lambda exc: self.messages.show_message(describe_error(exc), "error"),
-            change=OpChange("recipe"),
-        )  # fmt: skip
 
     def _saved(self, version: int, path: Path, change=None) -> None:
         signed = f"signed by {change.signature.describe()}" if change is not None and change.signature else "unsigned"

@@ -189,3 +189,47 @@ def recipe_change_apply(name: str, body: dict[str, Any]) -> Callable[[Any, Signe
     from inspector.store.changes import record_recipe_change
 
     return lambda store, signer: record_recipe_change(store, name, body, signer)
+
+
+def save_signed_recipe(
+    widget: QWidget,
+    station: Any,
+    recipe: Any,
+    path: Any,
+    *,
+    signed: bool,
+    written: Callable[[Any], None],
+    saved: Callable[[Any], None],
+) -> None:
+    """The Recipes screen's save, after its checks. ``signed`` (a PIN station): the sign dialog first,
+    then the file (``written(path)`` after it); otherwise the file was written (``written(path)`` now) and
+    the version is stored unsigned. ``saved(change)`` gets the :class:`~inspector.store.changes.ChangeRecord`."""
+    from inspector.core.recipe import save_recipe
+    from inspector.ui.workers import OpChange
+
+    ops = station.ops
+    if not signed:
+        written(path)
+    if ops is None:
+        return
+    body = recipe.to_dict()
+    apply = recipe_change_apply(recipe.name, body)
+    show_error = lambda exc: widget.messages.show_message(describe_error(exc), "error")  # noqa: E731
+    if not signed:
+        ops.run(lambda s: apply(s, None), change=OpChange("recipe"), on_done=saved, on_error=show_error)
+        return
+
+    def done(change: Any) -> None:
+        try:
+            save_recipe(recipe, path)
+        except OSError as exc:
+            show_error(exc)
+            return
+        written(path)
+        saved(change)
+
+    signed_change(
+        widget, what=f"Save recipe '{recipe.name}'", store=station.store, tasks=station.tasks, ops=ops,
+        operator=station.operator, prepare=recipe_change_prepare(recipe.name, body), apply=apply, on_done=done,
+        on_error=show_error, change=OpChange("recipe"),
+    )  # fmt: skip
