@@ -68,3 +68,29 @@ def test_full_central_disk_is_a_plain_message():
 def test_wrong_password_is_a_plain_message(postgres):
     with pytest.raises(ServerUnreachableError, match="refused the user name or password"):
         open_store(postgres.pg_url(password="wrong"))
+
+
+@pytest.mark.postgres
+def test_caption_corrections_are_append_only_on_postgresql(central_url):
+    """Schema 10 on the central database: corrections are kept like the override trail, and audited."""
+    from tests.store.conftest import make_items
+
+    store = open_store(central_url)
+    try:
+        recipe = store.save_recipe_version("bracket-A", {"object_name": "bracket"})
+        item = make_items(1, recipe.id)[0]
+        store.add_inspections([item])
+        store.correct_caption(item.id, "ana", "pitting on the third thread")
+        assert store.get(item.id).effective_caption == "pitting on the third thread"
+        assert store.verify_audit().ok
+        for sql in ("UPDATE caption_corrections SET caption = 'x'", "DELETE FROM caption_corrections"):
+            with pytest.raises(sa_exc.DBAPIError, match="append-only"), store.db.engine.begin() as conn:
+                conn.execute(text(sql))
+        # the step on a database where the table exists already (re-run on a shared database)
+        step = next(m for m in MIGRATIONS if m.from_version == 9)
+        with store.db.write() as conn:
+            step.apply(conn)
+            rows = conn.execute(text("SELECT tgname FROM pg_trigger WHERE tgrelid = 'caption_corrections'::regclass"))
+            assert {"caption_corrections_append_only", "caption_corrections_no_truncate"} <= set(rows.scalars())
+    finally:
+        store.close()
