@@ -56,7 +56,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         include_existing=args.include_existing,
         recursive=args.recursive,
         limits=limits,
-        sample_fps=args.sample_fps,
+        sample_fps=args.sample_fps if args.sample_fps is not None else (recipe.video_sample_fps or None),
     )
     out_lock = threading.Lock()
 
@@ -284,7 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         metavar="N",
-        help="video files, cameras and streams: score at most N frames per second of video (default: every frame)",
+        help="video files, cameras and streams: score at most N frames per second of video "
+        "(default: the recipe's video_sample_fps, else every frame)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_runtime(p)

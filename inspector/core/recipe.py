@@ -28,7 +28,7 @@ TRAINED_DETECTORS = tuple(k.name for k in DETECTOR_TABLE if k.trained)
 DEFAULT_MODELS = {k.name: k.default_model for k in DETECTOR_TABLE}
 
 # Fields added with trained detectors: left out of a recipe's JSON while empty.
-_OMIT_WHEN_EMPTY = ("training", "library_excluded", "captioner_version")
+_OMIT_WHEN_EMPTY = ("training", "library_excluded", "captioner_version", "video_sample_fps")
 #: What a run start does when a golden part gets the wrong verdict (inspector.pipeline.golden).
 GOLDEN_POLICIES = ("block", "warn")
 
@@ -61,6 +61,8 @@ class Recipe:
         review: Which parts go to review on their own (:mod:`inspector.core.review_sampling`).
         captioner_version: A captioner version folder (LoRA adapter from ``inspector train-captioner``,
             relative to the recipe file) that captions this recipe's parts; empty: the station's captioner.
+        video_sample_fps: Video files, cameras and streams: score at most this many frames per second of
+            video (0: every frame); ``inspector run --sample-fps`` overrides it for one run.
     """
 
     name: str
@@ -82,6 +84,7 @@ class Recipe:
     golden_policy: str = "block"
     review: ReviewSampling = field(default_factory=ReviewSampling)
     captioner_version: str = ""
+    video_sample_fps: float = 0.0
 
     def __post_init__(self) -> None:
         if self.golden_policy not in GOLDEN_POLICIES:

@@ -214,6 +214,8 @@ class RecipeBody(_Strict):
     review: ReviewBody = ReviewBody()
     # A captioner version (LoRA adapter folder from inspector train-captioner), relative to the recipe file.
     captioner_version: Annotated[str, Strict(), StringConstraints(strip_whitespace=True, max_length=4096)] = ""
+    # Frames per second of video scored (0: every frame), as the timeline system we were given samples.
+    video_sample_fps: Annotated[float, Strict(), AllowInfNan(False), Field(ge=0, le=1000)] = 0.0
 
     @field_validator("uncertain_band")
     @classmethod

@@ -152,3 +152,16 @@ def test_a_recipe_selects_a_captioner_version_relative_to_its_file(tmp_path):
     body["captioner_version"] = ["not", "a", "path"]
     with pytest.raises(RecipeError, match="captioner_version: must be text"):
         Recipe.from_dict(body)
+
+
+def test_video_sampling_rate_is_a_checked_recipe_setting(tmp_path):
+    from inspector.core.recipe import save_recipe
+
+    save_recipe(Recipe(name="plain"), tmp_path / "plain.json")
+    assert "video_sample_fps" not in json.loads((tmp_path / "plain.json").read_text())  # same body as before
+    save_recipe(Recipe(name="line", video_sample_fps=5.0), tmp_path / "line.json")
+    assert load_recipe(tmp_path / "line.json").video_sample_fps == 5.0
+    body = json.loads((tmp_path / "line.json").read_text())
+    for bad in (-1.0, "5", 5000.0):
+        with pytest.raises(RecipeError, match="video_sample_fps"):
+            Recipe.from_dict({**body, "video_sample_fps": bad})

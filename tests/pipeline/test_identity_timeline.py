@@ -128,11 +128,12 @@ def test_video_timeline_peak_is_found_at_the_frame_time_through_the_cli(tmp_path
             references=(str(write_reference(tmp_path / "ref.png")),),
             threshold=0.05,
             detector_params={"resolution": 56},
+            video_sample_fps=5.0,  # the recipe's sampling rate (``--sample-fps`` overrides it per run)
         ),
         recipe_path,
     )
     cmd, env = _cli(
-        "--recipe", str(recipe_path), "--source", str(video), "--json", "--sample-fps", "5",
+        "--recipe", str(recipe_path), "--source", str(video), "--json",
         "--random-weights", "--device", "cpu", "--db", str(tmp_path / "db.sqlite"),
     )  # fmt: skip
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
