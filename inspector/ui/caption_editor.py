@@ -9,9 +9,18 @@ it: ``inspector train-captioner --from-reviews``).
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
-from inspector.store import InspectionRecord
+from inspector.store import CaptionCorrectionRecord, InspectionRecord
 from inspector.store.domain import MAX_CAPTION_CHARS
 
 
@@ -73,6 +82,17 @@ class CaptionEditor(QWidget):
     def _save(self) -> None:
         if self.record is not None and self.save.isEnabled():
             self.save_requested.emit(self.record.id, self.text.text())
+
+
+def correction_text(c: CaptionCorrectionRecord) -> str:
+    """One line of the part's history for a caption correction."""
+    return f"{c.created_at.astimezone():%Y-%m-%d %H:%M}  {c.operator}: caption “{c.caption}”"
+
+
+def add_corrections(history: QListWidget, corrections) -> None:
+    """List the caption corrections (newest first) below the verdict decisions in the detail's history."""
+    for c in reversed(tuple(corrections)):
+        history.addItem(QListWidgetItem(correction_text(c)))
 
 
 def attach_caption_editor(queue) -> CaptionEditor:

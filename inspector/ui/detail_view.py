@@ -25,9 +25,16 @@ from inspector.core.overlay import PreparedPart, prepare_part
 from inspector.core.recipe import band_of_body
 from inspector.core.review_sampling import queued_text
 from inspector.errors import InspectorError
-from inspector.store import InspectionRecord, InspectionStore, OverrideKind, OverrideRecord, StoreError
+from inspector.store import (
+    CaptionCorrectionRecord,
+    InspectionRecord,
+    InspectionStore,
+    OverrideKind,
+    OverrideRecord,
+    StoreError,
+)
 from inspector.store.part_image import CHANGED, part_image
-from inspector.ui.caption_editor import CaptionEditor
+from inspector.ui.caption_editor import CaptionEditor, add_corrections
 from inspector.ui.heatmap_overlay import OverlayView, overlay_controls
 from inspector.ui.plain_text import plain_labels, plain_tooltip
 from inspector.ui.theme import VERDICT_TEXT
@@ -46,6 +53,7 @@ class DetailData:
     history: list[OverrideRecord]
     defect_classes: tuple[str, ...]
     image_note: str
+    corrections: tuple[CaptionCorrectionRecord, ...] = ()  # the part's caption corrections, oldest first
 
 
 def load_detail(store: InspectionStore, inspection_id: str, max_side: int = 1600) -> DetailData:
@@ -81,7 +89,8 @@ def load_detail(store: InspectionStore, inspection_id: str, max_side: int = 1600
             inspection_id=record.id,
             random_weights=record.random_weights,
         )
-    return DetailData(record, part, history, classes, note.strip())
+    corrections = tuple(store.caption_corrections(inspection_id)) if record.caption_corrected else ()
+    return DetailData(record, part, history, classes, note.strip(), corrections)
 
 
 def _part_image(store: InspectionStore, record: InspectionRecord) -> tuple[np.ndarray | None, str]:
@@ -262,6 +271,7 @@ class DetailView(QWidget):
             self.history.addItem(QListWidgetItem("No decisions yet."))
         for row in reversed(data.history):  # newest first
             self.history.addItem(QListWidgetItem(history_text(row, data.history)))
+        add_corrections(self.history, data.corrections)
         self.image_note.setText(data.image_note)
 
     def history_texts(self) -> list[str]:

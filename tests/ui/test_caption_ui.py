@@ -32,6 +32,7 @@ def test_an_operator_corrects_a_caption_in_the_review_detail(qtbot, make_window,
     qtbot.waitUntil(lambda: "Corrected by ana" in editor.origin.text(), timeout=WAIT_MS)
     assert review.detail.fields["Caption"].text() == "Pitting on the third thread"
     assert "the captioner said: Bracket with a hole." in editor.origin.text()
+    qtbot.waitUntil(lambda: any("ana: caption “Pitting" in t for t in review.detail.history_texts()), timeout=WAIT_MS)
     with open_store(settings.database_path) as store:
         (correction,) = store.caption_corrections(part)
         assert (correction.operator, correction.caption) == ("ana", "Pitting on the third thread")
