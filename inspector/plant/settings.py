@@ -33,6 +33,8 @@ from inspector.plant.artifacts import ArtifactTarget, S3Settings, plant_target, 
 from inspector.plant.mqtt import MqttSettings
 from inspector.plant.opcua import OpcUaSettings
 from inspector.store.artifacts import ArtifactStore
+from inspector.store.engine import open_database
+from inspector.store.repository import InspectionStore
 
 SETTINGS_FILE = "plant.json"
 
@@ -144,3 +146,13 @@ def central_reading_artifacts() -> ArtifactStore | None:
     """The plant artifact store of this computer's plant settings, for reading a central database."""
     settings = load_plant_settings()
     return settings.central.reading_artifacts() if settings.central is not None else None
+
+
+def open_central_store(url: str) -> InspectionStore:
+    """A server database (every station's parts) with the plant's artifacts, for reports and review.
+
+    No crash recovery is run: the runs on a central database belong to the stations.
+    """
+    artifacts = central_reading_artifacts()
+    db = open_database(url)
+    return InspectionStore(db, artifacts=artifacts) if artifacts is not None else InspectionStore(db)

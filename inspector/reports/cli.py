@@ -145,7 +145,9 @@ def open_store_arg(db: str | None):
     from inspector.store import ReadOnlyError, default_database_path, open_store
 
     if db and "://" in db:
-        return _central_store(db)
+        from inspector.plant.settings import open_central_store
+
+        return open_central_store(db)  # with the plant's artifact store (shared folder or S3)
     path = Path(db).expanduser() if db else default_database_path()
     if not path.is_file():
         raise ReportError(
@@ -158,16 +160,6 @@ def open_store_arg(db: str | None):
         store = open_store(path, read_only=True)
         print(f"inspector: {store.db.notices[0]}", file=sys.stderr)
         return store
-
-
-def _central_store(url: str):
-    """A server database with the plant's artifact store (shared folder or S3) from the plant settings."""
-    from inspector.plant.settings import central_reading_artifacts
-    from inspector.store import InspectionStore, open_database
-
-    artifacts = central_reading_artifacts()
-    db = open_database(url)
-    return InspectionStore(db, artifacts=artifacts) if artifacts is not None else InspectionStore(db)
 
 
 def resolve_run(store, text: str) -> str:

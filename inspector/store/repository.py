@@ -213,6 +213,12 @@ class InspectionStore:
         with self.db.read() as conn:
             return list(conn.execute(select(Recipe.name).order_by(Recipe.name)).scalars())
 
+    def station_names(self) -> list[str]:
+        """The stations whose parts this database holds (one on a station; many on a central database)."""
+        with self.db.read() as conn:
+            query = select(Inspection.station).where(Inspection.station.is_not(None)).distinct()
+            return sorted(conn.execute(query).scalars())
+
     def recipe_objects(self, exclude: str | None = None) -> list[str]:
         """The object names of the station's recipes (their newest versions), except recipe ``exclude``."""
         objects: list[str] = []

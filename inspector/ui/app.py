@@ -29,6 +29,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="data folder for this session (database, recipes, "
         "settings); default: INSPECTOR_DATA_DIR or the per-user data folder",
     )
+    parser.add_argument(
+        "--db",
+        metavar="URL",
+        help="open a central plant database (postgresql://...) instead of this station's: review and "
+        "report every station's parts (images from the plant settings' artifact store)",
+    )
     parser.add_argument("--recipe", metavar="PATH", help="select this recipe file in the live screen")
     parser.add_argument(
         "--source",
@@ -110,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         overrides.update(last_source_kind=kind, last_source=target)
     settings = replace(settings, **overrides)
     apply_theme(app, settings.theme)
-    window = MainWindow(settings, operator=args.operator or "", random_weights=args.random_weights)
+    window = MainWindow(settings, operator=args.operator or "", random_weights=args.random_weights, database=args.db)
     if args.quit_after_show:
 
         def shown() -> None:

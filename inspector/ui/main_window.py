@@ -78,8 +78,10 @@ class MainWindow(QMainWindow):
         ask_login: bool = True,
         check_weights_on_start: bool = True,
         preload_torch_after_s: float | None = 2.0,
+        database: str | None = None,  # a server URL: the central plant database (review across stations)
     ) -> None:
         super().__init__()
+        self._database = database
         self.setWindowIcon(app_icon())
         self._fit_to_screen()
         self.tasks = Tasks(parent=self)
@@ -203,6 +205,10 @@ class MainWindow(QMainWindow):
         durability = self.station.settings.durability
 
         def open_it() -> InspectionStore:
+            if self._database:
+                from inspector.plant.settings import open_central_store
+
+                return open_central_store(self._database)
             path.parent.mkdir(parents=True, exist_ok=True)
             return open_store(path, durability=durability)
 

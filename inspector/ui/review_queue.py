@@ -35,6 +35,7 @@ from inspector.ui.detail_view import REVIEW_SHORTCUTS, DetailData, DetailView, l
 from inspector.ui.review_model import COLUMNS, InspectionTableModel
 from inspector.ui.review_waiting import TO_REVIEW, WaitingLabel
 from inspector.ui.station import Station
+from inspector.ui.station_filter import StationFilter
 from inspector.ui.theme import VERDICT_COLOURS, VERDICT_TEXT
 from inspector.ui.timeline_view import TimelineDialog
 from inspector.ui.widgets import BannerArea, MessageBar
@@ -162,6 +163,10 @@ class ReviewQueue(QWidget):
         header.setStretchLastSection(True)
         self._fit_columns()
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)
+        self.station_filter = StationFilter(self.table)  # a central database: parts of many stations
+        self.station_filter.currentIndexChanged.connect(self._filters_changed)
+        filters.insertWidget(filters.count() - 1, self.station_filter.label)
+        filters.insertWidget(filters.count() - 1, self.station_filter)
         self.detail = DetailView()
         attach_caption_editor(self)  # "Save correction" in the detail: an audited caption correction
         buttons = QHBoxLayout()  # the three verdicts on one row, the other decisions on the next
@@ -257,6 +262,7 @@ class ReviewQueue(QWidget):
             return
         self.model.set_store(store)
         self.station.tasks.submit(store.recipe_names, self._recipes_loaded)
+        self.station_filter.load(self.station.tasks, store)
         self.refresh()
 
     def _recipes_loaded(self, names: list[str]) -> None:
@@ -276,6 +282,7 @@ class ReviewQueue(QWidget):
             "effective_verdict": verdicts if len(verdicts) < 3 else None,
             "recipe_name": self.recipe.currentData(),
             "reviewed": self.reviewed.currentData(),
+            "station": self.station_filter.currentData(),
         }
         if values["reviewed"] == TO_REVIEW:
             values.update(reviewed=None, to_review=True)
@@ -369,13 +376,21 @@ class ReviewQueue(QWidget):
         self.table.viewport().update()
 
     def reset_filters(self, keep_id: str | None = None) -> None:
-        """Every verdict, every recipe, reviewed or not, no dates, no text; then reload."""
-        widgets = [*self.verdict_boxes.values(), self.recipe, self.reviewed, self.use_dates, self.text]
+        """Every verdict, every recipe and station, reviewed or not, no dates, no text; then reload."""
+        widgets = [
+            *self.verdict_boxes.values(),
+            self.recipe,
+            self.station_filter,
+            self.reviewed,
+            self.use_dates,
+            self.text,
+        ]
         for widget in widgets:
             widget.blockSignals(True)
         for box in self.verdict_boxes.values():
             box.setChecked(True)
         self.recipe.setCurrentIndex(0)
+        self.station_filter.setCurrentIndex(0)
         self.reviewed.setCurrentIndex(0)
         self.use_dates.setChecked(False)
         self.date_from.setEnabled(False)
