@@ -9,7 +9,8 @@ and ``inspector recipe calibrate`` after a new threshold. Every check is stored,
 A golden part expected ``good`` must get PASS; one expected ``defective`` must get FAIL.
 UNCERTAIN is wrong for both: a golden part is a part whose answer is known, and the check asks
 whether the model still gives it. A golden file that is missing, or changed since it was
-registered (its content hash), is a failed check too.
+registered, is scored from the copy the station kept at registration (the artifact store, by content
+hash); only when that is gone too is the check failed.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from inspector.core.recipe import Recipe
 from inspector.core.types import Verdict
 from inspector.detectors.base import Detector
 from inspector.errors import RecipeError
-from inspector.store import InspectionStore, sha256_file
+from inspector.store import InspectionStore
 from inspector.store.domain import RecipeVersionRecord
 from inspector.store.golden import GoldenCheckRecord, GoldenPartRecord, GoldenResult
 
@@ -60,25 +61,30 @@ class GoldenOutcome:
 
 
 def score_golden_parts(
-    recipe: Recipe, detector: Detector, parts: list[GoldenPartRecord], progress: ProgressState | None = None
+    store: InspectionStore,
+    recipe: Recipe,
+    detector: Detector,
+    parts: list[GoldenPartRecord],
+    progress: ProgressState | None = None,
 ) -> list[GoldenResult]:
-    """Score each part with an already fitted detector; a missing or changed file is a wrong result."""
+    """Score each part's registered image (``store.golden.image``) with an already fitted detector;
+    a part whose image is gone (file changed or missing, and no kept copy) is a wrong result."""
     progress = progress or ProgressState()
     results: list[GoldenResult] = []
     for i, part in enumerate(parts):
         progress.check()
-        problem = None
-        path = Path(part.file_path)
-        if not path.is_file():
-            problem = f"the file {path} is missing"
-        elif sha256_file(path) != part.content_hash:
-            problem = f"the file {path} changed since it was registered (register it again if that is intended)"
-        if problem is not None:
+        image = store.golden.image(part)
+        if image is None:
+            problem = (
+                f"the file {part.file_path} changed since it was registered and no copy was kept"
+                if Path(part.file_path).is_file()
+                else f"the file {part.file_path} is missing and no copy was kept"
+            )
             results.append(
                 GoldenResult(part.id, part.file_path, part.expected, "", None, recipe.threshold, False, problem)
             )
             continue
-        score = float(detector.predict([load_image(path)])[0].score)
+        score = float(detector.predict([load_image(image)])[0].score)
         got = recipe.verdict(score)
         results.append(
             GoldenResult(
@@ -116,7 +122,7 @@ def check_golden_parts(
     if not parts:
         return GoldenOutcome(None, f"Recipe '{recipe.name}' has no golden parts.")
     info = detector.info
-    results = score_golden_parts(recipe, detector, parts, progress)
+    results = score_golden_parts(store, recipe, detector, parts, progress)
     check = store.golden.record_check(
         version.id, results, trigger=trigger, policy=recipe.golden_policy, model_id=info.model_id,
         model_fingerprint=info.fingerprint, random_weights=info.random_weights, threshold=recipe.threshold,

@@ -177,10 +177,10 @@ def record_recipe_change(
             queries.recipe_select().where(RecipeVersion.recipe_id == recipe_id).order_by(RecipeVersion.version.desc())
         ).first()
         same = row is not None and row.body_sha256 == digest
-        if same and (row.signature_id is not None or who is None):  # nothing to store
+        if same and row is not None and (row.signature_id is not None or who is None):  # nothing to store
             signature = _signature(store, row.signature_id)
             return ChangeRecord(queries.recipe_record(row), signature, changes, actions, new_version=False)
-        version_id = row.id if same else new_id()
+        version_id = row.id if same and row is not None else new_id()
         signature = None
         if who is not None:
             assert signer is not None
@@ -189,7 +189,8 @@ def record_recipe_change(
                 subject_id=version_id, reason=signer.reason, subject_sha256=digest, changes=changes,
             )  # fmt: skip
         if same:
-            conn.execute(update(RecipeVersion).where(RecipeVersion.id == version_id).values(signature_id=signature.id))
+            signed = signature.id if signature is not None else None
+            conn.execute(update(RecipeVersion).where(RecipeVersion.id == version_id).values(signature_id=signed))
             store._audit(conn, "recipe_versions", [version_id], action="signed")
         else:
             values = {
@@ -204,6 +205,7 @@ def record_recipe_change(
             conn.execute(insert(RecipeVersion).values(**values))
             store._audit(conn, "recipe_versions", [version_id])
         record = conn.execute(queries.recipe_select().where(RecipeVersion.id == version_id)).first()
+        assert record is not None  # written just above, in this transaction
         return ChangeRecord(queries.recipe_record(record), signature, changes, actions, new_version=not same)
 
 

@@ -128,6 +128,7 @@ class GoldenParts:
         if any(p.content_hash == digest for p in self.parts(name)):
             raise GoldenPartError(f"{path.name} is already a golden part of recipe '{name}'.")
         who = authorize_change(self.store, signer, ["golden"])
+        self.store.artifacts.save_image_copy(path)  # the registered bytes stay, whatever happens to the file
         part_id = new_id()
         with self.db.write() as conn:
             recipe_id = conn.execute(select(Recipe.id).where(Recipe.name == name)).scalar()
@@ -178,6 +179,18 @@ class GoldenParts:
             )
             self.store._audit(conn, "golden_parts", [part.id], action="update")
         return self.get(part_id)
+
+    def image(self, part: GoldenPartRecord) -> Path | None:
+        """The registered image: the file at its path while it still has the registered content, else
+        the copy kept in the artifact store at registration; None when neither is there."""
+        path = Path(part.file_path)
+        if path.is_file() and sha256_file(path) == part.content_hash:
+            return path
+        try:
+            key = self.store.artifacts.key_for(part.content_hash, (path.suffix or ".bin").lower())
+        except ValueError:
+            return None
+        return self.store.artifacts.path(key) if self.store.artifacts.verify(key) else None
 
     def find(self, recipe_name: str, key: str) -> GoldenPartRecord:
         """A golden part of the recipe by id, id prefix, file name or path."""

@@ -108,17 +108,24 @@ def test_golden_check_on_demand_and_list(line, capsys):
     assert main(["golden", "check", str(recipe), "--random-weights", "--device", "cpu", "--db", db, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["passed"] and report["model_fingerprint"] == "random:0" and len(report["results"]) == 1
-    good.write_bytes(good.read_bytes())  # unchanged copy is fine; a changed file is a failed check
     assert main(["golden", "add", str(recipe), str(good), "--expect", "good", "--db", db]) == 0
-    good.write_bytes(ref.read_bytes())  # changed after registration
+    registered = good.read_bytes()
+    good.write_bytes(ref.read_bytes())  # the file changed after registration: the kept copy is scored
+    assert main(["golden", "check", str(recipe), "--random-weights", "--device", "cpu", "--db", db]) in (0, 7)
+    with open_store(db) as store:
+        part = store.golden.find("bracket", good.name)
+        kept = store.golden.image(part)
+        assert kept is not None and kept != good and kept.read_bytes() == registered
+        kept.unlink()  # and the copy is gone too: the check fails and says why
+    capsys.readouterr()
     assert main(["golden", "check", str(recipe), "--random-weights", "--device", "cpu", "--db", db]) == 7
     out = capsys.readouterr().out
-    assert "changed since it was registered" in out and "A run would not start" in out
+    assert "changed since it was registered and no copy was kept" in out and "A run would not start" in out
     assert main(["golden", "list", str(recipe), "--db", db]) == 0
     listed = capsys.readouterr().out
     assert "ref.png" in listed and "part_000.png" in listed and "Last check" in listed and "FAILED (1 wrong)" in listed
     with open_store(db) as store:
-        assert [c.trigger for c in store.golden.checks("bracket")] == ["on-demand", "on-demand"]
+        assert [c.trigger for c in store.golden.checks("bracket")] == ["on-demand"] * 3
 
 
 def test_the_pipeline_itself_refuses_for_every_front_end(line):
