@@ -159,7 +159,7 @@ def start_for_store(args: argparse.Namespace, store):
     from inspector.plant.link import PlantLink
 
     settings = run_settings(args)
-    if settings.opcua is not None:
+    if settings.serves_opcua:
         print(
             "inspector: the OPC UA section of the plant settings is not used by 'inspector run' "
             "(the OPC UA server needs the station session); forwarding and MQTT run.",

@@ -63,7 +63,7 @@ class PlantLink:
             )
         if settings.mqtt is not None:
             self.mqtt = MqttPublisher(store.db, settings.mqtt, station=self.station)
-        if settings.opcua is not None:
+        if settings.opcua is not None and settings.opcua.enabled:
             if control is None:
                 raise ValueError("the OPC UA server needs the station session to drive")
             self.opcua = OpcUaServer(settings.opcua, control, station=self.station)

@@ -84,6 +84,7 @@ class StationControl(Protocol):
 @dataclass(frozen=True)
 class OpcUaSettings:
     endpoint: str = "opc.tcp://127.0.0.1:4840/inspector/"
+    enabled: bool = True  # False: the block is kept (users, certificates) but no server is started
     allow_anonymous: bool = False  # only when explicitly enabled
     users: dict[str, str] = field(default_factory=dict)  # user name -> password
     certificate_file: str | None = None  # the server's certificate (DER or PEM) ...

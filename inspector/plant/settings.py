@@ -72,8 +72,12 @@ class PlantSettings:
         return self.station_id or socket.gethostname()
 
     @property
+    def serves_opcua(self) -> bool:
+        return self.opcua is not None and self.opcua.enabled
+
+    @property
     def enabled(self) -> bool:
-        return any((self.central, self.mqtt, self.opcua))
+        return any((self.central, self.mqtt, self.serves_opcua))
 
 
 def settings_path() -> Path:
@@ -156,3 +160,30 @@ def open_central_store(url: str) -> InspectionStore:
     artifacts = central_reading_artifacts()
     db = open_database(url)
     return InspectionStore(db, artifacts=artifacts) if artifacts is not None else InspectionStore(db)
+
+
+def save_plant_fields(central_url: str, opcua_on: bool, path: str | os.PathLike[str] | None = None) -> PlantSettings:
+    """Set the central database URL ("": no central database) and OPC UA on/off in the settings file,
+    keeping everything else in it; checked before it is written (atomically). Returns the new settings."""
+    where = Path(path) if path is not None else settings_path()
+    data: dict[str, Any] = {}
+    if where.exists():
+        try:
+            data = json.loads(where.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise PlantSettingsError(f"Cannot read the plant settings {where}: {error}") from error
+        if not isinstance(data, dict):
+            raise PlantSettingsError(f"{where}: expected a JSON object at the top.")
+    url = central_url.strip()
+    if url:
+        data["central"] = {**(data.get("central") or {}), "url": url}
+    else:
+        data.pop("central", None)
+    if opcua_on or data.get("opcua") is not None:
+        data["opcua"] = {**(data.get("opcua") or {}), "enabled": bool(opcua_on)}
+    settings = parse_plant_settings(data, where=str(where))
+    where.parent.mkdir(parents=True, exist_ok=True)
+    tmp = where.with_name(where.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, where)
+    return settings

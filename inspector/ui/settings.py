@@ -161,10 +161,14 @@ class SettingsDialog(QDialog):
         self.require_pin.setChecked(settings.require_pin)
         form.addRow("Log-in", self.require_pin)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self.accept)
+        buttons.accepted.connect(lambda: self.plant.save() and self.accept())  # plant.json first: a bad URL stays
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        from inspector.ui.plant_panel import PlantSettingsBox
+
+        self.plant = PlantSettingsBox(self)  # central database URL, OPC UA on/off (plant.json)
+        layout.addWidget(self.plant)
         layout.addWidget(buttons)
 
     def _browse(self) -> None:
