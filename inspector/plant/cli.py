@@ -171,6 +171,7 @@ def start_for_store(args: argparse.Namespace, store):
     if settings.station_id:
         store.station = settings.station_id
     link = PlantLink(store, settings).start()
+    print_state_changes(link)
     print(f"plant network: station '{settings.station}'; " + link.status().describe(), file=sys.stderr)
     return link
 
@@ -188,6 +189,33 @@ def start_for_run(args: argparse.Namespace, session, recipe, spec):
     link = attach(session, settings, control=control)
     print(f"plant network: station '{settings.station}'; " + link.status().describe(), file=sys.stderr)
     return link
+
+
+def print_state_changes(link) -> None:
+    """While ``inspector run`` goes on, say on stderr when the central database or MQTT becomes
+    unreachable (with the reason and what waits) and when it is up to date again; not every batch."""
+    import sys
+    import threading
+
+    lock = threading.Lock()
+    last: dict[str, str] = {}
+
+    def printer(name: str, describe):
+        def on_state(state) -> None:
+            kind = "error:" + state.error if state.error is not None else ("" if state.waiting else "up to date")
+            with lock:
+                if not kind or last.get(name, "up to date") == kind:
+                    last.setdefault(name, kind or "up to date")
+                    return
+                last[name] = kind
+            print(f"inspector: {describe(state)}", file=sys.stderr, flush=True)
+
+        return on_state
+
+    if link.forwarder is not None:
+        link.forwarder.on_state = printer("central", lambda s: s.describe())
+    if link.mqtt is not None:
+        link.mqtt.on_state = printer("mqtt", lambda s: s.describe())
 
 
 def finish_for_run(link, timeout: float) -> list[str]:

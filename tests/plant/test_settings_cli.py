@@ -70,3 +70,43 @@ def test_plant_forward_then_central_report_per_station(tmp_path, central_url, ca
     x_db = str(tmp_path / "st-x" / "inspector.db")
     assert main(["plant", "status", "--db", x_db, "--central", central_url, "--station", "st-x"]) == 0
     assert "up to date" in capsys.readouterr().out
+
+
+@pytest.mark.postgres
+def test_run_says_when_the_central_database_goes_and_comes_back(tmp_path, central_url, postgres, capsys):
+    import threading
+    import time
+
+    from inspector.plant.cli import print_state_changes
+    from inspector.plant.link import PlantLink
+    from inspector.plant.settings import CentralSettings, PlantSettings
+
+    store = open_store(tmp_path / "st" / "inspector.db", station="cam-5")
+    recipe = store.save_recipe_version("bracket-A", {"o": 1})
+    link = PlantLink(store, PlantSettings(station_id="cam-5", central=CentralSettings(central_url))).start()
+    print_state_changes(link)
+    seen = ""
+
+    def wait_for(text: str) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + 120
+        while text not in seen and time.monotonic() < deadline:
+            threading.Event().wait(0.2)
+            seen += capsys.readouterr().err
+        assert text in seen, seen
+
+    try:
+        deadline = time.monotonic() + 120
+        while not link.idle() and time.monotonic() < deadline:  # the recipe version forwarded
+            threading.Event().wait(0.2)
+        assert link.idle(), link.status().describe()
+        postgres.stop("postgres")
+        store.add_inspections(make_items(3, recipe.id))
+        link.stored()
+        wait_for("inspector: central database not reached since")
+        assert seen.count("not reached since") == 1  # said once, not at every retry
+        postgres.start("postgres")
+        wait_for("inspector: central database: up to date")
+    finally:
+        link.close()
+        store.close()
