@@ -265,6 +265,8 @@ class Forwarder:
                         continue
                     target.upload(source, key)
                     self._uploaded.add(key)
+        if len(self._uploaded) > 100_000:  # a memory bound on a station that runs for months
+            self._uploaded.clear()
 
     def _fail(self, message: str, *, reconnect: bool) -> None:
         if reconnect and self._central is not None:

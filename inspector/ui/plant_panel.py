@@ -61,11 +61,15 @@ class PlantStatusChip(QLabel):
         self._central: ForwarderState | None = None
         self._mqtt: PublisherState | None = None
         self._opcua: str | None = None
+        self._closed = False
         self.forwarder_changed.connect(self._forwarder)
         self.mqtt_changed.connect(self._publisher)
 
     def set_link(self, link: PlantLink | None) -> None:
-        """Show ``link``'s state from now on (None: nothing, hidden)."""
+        """Show ``link``'s state from now on (None: nothing, hidden); closed at once after :meth:`close_link`."""
+        if self._closed and link is not None:
+            link.close()
+            return
         self.link = link
         self.setVisible(link is not None)
         if link is None:
@@ -81,7 +85,7 @@ class PlantStatusChip(QLabel):
 
     def close_link(self, timeout: float = 10.0) -> None:
         """Stop the links (what is not forwarded or published waits in the spool for the next start)."""
-        link, self.link = self.link, None
+        link, self.link, self._closed = self.link, None, True
         if link is not None:
             link.close(timeout)
 
@@ -113,9 +117,11 @@ class PlantStatusChip(QLabel):
 def start_window_link(store: InspectionStore, settings: PlantSettings | None = None) -> PlantLink | None:
     """The forwarder and MQTT publisher of the window's station (None when plant.json names neither).
 
-    The window does not serve OPC UA yet (the line's methods need a run the PLC can drive): it says
-    so in the log and starts the other links.
+    Runs on a worker thread (it opens the spool). The window does not serve OPC UA yet (the line's
+    methods need a run the PLC can drive): it says so in the log and starts the other links.
     """
+    if not store.db.is_sqlite:
+        return None  # the window opened a central database itself (review): nothing to forward
     try:
         settings = settings if settings is not None else load_plant_settings()
     except PlantSettingsError as error:
