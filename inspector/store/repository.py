@@ -217,7 +217,7 @@ class InspectionStore:
         """The stations whose parts this database holds (one on a station; many on a central database)."""
         with self.db.read() as conn:
             query = select(Inspection.station).where(Inspection.station.is_not(None)).distinct()
-            return sorted(conn.execute(query).scalars())
+            return sorted(s for s in conn.execute(query).scalars() if s)
 
     def recipe_objects(self, exclude: str | None = None) -> list[str]:
         """The object names of the station's recipes (their newest versions), except recipe ``exclude``."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QFormLayout, QGroupBox, QLabel, QLineEdit, QWidget
@@ -26,6 +27,9 @@ from inspector.plant.settings import (
     settings_path,
 )
 from inspector.store import InspectionStore
+
+if TYPE_CHECKING:
+    from inspector.pipeline.session import StationSession
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +118,9 @@ class PlantStatusChip(QLabel):
         self.setStyleSheet("QLabel { color: #c62828; font-weight: 700; }" if problem else "")
 
 
-def start_window_link(store: InspectionStore, settings: PlantSettings | None = None) -> PlantLink | None:
+def start_window_link(
+    store: InspectionStore, settings: PlantSettings | None = None, *, session: StationSession | None = None
+) -> PlantLink | None:
     """The forwarder and MQTT publisher of the window's station (None when plant.json names neither).
 
     Runs on a worker thread (it opens the spool). The window does not serve OPC UA yet (the line's
@@ -134,7 +140,10 @@ def start_window_link(store: InspectionStore, settings: PlantSettings | None = N
         return None
     if settings.station_id:
         store.station = settings.station_id
-    return PlantLink(store, settings).start()
+    link = PlantLink(store, settings).start()
+    if session is not None:  # woken by what the session commits, not only by the spool poll
+        link.follow(session)
+    return link
 
 
 class PlantSettingsBox(QGroupBox):
