@@ -25,18 +25,17 @@ def _run_exit_codes() -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    import contextlib
     import signal
     import threading
 
     from inspector.console import ProgressBar
-    from inspector.core.progress import ProgressState
+    from inspector.core.progress import Cancelled, ProgressState
     from inspector.core.provenance import require_calibration
     from inspector.core.recipe import Recipe, load_recipe
-    from inspector.detectors.factory import detector_for_recipe
-    from inspector.pipeline import InspectionPipeline, fit_for_recipe
+    from inspector.pipeline import DetectorReady, RunRequest, SessionConfig, open_session
     from inspector.plant import cli as plant_cli
-    from inspector.sources import make_source
-    from inspector.store import open_store
+    from inspector.sources import parse_source_spec
 
     args.db = plant_cli.run_database(args)  # --db postgresql://...: spool here, forward there
     if args.recipe:
@@ -50,21 +49,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from inspector.sources.entries import ReadLimits
 
     limits = ReadLimits(max_bytes=int(args.max_image_mb * 2**20), max_pixels=int(args.max_megapixels * 1e6))
-    source = make_source(
-        args.source,
-        watch=args.watch,
-        include_existing=args.include_existing,
-        recursive=args.recursive,
-        limits=limits,
-        sample_fps=args.sample_fps if args.sample_fps is not None else (recipe.video_sample_fps or None),
-    )
+    spec = parse_source_spec(args.source, watch=args.watch)
     out_lock = threading.Lock()
 
-    plant = None
-
     def on_result(result) -> None:
-        if plant is not None:
-            plant.pipeline_result(result)
         if args.json:
             with out_lock:
                 print(json.dumps(result.to_json()), flush=True)
@@ -73,66 +61,56 @@ def cmd_run(args: argparse.Namespace) -> int:
                 print(f"{result.status.value}: {result.path or result.index}: {result.reason}", file=sys.stderr)
 
     progress = ProgressState(None if args.quiet else ProgressBar("run"))
-    detector = detector_for_recipe(
-        recipe, device=args.device, dtype=args.dtype, random_weights=args.random_weights, backend=args.backend
+    config = SessionConfig(
+        database=args.db,
+        durability=args.durability,
+        device=args.device,
+        dtype=args.dtype,
+        random_weights=args.random_weights,
+        captioner=args.captioner,
+        backend=args.backend,
     )
-    warning = require_calibration(recipe, detector.info, args.recipe)  # refused: exit 2, nothing scored
-    if warning:
-        print(f"inspector: warning: {warning}", file=sys.stderr)
-    fit_for_recipe(detector, recipe)
-    store = open_store(args.db, durability=args.durability) if args.db else open_store(durability=args.durability)
-    for notice in store.db.notices:
-        print(f"inspector: {notice}", file=sys.stderr)
-    captions = caption_writer = None
+    request = RunRequest(
+        recipe,
+        spec,
+        operator=args.operator,
+        lot=args.lot,
+        batch_size=args.batch_size,
+        keep_images=args.keep_images,
+        include_existing=args.include_existing,
+        recursive=args.recursive,
+        limits=limits,
+        sample_fps=args.sample_fps if args.sample_fps is not None else (recipe.video_sample_fps or None),
+        recipe_path=args.recipe,
+        on_golden=_print_golden,
+    )
+
+    def on_detector(note: DetectorReady) -> None:  # a refusal is raised by the run itself: exit 2, nothing scored
+        with contextlib.suppress(InspectorError):
+            if warning := require_calibration(recipe, note.info, args.recipe):
+                print(f"inspector: warning: {warning}", file=sys.stderr)
+
     plant_lines: list[str] = []
-    try:
-        plant = plant_cli.start_for_store(args, store)
-        if args.captioner != "none":
-            from inspector.captioning import create_caption_scheduler, store_callback
-            from inspector.store import StoreWriter
-
-            caption_writer = StoreWriter(store, name="inspector-captions")
-            from inspector.captioning.factory import recipe_captioner
-
-            captions = create_caption_scheduler(
-                store_callback(caption_writer),
-                captioner=recipe_captioner(recipe, args.captioner),
-                detector=detector,
-                device=args.device,
-                dtype=args.dtype,
-                random_weights=args.random_weights,
-            )
-        pipeline = InspectionPipeline(
-            recipe,
-            detector,
-            store,
-            source,
-            batch_size=args.batch_size,
-            operator=args.operator,
-            keep_images=args.keep_images,
-            on_result=on_result,
-            progress=progress,
-            lot=args.lot,
-            captions=captions,
-            on_golden=_print_golden,
-            recipe_path=args.recipe,
-        )
-        previous = signal.signal(signal.SIGINT, lambda *_: pipeline.stop())
-        previous_term = signal.signal(signal.SIGTERM, lambda *_: pipeline.stop(terminated=True))
+    with open_session(config) as session:
+        for notice in session.store.db.notices:
+            print(f"inspector: {notice}", file=sys.stderr)
+        session.subscribe(on_detector, DetectorReady)
+        plant = plant_cli.start_for_session(args, session)  # fed by the session's notifications
+        previous = signal.signal(signal.SIGINT, lambda *_: session.stop())
+        previous_term = signal.signal(signal.SIGTERM, lambda *_: session.stop(terminated=True))
         try:
-            summary = pipeline.run()
-            if captions is not None and not summary.cancelled:
-                captions.wait_idle(args.caption_wait)  # the rest are marked missing, with the reason
+            try:
+                summary = session.run(request, progress, on_result=on_result)
+            except Cancelled:  # stopped while the model loaded: nothing was scored
+                terminated = session.terminated
+                print(f"inspector: {'stopped (SIGTERM)' if terminated else 'interrupted'}.", file=sys.stderr)
+                return 143 if terminated else 130
+            if not summary.cancelled:
+                session.wait_captions(args.caption_wait)  # the rest are marked missing, with the reason
         finally:
             signal.signal(signal.SIGINT, previous)
             signal.signal(signal.SIGTERM, previous_term)
-    finally:
-        if captions is not None:
-            captions.close(timeout=30)  # before its writer: outcomes go through it
-        if caption_writer is not None:
-            caption_writer.close()
-        plant_lines = plant_cli.finish_for_run(plant, args.forward_wait)
-        store.close()
+            plant_lines = plant_cli.finish_for_run(plant, args.forward_wait)
     if args.json:
         print(json.dumps(summary.to_json()), flush=True)
     else:

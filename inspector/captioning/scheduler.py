@@ -34,7 +34,6 @@ two torch threads in one process slow each other down through OpenMP even when t
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -46,6 +45,7 @@ import numpy as np
 from inspector.captioning.base import CaptionCancelled, Captioner, CaptionResult, NoCaptioner, ResultStatus
 from inspector.captioning.gate import ScoringGate
 from inspector.captioning.regions import RegionCrop, RegionOptions, region_crop
+from inspector.core.threads import lower_thread_priority
 from inspector.core.types import Verdict
 from inspector.errors import InspectorError
 from inspector.store.domain import CaptionStatus
@@ -378,14 +378,8 @@ class CaptionScheduler:
                 self._cancel = None
             self._report(part, outcome)
 
-    def _lower_priority(self) -> None:
-        if self.nice <= 0 or not hasattr(os, "setpriority"):
-            return
-        try:
-            tid = threading.get_native_id()
-            os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + self.nice))
-        except OSError:  # not allowed here: captions still wait for scoring at the gate
-            log.debug("could not lower the caption thread's priority", exc_info=True)
+    def _lower_priority(self) -> None:  # if not allowed, captions still wait for scoring at the gate
+        lower_thread_priority(self.nice, relative=True)
 
     def _cancelled(self) -> bool:
         return self._cancel is not None

@@ -25,6 +25,8 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
+from inspector.core.threads import lower_thread_priority
+
 log = logging.getLogger("inspector.captioning.worker")
 
 
@@ -127,11 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     gate = SharedGateView(gate_path)
     try:
         config: WorkerConfig = conn.recv()
-        if config.nice > 0 and hasattr(os, "nice"):
-            try:
-                os.nice(config.nice)
-            except OSError:
-                log.debug("could not lower the caption process's priority")
+        lower_thread_priority(config.nice, relative=True)  # before torch starts its threads: they inherit it
         worker = _Worker(config, gate, parent_pid)
         while True:
             try:

@@ -43,7 +43,7 @@ def verify_pin(pin: str, stored: str | None) -> bool:
 
 
 def needs_rehash(stored: str | None) -> bool:
-    return bool(stored) and not stored.startswith(f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}$")
+    return stored is not None and stored != "" and not stored.startswith(f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}$")
 
 
 def pin_problem(pin: str, min_length: int) -> str | None:

@@ -39,9 +39,9 @@ class RateMeter:
     def rate(self, now: float) -> float | None:
         while len(self._at) > 2 and now - self._at[0] > self.window_s:
             self._at.popleft()
-        since_start = self._start is not None and self._count == len(self._at)  # every part still here
-        if since_start and self._at:
-            first, n = self._start, len(self._at)
+        start = self._start
+        if start is not None and self._count == len(self._at) and self._at:  # every part still here
+            first, n = start, len(self._at)
         elif len(self._at) >= 2:
             first, n = self._at[0], len(self._at) - 1
         else:

@@ -68,7 +68,7 @@ def _dino_graph(model):
 
     torch = import_torch()
 
-    class DinoLastHidden(torch.nn.Module):
+    class DinoLastHidden(torch.nn.Module):  # type: ignore[name-defined]  # torch is imported lazily
         """DINOv2's last hidden state (after the final layer norm), all tokens."""
 
         def __init__(self, dino):
@@ -269,7 +269,7 @@ def _winclip_graph(visual, scales: Sequence[int], patch_tokens: bool):
 
     torch = import_torch()
 
-    class WinClipVisual(torch.nn.Module):
+    class WinClipVisual(torch.nn.Module):  # type: ignore[name-defined]  # torch is imported lazily
         def __init__(self):
             super().__init__()
             self.visual = visual
@@ -292,7 +292,7 @@ def _clip_visual_graph(visual):
 
     torch = import_torch()
 
-    class ClipVisual(torch.nn.Module):
+    class ClipVisual(torch.nn.Module):  # type: ignore[name-defined]  # torch is imported lazily
         def __init__(self):
             super().__init__()
             self.visual = visual

@@ -37,7 +37,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -215,10 +215,10 @@ class AnomalyDinoDetector:
         self.mask_threshold = float(mask_threshold)
         self.grid_size = (self.resolution // patch, self.resolution // patch)
         self._skip_tokens = 1 + int(getattr(loaded.model.config, "num_register_tokens", 0) or 0)
-        self._bank = None
-        self._bank_low = None
+        self._bank: Any = None  # torch tensors once fitted (torch is imported lazily)
+        self._bank_low: Any = None
         self._references: list[np.ndarray] = []
-        self.encoder = None  # an OpenVinoModel when the OpenVINO backend runs the DINOv2 forward
+        self.encoder: Any = None  # an OpenVinoModel when the OpenVINO backend runs the DINOv2 forward
         runtime = loaded.runtime
         self.info = DetectorInfo(
             detector="anomalydino",

@@ -84,8 +84,9 @@ def preprocess(
     s = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
     batch = []
     for image in images:
-        image = np.ascontiguousarray(as_rgb_uint8(image))
-        x = torch.from_numpy(image).permute(2, 0, 1).unsqueeze(0).to(torch.float32).div_(255.0)
+        # the float copy is made by numpy: a read-only frame (decoded from bytes) is never shared with torch
+        image = np.ascontiguousarray(as_rgb_uint8(image), dtype=np.float32)
+        x = torch.from_numpy(image).permute(2, 0, 1).unsqueeze(0).div_(255.0)
         batch.append(resize_tensor(x, (h, w), interpolation))
     x = ((torch.cat(batch) - m) / s).to(runtime.torch_device)
     return x.to(runtime.torch_dtype).contiguous(memory_format=torch.contiguous_format)

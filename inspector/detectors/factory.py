@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from inspector.backbones.loading import load_model
 from inspector.backbones.runtime import Runtime, make_runtime, set_cpu_threads
@@ -14,6 +14,10 @@ from inspector.core.registry import ModelSpec, get_spec
 from inspector.detectors.acceleration import BACKENDS, auto_backend
 from inspector.detectors.base import Detector
 from inspector.errors import InspectorError
+
+if TYPE_CHECKING:
+    from inspector.detectors.anomalydino import AnomalyDinoDetector
+    from inspector.detectors.winclip import WinClipDetector
 
 __all__ = ["ROLES", "create_detector", "detector_for_recipe"]
 
@@ -95,7 +99,7 @@ def create_detector(
         def wrap(detector):
             return detector
 
-    def build(loaded) -> Detector:
+    def build(loaded) -> AnomalyDinoDetector | WinClipDetector:
         if name == "anomalydino":
             from inspector.detectors.anomalydino import AnomalyDinoDetector
 

@@ -237,7 +237,7 @@ def identity_check_for(recipe, detector, other_objects: Sequence[str] = ()) -> t
     )
     embed = getattr(detector, "image_embeddings", None)
     references = reference_images(recipe) if recipe.references and embed is not None else []
-    embeddings = embed(references) if references else None
+    embeddings = embed(references) if references and embed is not None else None
     check.set_references(embeddings)
     signals = [name for name, on in (("text", check.text_enabled), ("references", embeddings is not None)) if on]
     if not signals:

@@ -41,7 +41,7 @@ def build_student_net(width: int = 32):
     torch = import_torch()
     nn = torch.nn
 
-    class StudentNet(nn.Module):
+    class StudentNet(nn.Module):  # type: ignore[name-defined]  # torch is imported lazily
         def __init__(self) -> None:
             super().__init__()
             chans = [3, width, 2 * width, 4 * width, 4 * width]

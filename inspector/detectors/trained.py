@@ -69,7 +69,7 @@ def build_trained(
             from inspector.detectors.promptad import PromptADDetector
 
             detector = PromptADDetector(loaded, object_name=object_name, extra_anomalous=extra_anomalous, **options)
-    if state is not None:
+    if state is not None and meta is not None:
         trained_on = meta.get("backbone_fingerprint", "")
         if name != "student" and trained_on and detector.info.fingerprint and trained_on != detector.info.fingerprint:
             raise InspectorError(

@@ -189,8 +189,8 @@ class WinClipDetector:
         self._text_cache: dict[tuple[tuple[str, ...], tuple[str, ...]], Any] = {}
         self._memory: _Memory | None = None
         self._references: list[np.ndarray] = []
-        self.encoder = None  # OpenVINO image + window pass (batch 1), when that backend is used
-        self._bare_encoder = None  # OpenVINO plain image encoder, compiled for benchmarks on first use
+        self.encoder: Any = None  # OpenVINO image + window pass (batch 1), when that backend is used
+        self._bare_encoder: Any = None  # OpenVINO plain image encoder, compiled for benchmarks on first use
         self.info = DetectorInfo(
             detector="winclip+" if self.few_shot else "winclip",
             model_id=loaded.spec.id,
@@ -337,6 +337,7 @@ class WinClipDetector:
         """WinCLIP+ Eq. 4: ``(1 - max cosine similarity to the memory) / 2`` per embedding."""
         torch = import_torch()
         e = torch.nn.functional.normalize(embeddings, dim=-1)
+        assert self._memory is not None  # fitted before few-shot scoring
         similarity = (e @ self._memory.embeddings[scale].T).amax(dim=-1)
         return ((1.0 - similarity) / 2.0).clamp_(0.0, 1.0)
 

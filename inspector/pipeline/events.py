@@ -1,4 +1,4 @@
-"""Typed results the pipeline hands to its listeners (the CLI, the window, the caption scheduler)."""
+"""Typed results the pipeline hands to its listeners (the station session, the CLI, the window)."""
 
 from __future__ import annotations
 
@@ -71,19 +71,6 @@ class PartResult:
         if self.random_weights:
             data["random_weights"] = True
         return data
-
-
-@dataclass(frozen=True)
-class FlaggedPart:
-    """A failed or uncertain part, handed to the caption hook after its verdict is stored."""
-
-    inspection_id: str
-    image: np.ndarray
-    anomaly_map: np.ndarray
-    score: float
-    verdict: Verdict
-    object_name: str
-    defect_classes: tuple[str, ...]
 
 
 RUN_EXIT_CODES: dict[int, str] = {

@@ -24,10 +24,10 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any
 
 import numpy as np
 
+from inspector.captioning.scheduler import FlaggedPart
 from inspector.core.identity import IdentityResult
 from inspector.core.images import IMAGE_SUFFIXES, downscale_to_max_side
 from inspector.core.progress import ProgressState
@@ -39,7 +39,8 @@ from inspector.core.types import AnomalyPrediction, Verdict
 from inspector.detectors.base import Detector
 from inspector.detectors.identity import PartIdentityCheck, identity_check_for
 from inspector.errors import InspectorError, SourceError
-from inspector.pipeline.events import FlaggedPart, PartResult, PartStatus, RunSummary
+from inspector.pipeline.captions import CaptionSink
+from inspector.pipeline.events import PartResult, PartStatus, RunSummary
 from inspector.pipeline.golden import GoldenOutcome, check_golden_parts
 from inspector.recipes import reference_images
 from inspector.sources.base import Frame, Source
@@ -89,18 +90,20 @@ class InspectionPipeline:
             copy of the image in the artifact store (a thumbnail and the heatmap are always kept).
         heatmap_max_side: Stored heatmaps are downscaled to at most this many pixels per side.
         on_result: Called with each :class:`PartResult` (from worker threads; must be thread-safe).
-        on_flagged: Caption hook, called with a :class:`FlaggedPart` after a fail/uncertain verdict is stored.
         progress: Progress and cancel.
         with_pixels: Include the image and anomaly map in each result (the window shows them).
-        captions: A caption scheduler (:func:`inspector.captioning.create_caption_scheduler`): scoring
+        captions: A :class:`~inspector.pipeline.captions.CaptionSink` (the caption scheduler): scoring
             runs inside its gate (captions wait while a batch is scored), flagged parts are stored with
             caption status "pending" and handed to it once their verdict is committed.
         golden: Score the recipe's golden parts before the run starts (:mod:`inspector.pipeline.golden`);
             a wrong verdict raises ``GoldenCheckFailed`` (no run is written) or, under
             ``golden_policy: warn``, is handed to ``on_golden`` with the rest of the outcome.
         recipe_path: The recipe file, for the messages (``inspector recipe sign PATH``).
+        writer: The station's database-writer thread (a :class:`~inspector.pipeline.session.StationSession`
+            passes its own); None: the run starts one of its own and closes it at the end.
 
     A station that requires PINs refuses a recipe nobody signed (:func:`inspector.store.changes.require_signed`).
+    The source may already be open (the session opens it before the model loads).
     """
 
     def __init__(
@@ -115,11 +118,11 @@ class InspectionPipeline:
         keep_images: str = "flagged",
         heatmap_max_side: int = 256,
         on_result: Callable[[PartResult], None] | None = None,
-        on_flagged: Callable[[FlaggedPart], None] | None = None,
         progress: ProgressState | None = None,
         with_pixels: bool = False,
         lot: str | None = None,
-        captions: Any = None,
+        captions: CaptionSink | None = None,
+        writer: StoreWriter | None = None,
         identity: bool = True,
         other_objects: tuple[str, ...] | None = None,
         peak_separation_s: float = DEFAULT_MIN_SEPARATION_S,
@@ -139,11 +142,11 @@ class InspectionPipeline:
         self.keep_images = keep_images
         self.heatmap_max_side = heatmap_max_side
         self.on_result = on_result
-        self.on_flagged = on_flagged
         self.progress = progress or ProgressState()
         self.with_pixels = with_pixels
         self.lot = lot
         self.captions = captions
+        self.writer = writer
         self._lock = threading.Lock()
         self._counts = {Verdict.PASS: 0, Verdict.FAIL: 0, Verdict.UNCERTAIN: 0}
         self._duplicates = 0
@@ -177,18 +180,21 @@ class InspectionPipeline:
     def run(self) -> RunSummary:
         """Run until the source ends, cancel is asked for, or the store fails. Blocks; call from a worker."""
         info = self.detector.info
-        writer: StoreWriter | None = None
+        own_writer = self.writer is None
+        writer = self.writer if self.writer is not None else StoreWriter(self.store)
         post = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inspector-post")
         start = time.perf_counter()
         version = run = None
         error: str | None = None
         error_kind: str | None = None
+        recipe, operator, lot, source_id = self.recipe, self.operator, self.lot, self.source.source_id
         try:
             # the one rule for every face (CLI, window): no threshold measured with other weights
             require_calibration(self.recipe, info)
-            body = self.recipe.to_dict()
-            require_signed(self.store, self.recipe.name, body, self.recipe_path)  # signed changes only
-            version = self.store.save_recipe_version(self.recipe.name, body)
+            body = recipe.to_dict()
+            require_signed(self.store, recipe.name, body, self.recipe_path)  # signed changes only
+            # every write goes through the one writer thread
+            version = writer.call(lambda s: s.save_recipe_version(recipe.name, body)).result()
             if self.golden:  # golden parts first: a wrong verdict refuses the start (or warns)
                 self.golden_outcome = check_golden_parts(
                     self.store, self.recipe, self.detector, version, trigger="run-start", operator=self.operator,
@@ -196,15 +202,15 @@ class InspectionPipeline:
                 )  # fmt: skip
                 if self.on_golden is not None:
                     self.on_golden(self.golden_outcome)
-            if self.operator:
-                self.store.upsert_operator(self.operator)
-            run = self.store.start_run(
-                source=self.source.source_id, recipe_version_id=version.id, operator=self.operator, lot=self.lot
-            )
-            writer = StoreWriter(self.store, on_error=self._on_store_error)
+            if operator:
+                writer.call(lambda s: s.upsert_operator(operator)).result()
+            run = writer.call(
+                lambda s: s.start_run(source=source_id, recipe_version_id=version.id, operator=operator, lot=lot)
+            ).result()
             if self.identity:
                 self._identity_check, self._identity_note = self._open_identity_check()
-            self.source.open()
+            if not self.source.opened:
+                self.source.open()
             while not self.progress.cancelled and not self._store_error:
                 batch = self._next_batch()
                 if batch is None:
@@ -217,14 +223,15 @@ class InspectionPipeline:
         finally:
             self.source.close()
             post.shutdown(wait=True)  # everything scored is handed to the writer ...
-            if writer is not None:
-                writer.flush()  # ... and committed before the run is closed
-                outcome = self._outcome(error)
+            writer.flush()  # ... and committed before the run is closed
+            if run is not None:
+                run_id, outcome = run.id, self._outcome(error)
                 try:
-                    writer.call(lambda s: s.finish_run(run.id, outcome=outcome)).result()
+                    writer.call(lambda s: s.finish_run(run_id, outcome=outcome)).result()
                 except StoreError as exc:
                     if error is None:
                         error, error_kind = str(exc), "store"
+            if own_writer:
                 writer.close()
         seconds = time.perf_counter() - start
         cancelled = self.progress.cancelled
@@ -345,12 +352,12 @@ class InspectionPipeline:
             fresh.append((frame, digest))
         if len(fresh) < len(todo):
             n_known = len(todo) - len(fresh)
-            writer.call(lambda s: s.count_duplicates(run_id, n_known))
+            self._write(writer, lambda s: s.count_duplicates(run_id, n_known))
         if not fresh:
             return
         t0 = time.perf_counter()
         with self.captions.gate.scoring() if self.captions is not None else contextlib.nullcontext():
-            predictions = self.detector.predict([f.image for f, _ in fresh])
+            predictions = self.detector.predict([f.image for f, _ in fresh if f.image is not None])
             identities = [self._check_identity(f.image, p) for (f, _), p in zip(fresh, predictions, strict=True)]
         self._predict_seconds += time.perf_counter() - t0
         for (frame, digest), prediction, identity in zip(fresh, predictions, identities, strict=True):
@@ -366,7 +373,7 @@ class InspectionPipeline:
 
     def _skip(self, frame: Frame, reason: str, run_id: str, writer: StoreWriter) -> None:
         path = _path(frame) or f"{frame.source_id}#{frame.index}"
-        writer.call(lambda s: s.record_skip(path, reason, run_id=run_id))
+        self._write(writer, lambda s: s.record_skip(path, reason, run_id=run_id))
         with self._lock:
             self._skipped += 1
             self._done += 1
@@ -528,33 +535,18 @@ class InspectionPipeline:
         )
         if caption and not stored.duplicate:  # stored as "pending": always hand it over (a closed
             self._submit_caption(stored.id, frame, prediction, verdict)  # scheduler reports it missing)
-        if self.on_flagged is not None and verdict is not Verdict.PASS and not stored.duplicate:
-            try:
-                self.on_flagged(
-                    FlaggedPart(
-                        stored.id,
-                        frame.image,
-                        prediction.anomaly_map,
-                        prediction.score,
-                        verdict,
-                        self.recipe.object_name,
-                        self.recipe.defect_classes,
-                    )
-                )
-            except Exception:  # noqa: BLE001 - a caption problem never touches the verdict
-                log.exception("caption hook failed for inspection %s", stored.id)
 
     def _wants_caption(self, verdict: Verdict) -> bool:
-        return self.captions is not None and bool(self.captions.wants(verdict, self.recipe.defect_classes))
+        return self.captions is not None and self.captions.wants(verdict, self.recipe.defect_classes)
 
     def _submit_caption(
         self, inspection_id: str, frame: Frame, prediction: AnomalyPrediction, verdict: Verdict
     ) -> None:
-        from inspector.captioning import FlaggedPart as CaptionPart
-
+        if self.captions is None or frame.image is None:
+            return
         try:
             self.captions.submit(
-                CaptionPart(
+                FlaggedPart(
                     inspection_id,
                     frame.image,
                     prediction.anomaly_map,
@@ -567,6 +559,15 @@ class InspectionPipeline:
             )
         except Exception:  # noqa: BLE001 - a caption problem never touches the verdict
             log.exception("could not queue the caption of inspection %s", inspection_id)
+
+    def _write(self, writer: StoreWriter, fn: Callable[[InspectionStore], object]) -> None:
+        """A write whose failure stops the run (it is not waited for)."""
+        writer.call(fn).add_done_callback(self._check_write)
+
+    def _check_write(self, future: Future) -> None:
+        exc = future.exception()
+        if exc is not None:
+            self._on_store_error(exc)
 
     def _on_store_error(self, exc: BaseException) -> None:
         with self._lock:

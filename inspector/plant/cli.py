@@ -148,10 +148,11 @@ def run_settings(args: argparse.Namespace):
     return settings
 
 
-def start_for_store(args: argparse.Namespace, store):
-    """The forwarder and MQTT publisher for one ``inspector run`` on ``store`` (None when not configured).
+def start_for_session(args: argparse.Namespace, session):
+    """The forwarder and MQTT publisher for one ``inspector run`` on ``session`` (None when not configured),
+    subscribed to the session's notifications (:meth:`~inspector.plant.link.PlantLink.follow`).
 
-    The OPC UA server needs the station session to drive; here its section is ignored, with a notice.
+    The OPC UA server needs a station control to drive; here its section is ignored, with a notice.
     """
     import sys
     from dataclasses import replace
@@ -168,25 +169,11 @@ def start_for_store(args: argparse.Namespace, store):
         settings = replace(settings, opcua=None)
     if not settings.enabled:
         return None
-    if settings.station_id:
-        store.station = settings.station_id
-    link = PlantLink(store, settings).start()
+    if settings.station_id:  # records carry the station id the plant knows this station by
+        session.store.station = settings.station_id
+    link = PlantLink(session.store, settings).start()
+    link.follow(session)
     print_state_changes(link)
-    print(f"plant network: station '{settings.station}'; " + link.status().describe(), file=sys.stderr)
-    return link
-
-
-def start_for_run(args: argparse.Namespace, session, recipe, spec):
-    """The plant links for one ``inspector run`` (None when no link is configured)."""
-    import sys
-
-    from inspector.plant.control import SessionControl, attach
-
-    settings = run_settings(args)
-    if not settings.enabled:
-        return None
-    control = SessionControl(session, spec, recipes=[recipe], operator=args.operator) if settings.opcua else None
-    link = attach(session, settings, control=control)
     print(f"plant network: station '{settings.station}'; " + link.status().describe(), file=sys.stderr)
     return link
 

@@ -1,15 +1,16 @@
 """The station's links to the plant: forwarder, MQTT publisher and OPC UA server, started together.
 
-A front end (``inspector run``, the window, through the station session) makes one
-:class:`PlantLink` from the plant settings, tells it what happens (a part stored, an override, the
-run state) and shows :meth:`PlantLink.status` — the links themselves read the spool, so a
-notification that never comes only delays them until their next poll.
+A front end (``inspector run``, the window) makes one :class:`PlantLink` from the plant settings,
+subscribes it to the station session's notifications (:meth:`PlantLink.follow`: a part stored, an
+override, the run state) and shows :meth:`PlantLink.status` — the links themselves read the spool,
+so a notification that never comes only delays them until their next poll.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from inspector.plant.forwarder import Forwarder, ForwarderState
 from inspector.plant.mqtt import FAULT, RUNNING, STOPPED, MqttPublisher, PublisherState
@@ -17,6 +18,10 @@ from inspector.plant.opcua import ERROR, READY, OpcUaServer, PartResult, Station
 from inspector.plant.opcua import RUNNING as UA_RUNNING
 from inspector.plant.settings import PlantSettings
 from inspector.store.repository import InspectionStore
+
+if TYPE_CHECKING:
+    from inspector.pipeline.notifications import Notification, RunStateChanged, Subscription
+    from inspector.pipeline.session import StationSession
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +58,7 @@ class PlantLink:
         self.forwarder: Forwarder | None = None
         self.mqtt: MqttPublisher | None = None
         self.opcua: OpcUaServer | None = None
+        self._subscription: Subscription | None = None
         if settings.central is not None:
             self.forwarder = Forwarder(
                 store.db,
@@ -90,23 +96,57 @@ class PlantLink:
         if self.opcua is not None:
             self.opcua.publish_result(result)
 
-    def pipeline_result(self, part: object) -> None:
-        """A pipeline ``PartResult``: a stored part goes to OPC UA's last result, anything wakes the links."""
-        part_id = getattr(part, "inspection_id", None)
-        verdict = getattr(part, "verdict", None)
-        if getattr(getattr(part, "status", None), "value", None) == "stored" and part_id and verdict is not None:
-            self.part_result(
-                PartResult(
-                    part_id,
-                    str(getattr(verdict, "value", verdict)),
-                    float(getattr(part, "score", 0.0) or 0.0),
-                    float(getattr(part, "threshold", 0.0) or 0.0),
-                    part.timestamp,  # type: ignore[attr-defined]
-                    wrong_part=bool(getattr(part, "wrong_part", False)),
-                )
-            )
+    def follow(self, session: StationSession) -> Subscription:
+        """Hear what ``session`` commits, through its notifications (the one path): a stored part wakes
+        the links and is OPC UA's last result; a caption, override or recipe wakes them; the run state
+        is MQTT's retained state and OPC UA's SystemState. :meth:`close` ends the subscription."""
+        from inspector.pipeline.notifications import (
+            CaptionStored,
+            OverrideWritten,
+            PartStored,
+            RecipeSaved,
+            RunStateChanged,
+            StoreChanged,
+        )
+
+        def on_note(note: Notification) -> None:
+            if isinstance(note, PartStored):
+                r = note.result
+                if r.inspection_id and r.verdict is not None:
+                    self.part_result(
+                        PartResult(
+                            r.inspection_id,
+                            r.verdict.value,
+                            float(r.score or 0),
+                            float(r.threshold or 0),
+                            r.timestamp,
+                            wrong_part=bool(r.wrong_part),
+                        )
+                    )
+                else:
+                    self.stored()
+            elif isinstance(note, CaptionStored | OverrideWritten | RecipeSaved | StoreChanged):
+                self.stored()
+            elif isinstance(note, RunStateChanged):
+                self._run_state_changed(note)
+
+        if self._subscription is not None:
+            self._subscription.cancel()
+        self._subscription = session.subscribe(
+            on_note, PartStored, CaptionStored, OverrideWritten, RecipeSaved, StoreChanged, RunStateChanged
+        )
+        return self._subscription
+
+    def _run_state_changed(self, note: RunStateChanged) -> None:
+        from inspector.pipeline.notifications import RunState
+
+        detail = note.message or None
+        if note.state in (RunState.STARTING, RunState.LOADING, RunState.RUNNING):
+            self.run_state(RUNNING, recipe=note.recipe, detail=detail)
+        elif note.state is RunState.FAILED or (note.summary is not None and note.summary.error):
+            self.run_state(FAULT, recipe=note.recipe, detail=detail)
         else:
-            self.stored()
+            self.run_state(STOPPED, recipe=note.recipe)
 
     def run_state(self, state: str, *, recipe: str | None = None, detail: str | None = None) -> None:
         """``running`` / ``stopped`` / ``fault`` (MQTT's retained state; OPC UA's SystemState)."""
@@ -134,6 +174,9 @@ class PlantLink:
 
     def close(self, timeout: float = 30.0) -> PlantStatus:
         """Stop the links; whatever is not yet forwarded or published waits in the spool."""
+        if self._subscription is not None:
+            self._subscription.cancel()
+            self._subscription = None
         if self.opcua is not None:
             self.opcua.stop(timeout)
         if self.mqtt is not None:

@@ -15,6 +15,7 @@ Example::
 from inspector.sources.base import (
     Frame,
     FrameBuffer,
+    FrameCallback,
     SkipRecord,
     Source,
     SourceError,
@@ -35,6 +36,7 @@ __all__ = [
     "FolderSource",
     "Frame",
     "FrameBuffer",
+    "FrameCallback",
     "HotFolderSource",
     "ImageListSource",
     "SkipRecord",

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "Frame",
     "FrameBuffer",
+    "FrameCallback",
     "SkipRecord",
     "Source",
     "SourceError",
@@ -162,6 +163,9 @@ class SourceStats:
 StateCallback = Callable[[SourceEvent], None]
 """Called from the source's thread (or the thread calling open/close) on every state change."""
 
+FrameCallback = Callable[["Frame"], None]
+"""Called from the source's thread with every frame it reads (see :attr:`Source.on_frame`)."""
+
 
 class FrameBuffer:
     """A bounded, thread-safe frame queue between a source's thread and its consumer.
@@ -274,6 +278,9 @@ class Source(ABC):
         self._delivered = 0
         self._thread: threading.Thread | None = None
         self._opened = False
+        self.on_frame: FrameCallback | None = None
+        """Called with every frame before it is buffered, on the source's thread (a live preview sees
+        camera-rate frames even while scoring drops some). Must be quick; its errors are logged."""
 
     # ----------------------------------------------------------------- to implement
 
@@ -317,6 +324,11 @@ class Source(ABC):
     def error(self) -> str | None:
         """Why the source stopped with :attr:`SourceState.ERROR`, else None."""
         return self._error
+
+    @property
+    def opened(self) -> bool:
+        """True once :meth:`open` was called (sources are single-use)."""
+        return self._opened
 
     @property
     def stop_event(self) -> threading.Event:
@@ -480,6 +492,11 @@ class Source(ABC):
             return False
         if error is not None:
             self._record_skip(path, error, frame.timestamp)
+        if self.on_frame is not None:
+            try:
+                self.on_frame(frame)
+            except Exception:  # a preview never stops the inspection
+                log.exception("on_frame of %s failed", self.source_id)
         delivered = self._buffer.put(frame)
         if delivered:
             with self._lock:

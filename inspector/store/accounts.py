@@ -22,6 +22,7 @@ Example::
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -123,7 +124,9 @@ class Accounts:
 
     @staticmethod
     def _policy(conn: Connection) -> Policy:
-        values = dict(conn.execute(select(StationPolicy.id, StationPolicy.value)).tuples().all())
+        values: dict[str, Any] = {
+            key: value for key, value in conn.execute(select(StationPolicy.id, StationPolicy.value))
+        }
         return Policy(require_pin=bool(values.get("require_pin", False)), roles=bool(values.get("roles", False)))
 
     def set_policy(
@@ -382,14 +385,14 @@ class Accounts:
         found = self._signatures(Signature.id == signature_id)
         return found[0] if found else None
 
-    def all_signatures(self) -> list[SignatureRecord]:
+    def all_signatures(self) -> builtins.list[SignatureRecord]:
         """Every electronic signature at this station, oldest first."""
         return self._signatures(Signature.id.is_not(None))
 
-    def signatures(self, subject_id: str) -> list[SignatureRecord]:
+    def signatures(self, subject_id: str) -> builtins.list[SignatureRecord]:
         return self._signatures(Signature.subject_id == subject_id)
 
-    def _signatures(self, where) -> list[SignatureRecord]:
+    def _signatures(self, where) -> builtins.list[SignatureRecord]:
         with self.db.read() as conn:
             rows = conn.execute(
                 select(Signature, Operator.name.label("operator"))

@@ -155,7 +155,7 @@ class ArtifactStore:
         try:
             if key.endswith(HEATMAP_COMPACT_SUFFIX):
                 with Image.open(path) as picture:
-                    low, high = (float(v) for v in picture.text[_RANGE_KEY].split(","))
+                    low, high = (float(v) for v in picture.text[_RANGE_KEY].split(","))  # type: ignore[attr-defined]  # PNG
                     levels = np.asarray(picture, dtype=np.float32)
                 return (low + levels / 65535.0 * ((high - low) or 1.0)).astype(np.float32)
             return np.load(io.BytesIO(gzip.decompress(path.read_bytes())), allow_pickle=False)

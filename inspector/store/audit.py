@@ -429,7 +429,7 @@ def verify(
             if entry is None:
                 add(Finding(table, row["id"], "is not in the audit trail (written outside the station)", at), at, None)
                 continue
-            changes = _diff(json.loads(entry.content), canonical_row(table, row))
+            changes = _diff(json.loads(entry.content), canonical_row(table, dict(row)))
             if changes:
                 add(
                     Finding(table, row["id"], "changed outside the station: " + "; ".join(changes), at, entry.seq),

@@ -473,6 +473,7 @@ def _schema_write(db: Database) -> Iterator[Connection]:
     try:
         with db._writer.connect() as conn:
             raw = conn.connection.dbapi_connection
+            assert raw is not None  # a checked-out connection always has its DB-API connection
             raw.execute("PRAGMA foreign_keys = OFF")  # outside a transaction, or SQLite ignores it
             try:
                 with conn.begin():

@@ -66,7 +66,7 @@ def part_image(
     if copy is not None:
         return PartImage(copy, "copy", changed, why)
     if state == "same":
-        return PartImage(Path(record.file_path), "original", False, "Showing the original file.")
+        return PartImage(Path(str(record.file_path)), "original", False, "Showing the original file.")
     if thumb is not None:
         note = {
             "changed": f"The {CHANGED}: showing the stored thumbnail.",

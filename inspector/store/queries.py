@@ -221,7 +221,7 @@ def load_records(conn: Connection, ids: Sequence[str]) -> list[InspectionRecord]
     if not ids:
         return []
     rows: dict[str, Row[Any]] = {}
-    latest: dict[str, Row[Any]] = {}
+    latest: dict[str, Any] = {}  # inspection id -> its newest override row
     counts: Counter[str] = Counter()
     for chunk in chunks(ids):
         stmt = (
@@ -243,9 +243,9 @@ def load_records(conn: Connection, ids: Sequence[str]) -> list[InspectionRecord]
             .where(Override.inspection_id.in_(chunk))
             .order_by(Override.inspection_id, Override.seq)
         )
-        for r in trail:
-            latest[r.inspection_id] = r
-            counts[r.inspection_id] += 1
+        for t in trail:
+            latest[t.inspection_id] = t
+            counts[t.inspection_id] += 1
     corrected = {c.inspection_id: c for c in load_corrections(conn, [i for i in ids if i in rows])}
     return [_record(rows[i], latest.get(i), counts[i], corrected.get(i)) for i in ids if i in rows]
 

@@ -481,7 +481,7 @@ class InspectionStore:
         stmt = (
             select(Inspection.id)
             .where(*queries.conditions(where))
-            .order_by(*queries.ORDER[Order(order)])
+            .order_by(*queries.ORDER[Order(order)])  # type: ignore[arg-type]
             .offset(offset)
             .limit(limit)
         )

@@ -10,30 +10,47 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
 from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from inspector.captioning import CaptionOutcome
 from inspector.core.provenance import uncalibrated_warning
 from inspector.core.rate import RateMeter
 from inspector.core.recipe import Recipe, load_recipe
 from inspector.core.types import DetectorInfo
 from inspector.errors import InspectorError, WeightsMissingError
-from inspector.pipeline import RunSummary
+from inspector.pipeline import (
+    DetectorReady,
+    PartNotStored,
+    PartStored,
+    RunRequest,
+    RunSummary,
+    SourceStateChanged,
+    Subscription,
+)
 from inspector.sources import SourceState
 from inspector.sources.hints import subfolder_hint
 from inspector.store import CaptionStatus
+from inspector.ui.bridge import OpChange
 from inspector.ui.live_view import LiveView
-from inspector.ui.live_worker import DetectorCache, DisplayPreparer, LiveFeed, SessionConfig, run_session
+from inspector.ui.live_worker import DisplayPreparer, LiveFeed, run_live
 from inspector.ui.station import Station
 from inspector.ui.theme import VERDICT_TEXT
 from inspector.ui.widgets import fmt_score
-from inspector.ui.workers import Job, OpChange, describe_error
+from inspector.ui.workers import Job, describe_error
 
 log = logging.getLogger(__name__)
 
 TICK_MS = 20
+CAPTIONS_KEPT = 64  # caption outcomes remembered for parts not painted yet
+
+
+def _golden_note(feed: LiveFeed, outcome) -> None:
+    if outcome.check:
+        feed.notes.put((outcome.message, "info" if outcome.passed else "warning"))
 
 
 class LiveController(QObject):
@@ -49,7 +66,6 @@ class LiveController(QObject):
         super().__init__(parent)
         self.view = view
         self.station = station
-        self.cache = DetectorCache(station.detector_factory)
         self.job: Job | None = None
         self.feed: LiveFeed | None = None
         self.preparer: DisplayPreparer | None = None
@@ -60,15 +76,14 @@ class LiveController(QObject):
         self._shown_any = False
         self._overrides_at_start = 0
         self._current_id: str | None = None
-        self._caption_polls = 0
+        self._captions: OrderedDict[str, CaptionOutcome] = OrderedDict()
+        self._subscription: Subscription | None = None
         self._stopping = False
         self._after_stop: list = []
         self.timer = QTimer(self)
+        self.timer.setObjectName("live-screen-tick")  # paints the in-memory feed; never reads the store
         self.timer.setInterval(TICK_MS)
         self.timer.timeout.connect(self.tick)
-        self.caption_timer = QTimer(self)
-        self.caption_timer.setInterval(1000)
-        self.caption_timer.timeout.connect(self._poll_caption)
         view.start_requested.connect(self.start)
         view.stop_requested.connect(self.stop)
         view.colormap.currentTextChanged.connect(self._colormap_changed)
@@ -86,7 +101,8 @@ class LiveController(QObject):
         if self.job is not None:
             return False
         station = self.station
-        if not station.ready:
+        session = station.session
+        if session is None or not station.ready:
             self.view.messages.show_message("The database is still opening; try again in a moment.", "warning")
             return False
         path = self.view.recipe_path()
@@ -96,17 +112,12 @@ class LiveController(QObject):
         try:
             recipe = load_recipe(path)
             choice = self.view.source_choice()
-            choice.spec()
+            spec = choice.spec()
         except InspectorError as exc:
             self.view.messages.show_message(describe_error(exc), "error")
             return False
         if warning := uncalibrated_warning(recipe, path):  # other weights are refused by the pipeline itself
             self.view.messages.show_message(warning, "warning")
-        hook = None
-        try:
-            hook = station.caption_hook_factory(station, recipe)
-        except Exception as exc:  # captions are optional: the run goes on without them
-            self.view.messages.show_message(f"Captions are off for this run: {describe_error(exc)}", "warning")
         self.recipe = recipe
         self.summary = None
         self.counts = dict.fromkeys(self.counts, 0)
@@ -114,22 +125,29 @@ class LiveController(QObject):
         self._shown_any = False
         self._overrides_at_start = station.session_overrides
         self._current_id = None
+        self._captions.clear()
         self.feed = LiveFeed()
         self.feed.band = recipe.uncertain_band
         self.feed.colormap = self.view.overlay.colormap
         self.preparer = DisplayPreparer(self.feed)
-        config = SessionConfig(
-            recipe=recipe,
-            source=choice,
-            store=station.store,
+        request = RunRequest(
+            recipe,
+            spec,
             operator=station.operator,
-            device=station.settings.device,
-            dtype=station.settings.dtype,
-            random_weights=station.random_weights,
             lot=self.view.lot_text() or None,
-            caption_hook=hook,
+            batch_size=4,
+            live=choice.live,
+            with_pixels=True,
+            recipe_path=path,
+            on_frame=self.feed.on_frame if choice.has_preview else None,
+            on_golden=partial(_golden_note, self.feed),  # the golden-part check at the start, as a message
         )
-        self.job = Job(partial(run_session, config, self.feed, self.cache), name="inspector-inference", parent=self)
+        self._subscription = session.subscribe(
+            self.feed.on_note, PartStored, PartNotStored, SourceStateChanged, DetectorReady
+        )
+        self.job = Job(
+            partial(run_live, session, request, station.captioner()), name="inspector-inference", parent=self
+        )
         self.job.progress.connect(self._on_progress)
         self.job.finished.connect(self._on_finished)
         self.job.failed.connect(self._on_failed)
@@ -137,7 +155,7 @@ class LiveController(QObject):
         self.view.reset(recipe.threshold, recipe.uncertain_band)
         self.view.drift.set_reference(recipe.calibration)
         self.view.set_running(True, preview=choice.has_preview)
-        self.view.set_stage(f"Starting {choice.spec()} with recipe '{recipe.name}' …")
+        self.view.set_stage(f"Starting {spec.describe()} with recipe '{recipe.name}' …")
         self._stopping = False
         self.job.start()
         self.timer.start()
@@ -158,7 +176,6 @@ class LiveController(QObject):
         """Stop any session; ``then()`` runs once it has ended. True when nothing was running."""
         if self.job is None:
             self._stop_threads()
-            self.caption_timer.stop()
             return True
         if then is not None:
             self._after_stop.append(then)
@@ -166,6 +183,9 @@ class LiveController(QObject):
         return False
 
     def _stop_threads(self) -> None:
+        if self._subscription is not None:
+            self._subscription.cancel()
+            self._subscription = None
         if self.preparer is not None:
             self.preparer.stop()
             self.preparer = None
@@ -233,8 +253,6 @@ class LiveController(QObject):
                 self.view.overlay.clear_view("Stopped before the first part" if stopped else "No part was inspected")
             if not stopped:
                 self._hint_subfolders()
-        if self.station.ops is not None:
-            self.station.ops.notify(OpChange("inspections"))
         self.running_changed.emit(False)
         self.run_finished.emit(summary)
         callbacks, self._after_stop = self._after_stop, []
@@ -304,19 +322,20 @@ class LiveController(QObject):
             view.show_part(part, feed.band, self.station.random_weights)
             self._shown_any = True
             self._current_id = part.inspection_id
-            self._caption_polls = 0
-            if part.verdict in ("fail", "uncertain") and self.station.settings.captioner_enabled:
-                view.set_caption(None, None, pending=True)
-                self.caption_timer.start()
-            else:
-                self.caption_timer.stop()
-                if part.verdict in ("fail", "uncertain"):
+            if part.verdict in ("fail", "uncertain"):
+                outcome = self._captions.get(part.inspection_id or "")
+                if outcome is not None:
+                    self._show_caption(outcome)
+                elif self.station.settings.captioner_enabled:
+                    view.set_caption(None, None, pending=True)
+                else:
                     view.set_caption(None, None, off=True)
         frame = feed.frame.take()
         if frame is not None:
             view.show_frame(frame)
         rate = self.rate.rate(now)
-        source = feed.source
+        session = self.station.session
+        source = session.source if session is not None else None
         view.set_counters(
             inspected=self.counts["inspected"],
             failed=self.counts["failed"],
@@ -331,22 +350,17 @@ class LiveController(QObject):
         self.detector_ready.emit(info)
 
     # -- captions ------------------------------------------------------------------------------------------
-    def _poll_caption(self) -> None:
-        """Ask the store (off the GUI thread) whether the displayed part's caption has arrived."""
-        store, part_id = self.station.store, self._current_id
-        self._caption_polls += 1
-        if store is None or part_id is None or self._caption_polls > 120:
-            self.caption_timer.stop()
+    def on_change(self, change: OpChange) -> None:
+        """A caption was stored (from the session bridge): show it if its part is on screen."""
+        if change.kind != "caption" or not change.inspection_ids or change.detail is None:
             return
-        self.station.tasks.submit(
-            lambda: store.get(part_id), partial(self._caption_arrived, part_id), lambda _exc: None
-        )
+        inspection_id, outcome = change.inspection_ids[0], change.detail
+        self._captions[inspection_id] = outcome
+        while len(self._captions) > CAPTIONS_KEPT:
+            self._captions.popitem(last=False)
+        if inspection_id == self._current_id:
+            self._show_caption(outcome)
 
-    def _caption_arrived(self, part_id: str, record) -> None:
-        if part_id != self._current_id:
-            return
-        done = record.caption_status in (CaptionStatus.DONE, CaptionStatus.MISSING)
-        text = record.caption if record.caption_status is CaptionStatus.DONE else record.caption_reason
-        self.view.set_caption(text, record.defect_type, pending=not done)
-        if done:
-            self.caption_timer.stop()
+    def _show_caption(self, outcome: CaptionOutcome) -> None:
+        text = outcome.caption if outcome.status is CaptionStatus.DONE else outcome.reason
+        self.view.set_caption(text, outcome.defect_type, pending=False)

@@ -13,31 +13,35 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from functools import partial
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox, QTabWidget
 
 from inspector.core.pins import PIN_ENV
+from inspector.core.threads import lower_thread_priority
 from inspector.core.types import DetectorInfo
 from inspector.errors import InspectorError
-from inspector.store import InspectionStore, open_store
+from inspector.pipeline import StationSession, open_session
+from inspector.pipeline.detector_cache import DetectorFactory
+from inspector.pipeline.session import CaptionFactory
+from inspector.store import InspectionStore
 from inspector.store.accounts import Policy
 from inspector.store.audit import VerifyReport
+from inspector.ui.bridge import OpChange, SessionBridge
 from inspector.ui.first_run import FirstRunPanel, WeightsReport, check_weights
 from inspector.ui.live_controller import LiveController
 from inspector.ui.live_view import SHORTCUTS_TEXT, LiveView
-from inspector.ui.live_worker import lower_thread_priority
 from inspector.ui.login import LoginDialog
 from inspector.ui.plain_text import plain_labels, plain_tooltip
 from inspector.ui.recipe_editor import RecipeEditor
 from inspector.ui.review_queue import REVIEW_SHORTCUTS, ReviewQueue
 from inspector.ui.settings import SettingsDialog, StationSettings, save_settings
-from inspector.ui.station import CaptionHookFactory, Station, default_caption_hook, recipe_files
+from inspector.ui.station import Station, recipe_files
 from inspector.ui.theme import app_icon, apply_theme
 from inspector.ui.widgets import ElidedLabel, random_weights_badge
-from inspector.ui.workers import OpChange, StoreOps, Tasks, describe_error
+from inspector.ui.workers import StoreOps, Tasks, describe_error
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +77,8 @@ class MainWindow(QMainWindow):
         *,
         operator: str = "",
         random_weights: bool = False,
-        detector_factory: Callable[..., Any] | None = None,
-        caption_hook_factory: CaptionHookFactory = default_caption_hook,
+        detector_factory: DetectorFactory | None = None,
+        caption_factory: CaptionFactory | None = None,
         ask_login: bool = True,
         check_weights_on_start: bool = True,
         preload_torch_after_s: float | None = 2.0,
@@ -91,7 +95,7 @@ class MainWindow(QMainWindow):
             random_weights=random_weights,
             tasks=self.tasks,
             detector_factory=detector_factory,
-            caption_hook_factory=caption_hook_factory,
+            caption_factory=caption_factory,
         )
         self._ask_login = ask_login and not operator
         self._check_weights = check_weights_on_start and not random_weights
@@ -201,32 +205,29 @@ class MainWindow(QMainWindow):
         help_menu.addAction(about)
 
     def _open_store(self) -> None:
-        path = self.station.settings.database_path
-        durability = self.station.settings.durability
+        """Open the station session (database, writer thread) on a reader thread."""
+        config = self.station.session_config()
+        if self._database:  # a server URL: the central plant database, for review across stations
+            from inspector.plant.settings import open_central_store
 
-        def open_it() -> InspectionStore:
-            if self._database:
-                from inspector.plant.settings import open_central_store
+            config = replace(config, store_opener=partial(open_central_store, self._database))
+        self.tasks.submit(lambda: open_session(config), self._session_opened, self._store_failed)
 
-                return open_central_store(self._database)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            return open_store(path, durability=durability)
-
-        self.tasks.submit(open_it, self._store_opened, self._store_failed)
-
-    def _store_opened(self, store: InspectionStore) -> None:
+    def _session_opened(self, session: StationSession) -> None:
         if self._closed:
-            store.close()
+            session.close()
             return
-        self.station.store = store
-        self.station.ops = StoreOps(store, self.tasks, self)
+        self.station.session = session
+        self.station.bridge = SessionBridge(session, self)
+        self.station.bridge.parts_stored.connect(self.review.on_parts_stored)
+        self.station.ops = StoreOps(session, self.tasks, self.station.bridge, self)
         self.station.ops.changed.connect(self._changed)
         self.station.ops.error.connect(lambda text: self.live.messages.show_message(text, "error"))
         self.review.attach_store()
         self.recipes._load_versions(self.recipes.name.text().strip())
         self.recipes.recalibration.compute()
         self.store_ready.emit()
-        self._check_logins(store)
+        self._check_logins(session.store)
         self.verify_audit()
 
     def _store_failed(self, exc: BaseException) -> None:
@@ -343,11 +344,10 @@ class MainWindow(QMainWindow):
         new = dialog.result_settings()
         self.station.settings = new
         self._save_settings()
-        if not new.captioner_enabled or new.captioner_model != old.captioner_model:
-            captions = self.station.extras.get("captions")
-            if captions is not None and not self.controller.running:
-                self.station.extras.pop("captions")
-                self.tasks.submit(captions.close)  # may take a moment: off the GUI thread
+        session = self.station.session
+        if session is not None and not self.controller.running and self.station.captioner() != session.captioner:
+            captioner = self.station.captioner()
+            self.tasks.submit(lambda: session.set_captioner(captioner))  # may take a moment: off the GUI thread
         if new.theme != old.theme:
             apply_theme(QApplication.instance(), new.theme)
         if new.data_folder != old.data_folder:
@@ -465,6 +465,7 @@ class MainWindow(QMainWindow):
     def _changed(self, change: OpChange) -> None:
         if change.kind == "override":
             self.station.session_overrides += 1
+        self.controller.on_change(change)
         self.review.on_change(change)
 
     def _detector_ready(self, info: DetectorInfo) -> None:
@@ -569,18 +570,12 @@ class MainWindow(QMainWindow):
             advance_after_relabel=self.review.advance.isChecked(),
         )
         self._save_settings()
-        captions = self.station.extras.pop("captions", None)
-        if captions is not None:  # before the writer it writes through
-            try:
-                captions.close()
-            except Exception:  # closing must go on
-                log.exception("closing the caption scheduler failed")
         export = getattr(self, "export_dialog", None)
         if export is not None and export.job is not None:  # it reads the store: stop it before the store closes
             export.job.cancel()
             export.job.wait(30)
         self.tasks.shutdown(wait=True)
-        if self.station.ops is not None:
-            self.station.ops.close()
-        if self.station.store is not None:
-            self.station.store.close()
+        if self.station.bridge is not None:
+            self.station.bridge.close()
+        if self.station.session is not None:  # captions first, then the writer, then the database
+            self.station.session.close()

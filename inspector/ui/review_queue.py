@@ -28,8 +28,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from inspector.store import CaptionStatus, InspectionFilter, InspectionRecord, Verdict
+from inspector.pipeline import OverrideWritten
+from inspector.store import InspectionFilter, InspectionRecord, Verdict
 from inspector.store.labels import waiting_for_review
+from inspector.ui.bridge import OpChange
 from inspector.ui.caption_editor import attach_caption_editor
 from inspector.ui.detail_view import REVIEW_SHORTCUTS, DetailData, DetailView, load_detail
 from inspector.ui.review_model import COLUMNS, InspectionTableModel
@@ -39,7 +41,7 @@ from inspector.ui.station_filter import StationFilter
 from inspector.ui.theme import VERDICT_COLOURS, VERDICT_TEXT
 from inspector.ui.timeline_view import TimelineDialog
 from inspector.ui.widgets import BannerArea, MessageBar
-from inspector.ui.workers import OpChange, describe_error
+from inspector.ui.workers import describe_error
 
 
 def ask_label(parent: QWidget, classes: tuple[str, ...], current: str | None) -> str | None:
@@ -117,6 +119,10 @@ class ReviewQueue(QWidget):
         self.text.setToolTip("Finds parts whose file name or caption contains the text, or whose id starts with it")
         self.text.setMinimumWidth(220)
         self.text.setClearButtonEnabled(True)
+        self._new_parts = QTimer(self)  # coalesces "parts stored" notifications into one reload
+        self._new_parts.setSingleShot(True)
+        self._new_parts.setInterval(300)
+        self._new_parts.timeout.connect(self.refresh)
         self._text_timer = QTimer(self)
         self._text_timer.setSingleShot(True)
         self._text_timer.setInterval(300)
@@ -459,12 +465,6 @@ class ReviewQueue(QWidget):
         self.detail.show_data(data)
         self.model.replace_record(data.record)
         self.buttons["timeline"].setEnabled(bool(data.record.run_id) and data.record.media_time_s is not None)
-        if data.record.caption_status is CaptionStatus.PENDING:  # the captioner is still at it: look again
-            QTimer.singleShot(2000, self, lambda part=data.record.id: self._recheck_caption(part))
-
-    def _recheck_caption(self, inspection_id: str) -> None:
-        if inspection_id == self._detail_for and self.isVisible():
-            self.load_detail(inspection_id)
 
     # -- decisions -------------------------------------------------------------------------------------
     def _target(self) -> InspectionRecord | None:
@@ -493,7 +493,7 @@ class ReviewQueue(QWidget):
 
         ops.run(
             fn,
-            change=OpChange("override", (record.id,)),
+            notify=OverrideWritten((record.id,)),
             on_done=done,
             on_error=lambda exc: self.messages.show_message(describe_error(exc), "warning"),
         )
@@ -533,7 +533,7 @@ class ReviewQueue(QWidget):
 
         ops.run(
             self.verdict_operation(part, verdict),
-            change=OpChange("override", (part,)),
+            notify=OverrideWritten((part,)),
             on_done=recorded,
             on_error=lambda exc: done(f"Not recorded: {describe_error(exc)}"),
         )
@@ -588,14 +588,22 @@ class ReviewQueue(QWidget):
             self.select_row(row)
         ops.run(
             lambda s: s.undo_last_override(target_id, operator),
-            change=OpChange("override", (target_id,)),
+            notify=OverrideWritten((target_id,)),
             on_done=lambda _r: self.override_done.emit(target_id),
             on_error=lambda exc: self.messages.show_message(describe_error(exc), "info"),
         )
 
+    def on_parts_stored(self, _count: int) -> None:
+        """New parts were stored (a run is going): show them, at most a few times a second."""
+        if self.isVisible():
+            if not self._new_parts.isActive():
+                self._new_parts.start()
+        else:
+            self._stale = True
+
     def on_change(self, change: OpChange) -> None:
         """React to a database change (Anki-style): reload the parts concerned, or the list."""
-        if change.kind == "override":
+        if change.kind in ("override", "caption"):
             store = self.station.store
             for inspection_id in change.inspection_ids:
                 if inspection_id == self._detail_for:

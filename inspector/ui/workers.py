@@ -5,8 +5,8 @@ Three tools, after napari, Anki and Orange3:
 - :class:`Tasks`: short reads (a page of the review table, a part's image and heatmap) run on a small
   thread pool; the result comes back as a callback on the GUI thread.
 - :class:`StoreOps`: every database change the window makes (an override, a recipe version) is an
-  operation run on the one database-writer thread (:class:`~inspector.store.StoreWriter`), followed
-  by one ``changed`` notification that the views react to (Anki's ``OpChanges``).
+  operation run on the session's one database-writer thread, followed by one ``changed``
+  notification that the views react to (Anki's ``OpChanges``, through the session bridge).
 - :class:`Job`: a long plain function taking a :class:`~inspector.core.progress.ProgressState`
   (loading a model, calibrating, an inspection run) on its own thread, with throttled progress,
   cancel, and ``finished`` / ``failed`` signals.
@@ -23,13 +23,20 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from inspector.core.progress import Cancelled, ProgressState
 from inspector.errors import InspectorError
 from inspector.store import InspectionStore, StoreError, StoreWriter
+from inspector.ui.bridge import OpChange, notification_of
+
+if TYPE_CHECKING:
+    from inspector.pipeline import Notification, StationSession
+    from inspector.ui.bridge import SessionBridge
+
+__all__ = ["GuiCaller", "Job", "LatestSlot", "Mailbox", "OpChange", "StoreOps", "Tasks", "describe_error"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -122,47 +129,47 @@ class Tasks(QObject):
         self._pool.shutdown(wait=wait, cancel_futures=True)
 
 
-@dataclass(frozen=True)
-class OpChange:
-    """What a database operation changed (Anki-style), for the views to refresh."""
-
-    kind: str  # "override", "recipe", "inspections"
-    inspection_ids: tuple[str, ...] = ()
-    detail: Any = None
-
-
 class StoreOps(QObject):
-    """Database changes made by the window, run on one writer thread; ``changed`` follows each success."""
+    """Database changes made by the window, run on the session's one writer thread.
+
+    Each operation names the notification it stands for (e.g. ``OverrideWritten``); the session
+    publishes it once the change committed, and ``changed`` (the views' one change signal, fed by the
+    :class:`~inspector.ui.bridge.SessionBridge`) follows on the GUI thread.
+    """
 
     changed = Signal(object)  # OpChange
     error = Signal(str)
 
-    def __init__(self, store: InspectionStore, tasks: Tasks, parent: QObject | None = None) -> None:
+    def __init__(self, session: StationSession, tasks: Tasks, bridge: SessionBridge, parent: QObject | None = None):
         super().__init__(parent)
-        self.store = store
+        self.session = session
+        self.store = session.store
         self._tasks = tasks
-        self._writer = StoreWriter(store, name="inspector-ui-db")
+        bridge.changed.connect(self.changed)
 
     def run(
         self,
         fn: Callable[[InspectionStore], T],
         *,
-        change: OpChange | None = None,
+        notify: Notification | Callable[[T], Notification] | None = None,
         on_done: Callable[[T], Any] | None = None,
         on_error: Callable[[BaseException], Any] | None = None,
+        change: OpChange | None = None,
     ) -> Future[T] | None:
-        """Queue ``fn(store)`` on the writer thread; callbacks and ``changed`` come on the GUI thread."""
+        """Queue ``fn(store)`` on the writer thread; once committed the session publishes ``notify`` (or
+        ``notify(result)``; ``change``: the notification that view change stands for); ``on_done`` /
+        ``on_error`` come on the GUI thread."""
+        if notify is None and change is not None:
+            notify = notification_of(change)
         try:
-            future = self._writer.call(fn)
+            future = self.session.write(fn, notify)
         except StoreError as exc:
             self.error.emit(describe_error(exc))
             return None
-        future.add_done_callback(lambda f: self._tasks.post(partial(self._deliver, f, change, on_done, on_error)))
+        future.add_done_callback(lambda f: self._tasks.post(partial(self._deliver, f, on_done, on_error)))
         return future
 
-    def _deliver(
-        self, future: Future, change: OpChange | None, on_done: Callable | None, on_error: Callable | None
-    ) -> None:
+    def _deliver(self, future: Future, on_done: Callable | None, on_error: Callable | None) -> None:
         exc = future.exception()
         if exc is not None:
             if on_error is not None:
@@ -170,24 +177,13 @@ class StoreOps(QObject):
             else:
                 self.error.emit(describe_error(exc))
             return
-        result = future.result()
         if on_done is not None:
-            on_done(result)
-        if change is not None:
-            self.changed.emit(change)
+            on_done(future.result())
 
     @property
     def writer(self) -> StoreWriter:
-        """The database-writer thread (for workers that write through it, e.g. the caption scheduler)."""
-        return self._writer
-
-    def notify(self, change: OpChange) -> None:
-        """Announce a change made elsewhere (e.g. parts stored by an inspection run)."""
-        self.changed.emit(change)
-
-    def close(self) -> None:
-        """Commit what is queued, then stop the writer thread."""
-        self._writer.close()
+        """The session's database-writer thread."""
+        return self.session.writer
 
 
 class Job(QObject):

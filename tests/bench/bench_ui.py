@@ -194,7 +194,7 @@ def bench_event_loop(folder: Path, model: str, seconds: float) -> None:
     elapsed = time.perf_counter() - t1
     scored = window.controller.counts["inspected"] - counts0["inspected"]
     painted = window.live.frames_shown - frames0
-    feed_source = window.controller.feed.source
+    feed_source = window.station.session.source
     dropped = feed_source.dropped if feed_source is not None else 0
     window.controller.stop()
     while window.controller.running:

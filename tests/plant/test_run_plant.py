@@ -23,7 +23,7 @@ def test_run_with_a_central_url_forwards_publishes_and_says_so(tmp_path, tiny_re
     data.mkdir()
     mqtt = {"host": "127.0.0.1", "port": mqtt_broker.mqtt_port, "username": "inspector", "password": "inspector"}
     (data / "plant.json").write_text(json.dumps({"station_id": "line7-cam2", "mqtt": {**mqtt, "site": "acme"}}))
-    sub = Subscriber(mqtt_broker.mqtt_port, "acme/+/+/line7-cam2/inspector/verdict")
+    sub = Subscriber(mqtt_broker.mqtt_port, "acme/+/+/line7-cam2/inspector/#")
     assert sub.subscribed.wait(60)
     cmd = [
         sys.executable, "-m", "inspector", "run", "--recipe", str(_recipe(tmp_path)), "--source",
@@ -46,4 +46,7 @@ def test_run_with_a_central_url_forwards_publishes_and_says_so(tmp_path, tiny_re
         local.close()
         central.close()
     _wait(lambda: {b["part_id"] for b in sub.bodies("verdict")} >= ids, "MQTT verdicts")
+    # the link follows the session's notifications: the run's state (with its recipe, which only the
+    # session's run-state notifications carry) reached the retained state topic
+    _wait(lambda: "bracket" in {b.get("recipe") for b in sub.bodies("state")}, "the run state")
     sub.close()

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QApplication
 from inspector.core.recipe import Recipe, save_recipe
 from inspector.store import open_store
 from inspector.ui.settings import StationSettings
+from tests.captioning.conftest import blip_spec, tiny_blip, tiny_clip, tokenizer  # noqa: F401
 from tests.pipeline.conftest import TINY_DINO, texture, tiny_registry, write_parts, write_reference  # noqa: F401
 
 WAIT_MS = 60_000
@@ -40,6 +41,19 @@ def tiny_recipe(tmp_path, settings, tiny_registry) -> tuple[Recipe, object]:  # 
     path = settings.recipes_dir / "bracket.json"
     save_recipe(recipe, path)
     return recipe, path
+
+
+@pytest.fixture
+def caption_factory(tiny_blip, tiny_clip):  # noqa: F811
+    """Builds the session's caption scheduler on the tiny real BLIP and CLIP (random weights)."""
+    from inspector.captioning import CaptionScheduler, DefectTypeClassifier
+
+    def make(on_result, **options):
+        return CaptionScheduler(
+            tiny_blip, on_result, classifier=DefectTypeClassifier(tiny_clip), on_error=options.get("on_error")
+        )
+
+    return make
 
 
 @pytest.fixture

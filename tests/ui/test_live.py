@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 
 from inspector.store import InspectionFilter, open_store
 from tests.ui.conftest import WAIT_MS, write_parts
@@ -159,53 +161,72 @@ def test_closing_during_a_run_stops_workers_and_loses_nothing(qtbot, make_window
         assert run.ended_at is not None and run.counts.total == 5
 
 
-def test_captions_show_up_when_they_arrive(qtbot, make_window, tiny_recipe, tmp_path, settings):
-    """The caption hook gets every flagged part after its verdict is stored; what it writes to the store
-    appears in the live screen and in the review detail."""
+def test_review_table_shows_new_parts_while_the_run_is_going(qtbot, make_window, tiny_recipe, tmp_path):
+    """Parts stored by a running session reach the review table through the session's notifications."""
+    _recipe, recipe_path = tiny_recipe
+    folder = tmp_path / "hot"
+    folder.mkdir()
+    window = make_window()
+    window.tabs.setCurrentWidget(window.review)
+    _choose(window, "hot", folder, recipe_path)
+    parts = write_parts(tmp_path / "made", 5)
+    with qtbot.waitSignal(window.controller.run_finished, timeout=WAIT_MS):
+        window.controller.start()
+        _wait_watching(qtbot, window)
+        for path in parts[:3]:
+            path.rename(folder / path.name)
+        qtbot.waitUntil(lambda: window.review.model.rowCount() == 3, timeout=WAIT_MS)
+        assert window.controller.running  # the hot folder run goes on until stopped
+        # the window's writes, the run's verdicts and captions share the session's one writer thread
+        assert [t.name for t in threading.enumerate()].count("inspector-db") == 1
+        for path in parts[3:]:
+            path.rename(folder / path.name)
+        qtbot.waitUntil(lambda: window.review.model.rowCount() == 5, timeout=WAIT_MS)
+        assert window.controller.running
+        window.controller.stop()
+    assert window.review.count_label.text() == "5 parts"
+
+
+def test_captions_show_up_when_they_are_stored(qtbot, make_window, tiny_recipe, tmp_path, settings, caption_factory):
+    """The session's caption scheduler (tiny real BLIP) captions every flagged part after its verdict is
+    stored; the "caption stored" notification brings it to the live screen and the review detail."""
     from dataclasses import replace
 
     from inspector.store import CaptionStatus
 
     _recipe, recipe_path = tiny_recipe
     write_parts(tmp_path / "parts", 6, defect_every=1)  # every part has the pasted square
-    flagged = []
-
-    class FakeCaptions:
-        def __init__(self, station):
-            self.station = station
-
-        def __call__(self, part):  # on the pipeline's writer thread
-            flagged.append(part.inspection_id)
-            self.station.ops.writer.call(
-                lambda s: s.set_caption(
-                    part.inspection_id,
-                    status=CaptionStatus.DONE,
-                    caption=f"a {part.object_name} with a bright square",
-                    defect_type="square",
-                    defect_confidence=0.9,
-                )
-            )
-
-        def close(self):
-            pass
-
-    window = make_window(
-        settings=replace(settings, captioner_enabled=True),
-        caption_hook_factory=lambda station, recipe: FakeCaptions(station),
-    )
+    window = make_window(settings=replace(settings, captioner_enabled=True), caption_factory=caption_factory)
+    assert not hasattr(window.controller, "caption_timer")  # no timer asks the store
     live = window.live
     _choose(window, "folder", tmp_path / "parts", recipe_path)
-    recipe = window.controller
-    with qtbot.waitSignal(recipe.run_finished, timeout=WAIT_MS):
+    captions = []
+    polling: list[set[str]] = []  # the repeating timers running when each caption arrived
+
+    def on_change(change) -> None:
+        if change.kind == "caption":
+            captions.append(change)
+            timers = window.findChildren(QTimer)
+            repeating = {t.objectName() or repr(t) for t in timers if t.isActive() and not t.isSingleShot()}
+            polling.append(repeating - {"live-screen-tick"})  # the tick paints the in-memory feed only
+
+    window.station.bridge.changed.connect(on_change)
+    with qtbot.waitSignal(window.controller.run_finished, timeout=WAIT_MS):
         window.controller.start()
     shown = live.overlay.part
-    assert flagged and shown.inspection_id in flagged
-    qtbot.waitUntil(lambda: live.caption.text() == "a bracket with a bright square", timeout=WAIT_MS)
-    assert live.defect.text() == "square"
+    assert shown is not None and shown.verdict in ("fail", "uncertain")
+    assert window.station.session.wait_captions(WAIT_MS / 1000)
+    qtbot.waitUntil(lambda: shown.inspection_id in {c.inspection_ids[0] for c in captions}, timeout=WAIT_MS)
+    with open_store(window.station.settings.database_path) as store:
+        record = store.get(shown.inspection_id)
+    assert record.caption_status is CaptionStatus.DONE and record.caption.startswith("[random weights]")
+    assert live.caption.text() == record.caption
+    # no timer asked the store: at most the live screen's paint tick ran when a caption came
+    assert polling and all(not active for active in polling), polling
+    assert live.defect.text() == record.defect_type
     window.show_inspection(shown.inspection_id)
     qtbot.waitUntil(
         lambda: window.review.detail.data is not None and window.review.detail.data.record.id == shown.inspection_id,
         timeout=WAIT_MS,
     )
-    assert window.review.detail.fields["Caption"].text() == "a bracket with a bright square"
-    assert window.review.detail.fields["Defect type"].text() == "square (90%)"
+    assert window.review.detail.fields["Caption"].text() == record.caption

@@ -11,7 +11,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
 from inspector.core.recipe import Recipe, save_recipe
-from inspector.ui.workers import OpChange
+from inspector.pipeline import RecipeSaved
 from tests.helpers import write_reference
 from tests.ui.conftest import WAIT_MS
 
@@ -27,7 +27,7 @@ def test_the_editor_opens_on_the_live_recipe_with_its_own_history(qtbot, make_wi
     )
     qtbot.waitUntil(lambda: "Not in the database yet" in editor.versions.text(), timeout=WAIT_MS)
     with qtbot.waitSignal(window.station.ops.changed, timeout=WAIT_MS):
-        window.station.ops.run(lambda s: s.save_recipe_version("another", {"n": 1}), change=OpChange("recipe"))
+        window.station.ops.run(lambda s: s.save_recipe_version("another", {"n": 1}), notify=RecipeSaved("another"))
     late = window.station.store.recipe_versions("another")
     editor._versions_loaded("another", late)  # an answer about another recipe, arriving late …
     assert "Not in the database yet" in editor.versions.text()  # … is not shown for this one

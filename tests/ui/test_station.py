@@ -1,16 +1,17 @@
-"""Operator log-in (name, optional PIN), settings, themes, the overlay preparation and the source tap."""
+"""Operator log-in (name, optional PIN), settings, themes, the overlay preparation and the live preview."""
 
 from __future__ import annotations
 
 import threading
-import time
+from pathlib import Path
 
 import numpy as np
+import pytest
 from PySide6.QtWidgets import QApplication
 
-from inspector.sources import SourceState, make_source
+from inspector.sources import SourceError, SourceKind, SourceSpec, SourceState, make_source
 from inspector.ui.heatmap_overlay import colour_lut, compose, prepare_part
-from inspector.ui.live_worker import SourceChoice, TappedSource
+from inspector.ui.live_worker import SourceChoice
 from inspector.ui.login import LoginDialog
 from inspector.ui.settings import SettingsDialog, StationSettings, load_settings, save_settings
 from inspector.ui.theme import apply_theme, colour
@@ -74,12 +75,13 @@ def test_overlay_preparation_downsizes_normalises_and_outlines():
     assert np.array_equal(shown[10, 10], part.image[10, 10])  # a good surface stays untouched
 
 
-def test_tapped_source_previews_every_frame_and_passes_them_on(tmp_path):
+def test_on_frame_previews_every_frame_and_the_consumer_still_gets_them(tmp_path):
     write_parts(tmp_path / "parts", 5)
     seen = []
-    source = TappedSource(make_source(tmp_path / "parts"), lambda frame: seen.append(frame.index))
-    source.open_early()  # opened before the consumer: frames wait in the buffer
-    time.sleep(0.1)
+    source = make_source(tmp_path / "parts")
+    source.on_frame = lambda frame: seen.append(frame.index)
+    source.open()  # opened before the consumer (as the session does): frames wait in the buffer
+    assert source.opened
     with source:
         frames = list(source.frames())
     assert [f.index for f in frames] == [0, 1, 2, 3, 4] == seen
@@ -88,12 +90,15 @@ def test_tapped_source_previews_every_frame_and_passes_them_on(tmp_path):
     assert not [t for t in threading.enumerate() if t.name.startswith("source-")]
 
 
-def test_source_choices_make_the_specs_the_sources_understand():
-    assert SourceChoice("folder", "/data/lot").spec() == "folder:/data/lot"
-    assert SourceChoice("hot", "/data/in").spec() == "hot:/data/in"
-    assert SourceChoice("camera", "0").spec() == "camera:0"
-    assert SourceChoice("camera", "/dev/video2").spec() == "/dev/video2"
-    assert SourceChoice("stream", "rtsp://cam/1").spec() == "rtsp://cam/1"
+def test_source_choices_build_the_specs_the_sources_understand():
+    assert SourceChoice("folder", "/data/lot").spec() == SourceSpec(SourceKind.FOLDER, Path("/data/lot"))
+    assert SourceChoice("hot", "/data/in").spec() == SourceSpec(SourceKind.HOT_FOLDER, Path("/data/in"))
+    assert SourceChoice("camera", "0").spec() == SourceSpec(SourceKind.CAMERA, 0)
+    assert SourceChoice("camera", "/dev/video2").spec() == SourceSpec(SourceKind.CAMERA, "/dev/video2")
+    assert SourceChoice("stream", "rtsp://cam/1").spec() == SourceSpec(SourceKind.STREAM, "rtsp://cam/1")
+    for bad in (SourceChoice("camera", "front"), SourceChoice("stream", "cam1"), SourceChoice("folder", " ")):
+        with pytest.raises(SourceError):
+            bad.spec()
     assert SourceChoice("video", "/v.mp4", play_live=False).live is False
     assert SourceChoice("camera", "0").has_preview and not SourceChoice("folder", "/x").has_preview
 
@@ -135,35 +140,3 @@ def test_live_feed_shows_the_newest_part_but_holds_flagged_ones():
     feed.on_result(_result(5, "fail"))
     assert feed.next_for_display(now=102.1)[0].index == 5  # the newest flagged part
     assert len(feed.points.drain()) == 6  # counters and trend get every result
-
-
-def test_scheduler_hook_hands_flagged_parts_to_the_caption_scheduler():
-    from inspector.captioning import FlaggedPart as CaptionPart
-    from inspector.core.types import Verdict
-    from inspector.pipeline import FlaggedPart
-    from inspector.ui.station import SchedulerHook
-
-    class Scheduler:
-        submitted: list = []
-        closed = False
-
-        def wants(self, verdict):
-            return verdict is Verdict.FAIL
-
-        def submit(self, part):
-            self.submitted.append(part)
-
-        def close(self):
-            self.closed = True
-
-    scheduler = Scheduler()
-    hook = SchedulerHook(scheduler, "blip-base")
-    hook.map_threshold = 0.4
-    image, amap = np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8), np.float32)
-    hook(FlaggedPart("a", image, amap, 0.9, Verdict.FAIL, "screw", ("pitting",)))
-    hook(FlaggedPart("b", image, amap, 0.5, Verdict.UNCERTAIN, "screw", ("pitting",)))
-    [part] = scheduler.submitted
-    assert isinstance(part, CaptionPart) and part.inspection_id == "a" and part.map_threshold == 0.4
-    assert part.object_name == "screw" and part.defect_classes == ("pitting",) and part.image is image
-    hook.close()
-    assert scheduler.closed
