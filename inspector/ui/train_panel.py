@@ -48,9 +48,10 @@ def _eta(started: float, done: int, total: int) -> str:
 
 
 def station_scoring_gate(station):
-    """The running inspection's scoring gate (the caption scheduler's), or None when none is running."""
-    hook = station.extras.get("captions")
-    return getattr(getattr(hook, "scheduler", None), "gate", None)
+    """The station session's scoring gate (its caption scheduler's), or None when captions are off."""
+    session = station.session
+    captions = session.captions if session is not None else None
+    return captions.gate if captions is not None else None
 
 
 METRIC_ROWS = (("I-AUROC", "image_auroc"), ("P-AUROC", "pixel_auroc"), ("AUPRO", "aupro"), ("F1-max", "f1_max"))
