@@ -29,7 +29,7 @@ from inspector.store.models import CaptionCorrection, Inspection, Operator, Over
 
 CHUNK = 400  # bound parameters per IN (...) list
 
-ORDER = {
+ORDER: dict[Order, tuple[ColumnElement[Any], ...]] = {
     Order.NEWEST: (Inspection.inspected_at.desc(), Inspection.id.desc()),
     Order.OLDEST: (Inspection.inspected_at.asc(), Inspection.id.asc()),
     Order.SCORE_DESC: (Inspection.score.desc(), Inspection.id.desc()),

@@ -481,7 +481,7 @@ class InspectionStore:
         stmt = (
             select(Inspection.id)
             .where(*queries.conditions(where))
-            .order_by(*queries.ORDER[Order(order)])  # type: ignore[arg-type]
+            .order_by(*queries.ORDER[Order(order)])
             .offset(offset)
             .limit(limit)
         )
@@ -496,7 +496,7 @@ class InspectionStore:
             .order_by(Inspection.media_time_s, Inspection.frame_index)
         )
         with self.db.read() as conn:
-            return [TimelinePoint(float(t), float(s), i, f) for t, s, i, f in conn.execute(stmt)]
+            return [TimelinePoint(float(t), float(s), i, f) for t, s, i, f in conn.execute(stmt) if t is not None]
 
     def count(self, where: InspectionFilter | None = None) -> int:
         stmt = select(func.count()).select_from(Inspection).where(*queries.conditions(where))
