@@ -40,16 +40,16 @@ from inspector.core.recipe import DEFAULT_MODELS, Recipe, load_recipe, save_reci
 from inspector.core.registry import ModelSpec
 from inspector.detectors.prompts import build_prompt_ensemble
 from inspector.errors import InspectorError
-from inspector.ui.calibration_dialog import CalibrationDialog
 from inspector.ui.caption_training_panel import CaptionTrainingPanel
 from inspector.ui.golden_panel import GoldenPanel
 from inspector.ui.image_list import ImageList, thumbnail
 from inspector.ui.plain_text import plain_tooltip
 from inspector.ui.recalibration_panel import RecalibrationPanel
+from inspector.ui.recipe_calibration import RecipeCalibration
 from inspector.ui.sign_dialog import save_signed_recipe
 from inspector.ui.station import Station, recipe_file_name, recipe_files
 from inspector.ui.train_panel import TrainPanel
-from inspector.ui.widgets import BannerArea, MessageBar, fmt_score
+from inspector.ui.widgets import BannerArea, MessageBar
 from inspector.ui.workers import describe_error
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ def _lines(text: str) -> tuple[str, ...]:
     return tuple(line.strip() for line in text.splitlines() if line.strip())
 
 
-class RecipeEditor(QWidget):
+class RecipeEditor(RecipeCalibration, QWidget):
     """The Recipes tab."""
 
     recipes_changed = Signal(str)  # path of the saved recipe
@@ -487,68 +487,7 @@ class RecipeEditor(QWidget):
         if paths:
             target.add_paths(paths)
 
-    def _show_calibration(self) -> None:
-        c = self.calibration
-        if not c:
-            self.calibration_label.setText("Not calibrated yet: the threshold is the one typed above.")
-            return
-        rw = "  RANDOM WEIGHTS." if c.get("random_weights") else ""
-        self.calibration_label.setText(
-            f"Calibrated on {c.get('n_good', '?')} good parts ({c.get('method', '')}): good max "
-            f"{fmt_score(c.get('good_max'))}, quantile {c.get('quantile')}, margin {c.get('margin')} σ.{rw}"
-        )
-
-    # -- calibrate and save -------------------------------------------------------------------------------
-    def calibrate(self) -> CalibrationDialog | None:
-        try:
-            recipe = self.recipe()
-        except InspectorError as exc:
-            self.messages.show_message(describe_error(exc), "error")
-            return None
-        station = self.station
-
-        def run(r: Recipe, progress):
-            from inspector.recipes import calibrate_recipe
-
-            detector = None
-            if station.detector_factory is not None:
-                detector = station.detector_factory(
-                    r,
-                    device=station.settings.device,
-                    dtype=station.settings.dtype,
-                    random_weights=station.random_weights,
-                )
-            return calibrate_recipe(
-                r,
-                device=station.settings.device,
-                dtype=station.settings.dtype,
-                random_weights=station.random_weights,
-                detector=detector,
-                progress=progress,
-            )
-
-        dialog = CalibrationDialog(recipe, run, self)
-        dialog.accepted.connect(lambda: self._calibrated(dialog))
-        dialog.setWindowModality(Qt.WindowModality.WindowModal)
-        dialog.show()
-        dialog.start()
-        self.calibration_dialog = dialog
-        return dialog
-
-    def _calibrated(self, dialog: CalibrationDialog) -> None:
-        recipe = dialog.result_recipe
-        if recipe is None:
-            return
-        self._set_exact(self.threshold, recipe.threshold)
-        band = recipe.uncertain_band
-        self.use_band.setChecked(band is not None)
-        if band:
-            self._set_exact(self.band_low, band[0])
-            self._set_exact(self.band_high, band[1])
-        self.calibration = dict(recipe.calibration)
-        self._show_calibration()
-        self.messages.show_message("Threshold calibrated. Save the recipe to use it.", "info")
-
+    # -- save ---------------------------------------------------------------------------------------------
     def save(self) -> Path | None:
         """Write the recipe file and record it as a new version (signed first on a PIN station: ui.sign_dialog)."""
         try:
