@@ -149,29 +149,29 @@ def run_settings(args: argparse.Namespace):
 
 
 def start_for_session(args: argparse.Namespace, session):
-    """The forwarder and MQTT publisher for one ``inspector run`` on ``session`` (None when not configured),
+    """The plant links for one ``inspector run`` on ``session`` (None when none is configured),
     subscribed to the session's notifications (:meth:`~inspector.plant.link.PlantLink.follow`).
 
-    The OPC UA server needs a station control to drive; here its section is ignored, with a notice.
+    With the plant settings' OPC UA block (``"enabled": true``, the default) the OPC UA server runs
+    for the duration of the run: the run's state and each stored part's result, ``Stop`` ends the run
+    (:class:`~inspector.plant.run_control.RunControl`).
     """
     import sys
-    from dataclasses import replace
 
     from inspector.plant.link import PlantLink
+    from inspector.plant.run_control import RunControl
 
     settings = run_settings(args)
-    if settings.serves_opcua:
-        print(
-            "inspector: the OPC UA section of the plant settings is not used by 'inspector run' "
-            "(the OPC UA server needs the station session); forwarding and MQTT run.",
-            file=sys.stderr,
-        )
-        settings = replace(settings, opcua=None)
     if not settings.enabled:
         return None
     if settings.station_id:  # records carry the station id the plant knows this station by
         session.store.station = settings.station_id
-    link = PlantLink(session.store, settings).start()
+    control = None
+    if settings.serves_opcua:
+        from inspector.core.recipe import load_recipe
+
+        control = RunControl(session, load_recipe(args.recipe).name if args.recipe else "default zero-shot")
+    link = PlantLink(session.store, settings, control=control).start()
     link.follow(session)
     print_state_changes(link)
     print(f"plant network: station '{settings.station}'; " + link.status().describe(), file=sys.stderr)

@@ -35,6 +35,7 @@ from inspector.ui.live_controller import LiveController
 from inspector.ui.live_view import SHORTCUTS_TEXT, LiveView
 from inspector.ui.login import LoginDialog
 from inspector.ui.plain_text import plain_labels, plain_tooltip
+from inspector.ui.plant_panel import PlantStatusChip, start_window_link
 from inspector.ui.recipe_editor import RecipeEditor
 from inspector.ui.review_queue import REVIEW_SHORTCUTS, ReviewQueue
 from inspector.ui.settings import SettingsDialog, StationSettings, save_settings
@@ -133,6 +134,8 @@ class MainWindow(QMainWindow):
         for label in (self.device_label, self.model_label, self.operator_label, self.audit_label):
             label.setObjectName("statusChip")
             bar.addPermanentWidget(label)
+        self.plant_chip = PlantStatusChip()  # the plant network's state (hidden off the plant network)
+        bar.addPermanentWidget(self.plant_chip)
         bar.addPermanentWidget(self.random_badge)
         self._build_menu()
 
@@ -229,6 +232,7 @@ class MainWindow(QMainWindow):
         self.store_ready.emit()
         self._check_logins(session.store)
         self.verify_audit()
+        self.tasks.submit(lambda: start_window_link(session.store, session=session), self.plant_chip.set_link)
 
     def _store_failed(self, exc: BaseException) -> None:
         self.live.messages.show_message(f"The inspection database cannot be opened: {describe_error(exc)}", "error")
@@ -577,5 +581,6 @@ class MainWindow(QMainWindow):
         self.tasks.shutdown(wait=True)
         if self.station.bridge is not None:
             self.station.bridge.close()
+        self.plant_chip.close_link()  # before the session: what waits stays in the spool
         if self.station.session is not None:  # captions first, then the writer, then the database
             self.station.session.close()

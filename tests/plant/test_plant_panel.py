@@ -98,3 +98,24 @@ def test_settings_fields_edit_plant_json_and_keep_the_rest(qtbot, tmp_path, monk
     assert again.save()
     saved = load_plant_settings(plant)
     assert saved.central is None and saved.serves_opcua
+
+
+@pytest.mark.postgres
+def test_the_window_shows_the_plant_chip_and_closes_its_links(qtbot, tmp_path, central_url, monkeypatch):
+    from inspector.ui.settings import StationSettings
+
+    plant = tmp_path / "plant.json"
+    plant.write_text(json.dumps({"station_id": "cam-8", "central": {"url": central_url}}))
+    monkeypatch.setenv("INSPECTOR_PLANT_SETTINGS", str(plant))
+    from inspector.ui.main_window import MainWindow
+
+    window = MainWindow(StationSettings(data_folder=str(tmp_path / "station")), operator="ana", random_weights=True)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.plant_chip.link is not None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.plant_chip.text() == "Central database: up to date", timeout=WAIT_MS)
+    assert window.plant_chip.isVisible()
+    window.statusBar().grab().save(str(tmp_path / "status-bar.png"))
+    forwarder = window.plant_chip.link.forwarder
+    window.close()
+    assert window.plant_chip.link is None and forwarder.state().stopped
