@@ -80,7 +80,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         include_existing=args.include_existing,
         recursive=args.recursive,
         limits=limits,
-        sample_fps=args.sample_fps if args.sample_fps is not None else (recipe.video_sample_fps or None),
+        sample_fps=args.sample_fps,
         recipe_path=args.recipe,
         on_golden=_print_golden,
     )

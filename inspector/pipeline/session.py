@@ -110,7 +110,8 @@ class RunRequest:
         with_pixels: Part notifications carry the image and anomaly map (the window paints them).
         on_frame: Every frame the source reads (a live preview), on the source's thread.
         limits: Image files: the largest file and image read (None: the sources' defaults).
-        sample_fps: Cameras, streams and video files: score at most this many frames per second.
+        sample_fps: Cameras, streams and video files: score at most this many frames per second (None:
+            the recipe's ``video_sample_fps``; 0: every frame).
         recipe_path: The recipe's file, named in messages (e.g. how to recalibrate or sign it).
         on_golden: Called with the golden-part check's outcome at the run's start (see
             :class:`~inspector.pipeline.InspectionPipeline`; a wrong verdict refuses the run instead).
@@ -131,6 +132,12 @@ class RunRequest:
     sample_fps: float | None = None
     recipe_path: str | None = None
     on_golden: Callable[[GoldenOutcome], None] | None = None
+
+    @property
+    def frames_per_second(self) -> float | None:
+        """The sampling rate the run uses: its own, else the recipe's (None: every frame)."""
+        rate = self.sample_fps if self.sample_fps is not None else self.recipe.video_sample_fps
+        return rate or None
 
 
 class StationSession:
@@ -368,7 +375,7 @@ class StationSession:
             live=request.live,
             on_state=on_state,
             limits=request.limits,
-            sample_fps=request.sample_fps,
+            sample_fps=request.frames_per_second,
         )
         source.on_frame = request.on_frame
         return source.open()

@@ -3,6 +3,7 @@ opens that frame in Review, and Review's timeline (T) lists the peak and opens i
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QApplication
 
-from inspector.core.recipe import Recipe, save_recipe
+from inspector.core.recipe import Recipe, load_recipe, save_recipe
 from inspector.store import open_store
 from tests.helpers import write_reference
 from tests.pipeline.test_identity_timeline import _write_video
@@ -100,3 +101,20 @@ def test_video_peak_in_live_trend_and_review_timeline_opens_its_frame(qtbot, mak
     qtbot.waitUntil(lambda: review.detail.data.record.id == expected.inspection_id, timeout=WAIT_MS)
     dialog.close()
     QApplication.processEvents()
+
+
+def test_the_recipes_sampling_rate_applies_to_a_video_run_from_the_window(qtbot, make_window, video_recipe):
+    video, recipe_path = video_recipe
+    recipe = load_recipe(recipe_path)
+    save_recipe(dataclasses.replace(recipe, video_sample_fps=5.0), recipe_path)  # 5 of the video's 10 fps
+    window = make_window()
+    window._recipes_changed(str(recipe_path))
+    window.live.set_source_choice("video", str(video))
+    window.live.play_live.setChecked(False)
+    with qtbot.waitSignal(window.controller.run_finished, timeout=WAIT_MS * 4) as finished:
+        assert window.controller.start()
+    summary = finished.args[0]
+    assert summary.error is None and summary.inspected == 20
+    with open_store(window.station.settings.database_path) as store:
+        times = [p.time_s for p in store.timeline(summary.run_id)]
+    assert times == pytest.approx([i * 0.2 for i in range(20)])
