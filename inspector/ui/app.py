@@ -100,11 +100,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
+    from inspector.ui import gc_guard
     from inspector.ui.main_window import MainWindow
     from inspector.ui.settings import load_settings
     from inspector.ui.theme import app_icon, apply_theme
 
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "inspector"])
+    gc_guard.install(app)  # Qt objects are only ever freed on the GUI thread
     app.setApplicationName("Inspector")
     app.setWindowIcon(app_icon())
     settings = load_settings()

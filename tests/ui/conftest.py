@@ -17,6 +17,16 @@ from tests.pipeline.conftest import TINY_DINO, texture, tiny_registry, write_par
 WAIT_MS = 60_000
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _gc_on_the_gui_thread(qapp):
+    """As in the station (inspector.ui.gc_guard): no widget is ever freed by a worker thread's collection."""
+    from inspector.ui import gc_guard
+
+    collector = gc_guard.install(qapp)
+    yield collector
+    collector.uninstall()
+
+
 @pytest.fixture
 def settings(tmp_path) -> StationSettings:
     return StationSettings(data_folder=str(tmp_path / "station"))
