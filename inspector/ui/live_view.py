@@ -36,7 +36,7 @@ from inspector.ui.live_worker import SOURCE_KINDS, SourceChoice
 from inspector.ui.plain_text import plain_tooltip
 from inspector.ui.theme import VERDICT_COLOURS
 from inspector.ui.trend import TrendPlot
-from inspector.ui.widgets import BannerArea, CounterTile, MessageBar, VerdictBadge, section_title
+from inspector.ui.widgets import BannerArea, CounterTile, ElidedLabel, MessageBar, VerdictBadge, section_title
 
 _PLACEHOLDERS = {
     "folder": "Folder of part images",
@@ -110,7 +110,7 @@ class LiveView(QWidget):
         self.lot.setMinimumWidth(90)
         self.lot.setMaximumWidth(200)
         self.lot.setToolTip("Lot or order number: kept with the run, so reports and exports can select it")
-        self.stage = QLabel("Idle")
+        self.stage = ElidedLabel("Idle")  # a long run message shortens (whole in its tooltip), never widens
         self.stage.setObjectName("muted")
         controls = QHBoxLayout()
         controls.addWidget(QLabel("Source"))
@@ -143,7 +143,7 @@ class LiveView(QWidget):
         assert heat_controls.colormap is not None
         self.colormap = heat_controls.colormap
         self.opacity.setToolTip("Heatmap opacity ([ and ])")
-        self.part_label = QLabel("")
+        self.part_label = ElidedLabel("")
         self.part_label.setObjectName("muted")
         tools = QHBoxLayout()
         tools.addWidget(self.show_heat)

@@ -36,6 +36,9 @@ class OperatorView(QWidget):
         super().__init__(parent, Qt.WindowType.Window)
         self.setWindowTitle("Inspector — operator view (F11 or Esc to leave)")
         self.setObjectName("operatorView")
+        # its own minimum, not the layout's: fonts follow the panel, so the layout's minimum at 4K would
+        # keep the view from shrinking onto a smaller monitor (it stayed 1558x1488 after a 4K panel)
+        self.setMinimumSize(640, 480)
         self._decide = decide
         self.shown: ShownPart | None = None
         self.overlay = OverlayView(placeholder="Waiting for a part", interactive=False)
@@ -165,7 +168,7 @@ class OperatorView(QWidget):
         font.setPointSize(max(11, h // 64))
         self.feedback.setFont(font)
         self.name.setFont(font)
-        self._right.setMinimumWidth(max(360, self.width() // 3))
+        self._right.setMinimumWidth(max(360, min(self.width() // 3, 640)))
 
     def closeEvent(self, event) -> None:  # noqa: N802
         super().closeEvent(event)

@@ -38,7 +38,9 @@ class VerdictBadge(QFrame):
     def __init__(self, parent: QWidget | None = None, *, size: int = 44) -> None:
         super().__init__(parent)
         self.setObjectName("verdictBadge")
-        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        # at least its lines' height for its width (wrapped ones included), never squeezed below it;
+        # a Fixed policy capped it at the unwrapped height and the wrapped lines drew over each other
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 10, 16, 12)
         layout.setSpacing(2)
@@ -72,7 +74,6 @@ class VerdictBadge(QFrame):
     ) -> None:
         self.verdict = str(verdict) if verdict else None
         self.text.setText(VERDICT_TEXT.get(self.verdict or "", "—"))
-        self._fit_text()
         if score is None:
             self.detail.setText("waiting for a part" if verdict is None else "")
             self.limits.setText("")
@@ -85,6 +86,7 @@ class VerdictBadge(QFrame):
         self.note.setText(note)
         self.note.setVisible(bool(note))
         self._paint(self.verdict)
+        self._fit_text()
 
     def _paint(self, verdict: str | None) -> None:
         """Colours come from one stylesheet with a rule per verdict: a change only re-polishes."""
@@ -126,28 +128,59 @@ class VerdictBadge(QFrame):
         font.setWeight(weight)
         return font
 
-    def _fitting_size(self) -> int:
-        """The largest point size (up to the badge's own) at which the verdict fits the badge's width."""
-        text = self.text.text()
+    def _fitting_size(self, text: str, largest: int, weight: QFont.Weight, spacing: int = 0) -> int:
+        """The largest point size (up to ``largest``) at which one line of ``text`` fits the badge's width."""
         room = max(120, self.width() - 40)
-        size = self._size
-        font = QFont(self.text.font())
-        font.setWeight(QFont.Weight.ExtraBold)
+        size = largest
+        font = QFont(self.font())
+        font.setWeight(weight)
         while size > 12:
             font.setPointSize(size)
-            font.setLetterSpacing(QFont.SpacingType.AbsoluteSpacing, 2)
+            font.setLetterSpacing(QFont.SpacingType.AbsoluteSpacing, spacing)
             if QFontMetrics(font).horizontalAdvance(text) <= room:
                 break
             size -= 2
         return size
 
     def _fit_text(self) -> None:
-        size = self._fitting_size()
+        """The verdict and the score are one line each: their fonts shrink to the badge's width (the
+        threshold line and the note wrap instead)."""
+        size = self._fitting_size(self.text.text(), self._size, QFont.Weight.ExtraBold, 2)
         if size != getattr(self, "_text_size", None):
             self._text_size = size
             font = self._font(size, QFont.Weight.ExtraBold)
             font.setLetterSpacing(QFont.SpacingType.AbsoluteSpacing, 2)
             self.text.setFont(font)
+        detail = self._fitting_size(self.detail.text(), max(13, self._size // 2), QFont.Weight.Bold)
+        if detail != self.detail.font().pointSize():
+            self.detail.setFont(self._font(detail, QFont.Weight.Bold))
+        self._follow_height()
+
+    def _wanted_height(self) -> int:
+        """The height the labels need at the badge's present width, wrapped lines included."""
+        layout = self.layout()
+        if layout is None:
+            return 0
+        if layout.hasHeightForWidth():
+            return layout.totalHeightForWidth(max(self.width(), 120))
+        return layout.totalSizeHint().height()
+
+    def _follow_height(self) -> None:
+        """The size policy is fixed vertically: the hint follows the wrapped lines, so none overlaps."""
+        wanted = self._wanted_height()
+        if wanted != getattr(self, "_height", None):
+            self._height = wanted
+            self.updateGeometry()
+
+    def sizeHint(self):  # noqa: N802
+        hint = super().sizeHint()
+        hint.setHeight(max(hint.height(), self._wanted_height()))
+        return hint
+
+    def minimumSizeHint(self):  # noqa: N802
+        hint = super().minimumSizeHint()
+        hint.setHeight(max(hint.height(), self._wanted_height()))
+        return hint
 
     def resizeEvent(self, event) -> None:  # noqa: N802
         super().resizeEvent(event)
@@ -349,8 +382,9 @@ class ElidedLabel(QLabel):
     """A one-line label that shortens its text with "…" instead of widening the window (the whole text
     is its tooltip): the status bar holds at any window width."""
 
-    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+    def __init__(self, text: str = "", parent: QWidget | None = None, *, natural_width: int = 360) -> None:
         super().__init__(text, parent)
+        self._natural_width = natural_width  # the most it asks for; it shortens below that
         self.setTextFormat(Qt.TextFormat.PlainText)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         self.setMinimumWidth(24)
@@ -367,7 +401,7 @@ class ElidedLabel(QLabel):
 
     def sizeHint(self):  # noqa: N802
         hint = super().sizeHint()
-        hint.setWidth(min(hint.width(), 360))
+        hint.setWidth(min(hint.width(), self._natural_width))
         return hint
 
     def paintEvent(self, event) -> None:  # noqa: N802

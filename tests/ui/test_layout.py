@@ -5,6 +5,7 @@ readable check boxes, and confirmation before quitting or switching recipe durin
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PySide6.QtCore import QPoint, QRect
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QApplication, QCheckBox
@@ -17,15 +18,44 @@ from tests.ui.layout_checks import widgets_outside
 MISSING = WeightsReport(("dinov2-small",), {"dinov2-small": "How to get the weights:\n" + "step\n" * 25}, False)
 
 
+LONG_PATH = "/srv/inspection/line-3/station-07/2026-12-01/ball-screw-drive-lot-L-2291-order-778812/camera-2"
+LONG_RECIPE = "ball screw drive, 32 mm, rolled thread, supplier Hiwin-Taichung (anomalydino, dinov2-small)"
+
+
 def _all_banners(window) -> None:
+    """Every banner up and realistic long texts everywhere a run writes (what the screenshots showed)."""
     window.first_run.show_report(MISSING)
     for label in (window.source_label, window.model_label, window.audit_label):  # long status texts
         label.setText(label.text() + " " + "very long status text " * 8)
+    window.source_label.setText(f"Source: Folder {LONG_PATH}")
+    window.model_label.setText(f"Model: {LONG_RECIPE}, 4-shot, memory bank 4096 patches, threshold 0.0856")
+    window.operator_label.setText("Operator: Ana Margarita Ruiz-Castellanos (quality engineer, shift B)")
+    window.audit_label.setText("Audit trail: verified (12,345 entries, last 2026-12-01 13:20:37 by Ana Ruiz)")
+    live = window.live
+    live.source_target.setText(LONG_PATH)
+    live.recipe.addItem(LONG_RECIPE)
+    live.recipe.setCurrentIndex(live.recipe.count() - 1)
+    live.lot.setText("L-2291-ORDER-778812-REWORK")
+    live.stage.setText(
+        "Run finished: 12,345 inspected — 12,001 pass, 300 fail, 44 uncertain "
+        f"(recipe '{LONG_RECIPE}' v12, lot L-2291-ORDER-778812-REWORK)."
+    )
+    live.part_label.setText("0123_blowhole_exp-2026-12-01_cam2_00017_very_long_file_name.jpg  ·  part 12345")
     for i in range(3):
         window.live.messages.show_message(f"warning number {i}: " + "a long explanation " * 6, "warning")
 
 
-def test_minimum_size_fits_1280x720_with_every_banner_and_nothing_is_cut(qtbot, make_window):
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_minimum_size_fits_1280x720_with_every_banner_and_nothing_is_cut(qtbot, make_window, theme):
+    app = QApplication.instance()
+    apply_theme(app, theme)  # the dark theme's padding widens every chip and button
+    try:
+        _minimum_size_fits(qtbot, make_window)
+    finally:
+        apply_theme(app, "light")
+
+
+def _minimum_size_fits(qtbot, make_window) -> None:
     window = make_window()
     _all_banners(window)
     qtbot.waitUntil(lambda: window.live.banners.count() == 4, timeout=WAIT_MS)
@@ -162,3 +192,40 @@ def test_the_export_options_keep_their_room_with_a_long_result(qtbot, make_windo
         assert widget.height() >= widget.minimumSizeHint().height(), widget
     assert widgets_outside(dialog) == []
     dialog.close()
+
+
+def _badge_lines_apart(badge, where) -> None:
+    """Each visible line of the badge inside it, whole (a wrapped one has its height, a single one its
+    width) and below the one before it."""
+    labels = [label for label in (badge.text, badge.detail, badge.limits, badge.note) if label.isVisible()]
+    assert len(labels) == 4, where
+    for label in labels:
+        assert badge.rect().contains(label.geometry()), (where, label.text())
+        if label.wordWrap():
+            assert label.height() >= label.heightForWidth(label.width()), (where, label.text())
+        else:
+            assert label.fontMetrics().horizontalAdvance(label.text()) <= label.width(), (where, label.text())
+    for upper, lower in zip(labels, labels[1:], strict=False):
+        assert upper.geometry().bottom() < lower.geometry().top(), (where, upper.text(), lower.text())
+
+
+NOTE = "wrong part: it looks like a magnetic tile, not a ball screw drive (similarity 0.41 < 0.60)"
+
+
+def test_the_verdict_badge_lays_out_wrapped_lines_without_overlap_at_every_size(qtbot, make_window):
+    from inspector.ui.operator_view import OperatorView
+
+    window = make_window()
+    for size in ((1280, 720), (1280, 800), (1600, 1000)):  # Live's verdict column
+        window.resize(*size)
+        window.live.badge.set_verdict("uncertain", 0.18512, 0.20761, band=(0.17712, 0.23824), note=NOTE)
+        qtbot.waitUntil(lambda size=size: _badge_lines_apart(window.live.badge, ("live", size)), timeout=WAIT_MS)
+    view = OperatorView(lambda *_args: None)  # full screen on 720p, 1080p and 4K panels, and a small one
+    qtbot.addWidget(view)
+    view.badge.set_verdict("uncertain", 0.18512, 0.20761, band=(0.17712, 0.23824), note=NOTE)
+    view.show()
+    for size in ((1280, 720), (1920, 1080), (3840, 2160), (1024, 768)):
+        view.resize(*size)
+        qtbot.waitUntil(lambda size=size: view.size().toTuple() == size, timeout=WAIT_MS)
+        # fonts follow the panel and the layout settles after them: wait for it, then it must hold
+        qtbot.waitUntil(lambda size=size: _badge_lines_apart(view.badge, ("operator view", size)), timeout=WAIT_MS)

@@ -24,7 +24,8 @@ from inspector.ui.theme import apply_theme
 from tests.conftest import shared_dataset
 from tests.ui.conftest import WAIT_MS
 
-SIZE = (1280, 800)  # a common line-side monitor; the operator view is shown at 1920x1080
+SIZE = (1280, 800)  # a common line-side monitor
+OPERATOR_SIZE = (1920, 1080)  # the operator view on a 1080p panel
 
 
 def _link_parts(folder: Path, groups: list[tuple[str, list[Path]]]) -> None:
@@ -39,8 +40,12 @@ def _link_parts(folder: Path, groups: list[tuple[str, list[Path]]]) -> None:
                 order += 1
 
 
-def _save(widget, out: Path, name: str) -> Path:
+def _save(widget, out: Path, name: str, size: tuple[int, int] | None = None) -> Path:
+    """Grab ``widget`` into ``out/name``; ``size``: the size the picture must have (else the window's
+    minimum would have widened it past the screen it is shown for)."""
     path = out / name
+    if size is not None:
+        assert widget.size().toTuple() == size, (name, widget.size().toTuple())
     assert widget.grab().save(str(path))
     pixels = np.asarray(Image.open(path).convert("RGB"), dtype=np.float32)
     assert pixels.shape[0] > 300 and pixels.std() > 10, f"{name} looks blank"
@@ -59,11 +64,14 @@ def _run(qtbot, window, recipe_path: Path, parts: Path, out: Path, name: str, op
     if operator_view:
         window.toggle_operator_view()  # full screen on the station's monitor; here a 1920x1080 panel
         view = window.operator_view
+        # the platform's full-screen geometry arrives later: wait for it first, or it lands after the
+        # resize below and the shot comes out at the offscreen screen's size (it did: 800x800)
+        qtbot.waitUntil(lambda: view.size() == view.screen().geometry().size(), timeout=WAIT_MS)
         view.hide()
         view.setWindowState(Qt.WindowState.WindowNoState)
-        view.resize(1920, 1080)
+        view.resize(*OPERATOR_SIZE)
         view.show()
-        qtbot.waitUntil(lambda: view.size().toTuple() == (1920, 1080), timeout=WAIT_MS)
+        qtbot.waitUntil(lambda: view.size().toTuple() == OPERATOR_SIZE, timeout=WAIT_MS)
     with qtbot.waitSignal(window.controller.run_finished, timeout=WAIT_MS * 10) as finished:
         window.controller.start()
         while window.controller.running:
@@ -72,15 +80,15 @@ def _run(qtbot, window, recipe_path: Path, parts: Path, out: Path, name: str, op
             if part is not None and part.verdict in ("fail", "uncertain") and part.inspection_id != shot:
                 qtbot.wait(60)  # counters and trend of this tick
                 shot = part.inspection_id
-                _save(window, out, name)
+                _save(window, out, name, SIZE)
                 if view is not None:
-                    _save(view, out, operator_view)
+                    _save(view, out, operator_view, OPERATOR_SIZE)
     assert finished.args[0] is not None and finished.args[0].error is None
     if shot is None:
         qtbot.wait(200)
-        _save(window, out, name)
+        _save(window, out, name, SIZE)
         if view is not None:
-            _save(view, out, operator_view)
+            _save(view, out, operator_view, OPERATOR_SIZE)
     if view is not None:
         view.close()
 
@@ -135,7 +143,7 @@ def test_screenshots_of_the_real_window(qtbot, make_window, tmp_path, out_dir, m
         dialog.apply_button.click()
         editor.save()
         qtbot.wait(300)
-        _save(window, out_dir, "recipe_ball_screw.png")
+        _save(window, out_dir, "recipe_ball_screw.png", SIZE)
 
         parts = tmp_path / "ball-parts"
         pitting = sorted((ball / "test" / "pitting").glob("*.jpg"))
@@ -158,7 +166,7 @@ def test_screenshots_of_the_real_window(qtbot, make_window, tmp_path, out_dir, m
             lambda: review.detail.data.record.id == record.id and bool(review.detail.data.history), timeout=WAIT_MS
         )
         qtbot.wait(200)
-        _save(window, out_dir, "review_ball_screw.png")
+        _save(window, out_dir, "review_ball_screw.png", SIZE)
 
         # found by file name: part of the name typed in the search box
         wanted = Path(review.model.record(3).file_path).name
@@ -169,7 +177,7 @@ def test_screenshots_of_the_real_window(qtbot, make_window, tmp_path, out_dir, m
             timeout=WAIT_MS,
         )
         qtbot.wait(200)
-        _save(window, out_dir, "review_found_by_file_name.png")
+        _save(window, out_dir, "review_found_by_file_name.png", SIZE)
         review.text.clear()
 
         # the recipe editor refuses a model the detector cannot use (WinCLIP with DINOv2)
@@ -184,7 +192,7 @@ def test_screenshots_of_the_real_window(qtbot, make_window, tmp_path, out_dir, m
         editor.show_recipe(str(wrong))
         assert editor.save() is None
         qtbot.wait(200)
-        _save(window, out_dir, "recipe_model_refused.png")
+        _save(window, out_dir, "recipe_model_refused.png", SIZE)
         window.close()
         qtbot.waitUntil(lambda: window._closed, timeout=WAIT_MS)
 
