@@ -123,10 +123,10 @@ class MainWindow(QMainWindow):
 
         self.source_label = ElidedLabel("Source: —")
         # each chip asks for a share of a 1280 px bar and shortens below it (the whole text in its tooltip)
-        self.device_label = ElidedLabel(f"Device: {settings.device}", natural_width=170)
-        self.model_label = ElidedLabel("Model: —", natural_width=280)
-        self.operator_label = ElidedLabel("", natural_width=190)
-        self.audit_label = ElidedLabel("Audit trail: …", natural_width=210)
+        self.device_label = ElidedLabel(f"Device: {settings.device}", natural_width=165)
+        self.model_label = ElidedLabel("Model: —", natural_width=250)
+        self.operator_label = ElidedLabel("", natural_width=180)
+        self.audit_label = ElidedLabel("Audit trail: …", natural_width=190)
         self.audit_report: VerifyReport | None = None
         self.random_badge = random_weights_badge()
         self.random_badge.setVisible(random_weights)

@@ -401,7 +401,7 @@ class ElidedLabel(QLabel):
 
     def sizeHint(self):  # noqa: N802
         hint = super().sizeHint()
-        hint.setWidth(min(hint.width(), self._natural_width))
+        hint.setWidth(min(hint.width() + 2 * 6, self._natural_width))  # the painted text's side margins
         return hint
 
     def paintEvent(self, event) -> None:  # noqa: N802
