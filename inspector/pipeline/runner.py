@@ -46,11 +46,13 @@ from inspector.recipes import reference_images
 from inspector.sources.base import Frame, Source
 from inspector.store import (
     CaptionStatus,
+    InspectionFilter,
     InspectionStore,
     NewInspection,
     RunOutcome,
     StoreError,
     StoreWriter,
+    VerdictCounts,
     sha256_bytes,
     sha256_file,
 )
@@ -148,7 +150,6 @@ class InspectionPipeline:
         self.captions = captions
         self.writer = writer
         self._lock = threading.Lock()
-        self._counts = {Verdict.PASS: 0, Verdict.FAIL: 0, Verdict.UNCERTAIN: 0}
         self._duplicates = 0
         self._skipped = 0
         self._done = 0
@@ -162,7 +163,6 @@ class InspectionPipeline:
         self.other_objects = other_objects
         self._identity_check: PartIdentityCheck | None = None
         self._identity_note: str | None = None
-        self._wrong_parts = 0
         self.peak_separation_s = peak_separation_s
         self.peak_prominence = peak_prominence
         self._timeline: list[TimelinePoint] = []
@@ -231,6 +231,9 @@ class InspectionPipeline:
                 except StoreError as exc:
                     if error is None:
                         error, error_kind = str(exc), "store"
+            counts, wrong_parts, count_error = self._stored_counts(run)
+            if count_error and error is None:
+                error, error_kind = count_error, "store"
             if own_writer:
                 writer.close()
         seconds = time.perf_counter() - start
@@ -242,9 +245,9 @@ class InspectionPipeline:
             source=self.source.source_id,
             detector=info.detector,
             model_id=info.model_id,
-            passed=self._counts[Verdict.PASS],
-            failed=self._counts[Verdict.FAIL],
-            uncertain=self._counts[Verdict.UNCERTAIN],
+            passed=counts.passed,
+            failed=counts.failed,
+            uncertain=counts.uncertain,
             duplicates=self._duplicates,
             skipped=self._skipped,
             dropped_frames=self.source.dropped,
@@ -258,7 +261,7 @@ class InspectionPipeline:
             duplicates_flagged=self._duplicates_flagged,
             not_stored=self._not_stored,
             terminated=self._terminated,
-            wrong_parts=self._wrong_parts,
+            wrong_parts=wrong_parts,
             identity_note=self._identity_note,
             timeline_peaks=tuple(self._peaks()),
         )
@@ -277,6 +280,18 @@ class InspectionPipeline:
             min_separation_s=self.peak_separation_s,
             min_prominence=self.peak_prominence,
         )
+
+    def _stored_counts(self, run) -> tuple[VerdictCounts, int, str | None]:
+        """The run's verdicts and wrong parts as the store holds them (committed by now): the summary
+        counts what was stored, not a tally of its own. An unreadable store gives zeros and the reason."""
+        if run is None:
+            return VerdictCounts(), 0, None
+        where = InspectionFilter(run_id=run.id)
+        try:
+            counts = self.store.count_by_verdict(where, effective=False)
+            return counts, self.store.count(InspectionFilter(run_id=run.id, wrong_part=True)), None
+        except StoreError as exc:
+            return VerdictCounts(), 0, f"The run's parts could not be counted: {exc}"
 
     def _outcome(self, error: str | None) -> RunOutcome:
         if error or self._store_error:
@@ -504,9 +519,6 @@ class InspectionPipeline:
             if stored.duplicate:
                 self._duplicates += 1
             else:
-                self._counts[verdict] += 1
-                if identity is not None and identity.wrong_part:
-                    self._wrong_parts += 1
                 if frame.media_time_s is not None:
                     self._timeline.append(
                         TimelinePoint(frame.media_time_s, float(prediction.score), stored.id, frame.index)
