@@ -15,6 +15,7 @@ hash); only when that is gone too is the check failed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,8 +112,12 @@ def check_golden_parts(
     operator: str | None = None,
     progress: ProgressState | None = None,
     enforce: bool = True,
+    write: Callable[[Callable[[InspectionStore], GoldenCheckRecord]], GoldenCheckRecord] | None = None,
 ) -> GoldenOutcome:
     """Score the recipe's golden parts, store the check, and apply the recipe's ``golden_policy``.
+
+    ``write`` runs the store write (a run passes its session's one writer thread); by default the
+    check is written on the calling thread.
 
     Raises:
         GoldenCheckFailed: a part got the wrong verdict and the policy is ``block`` (and ``enforce``);
@@ -123,11 +128,15 @@ def check_golden_parts(
         return GoldenOutcome(None, f"Recipe '{recipe.name}' has no golden parts.")
     info = detector.info
     results = score_golden_parts(store, recipe, detector, parts, progress)
-    check = store.golden.record_check(
-        version.id, results, trigger=trigger, policy=recipe.golden_policy, model_id=info.model_id,
-        model_fingerprint=info.fingerprint, random_weights=info.random_weights, threshold=recipe.threshold,
-        operator=operator,
-    )  # fmt: skip
+
+    def record(s: InspectionStore) -> GoldenCheckRecord:
+        return s.golden.record_check(
+            version.id, results, trigger=trigger, policy=recipe.golden_policy, model_id=info.model_id,
+            model_fingerprint=info.fingerprint, random_weights=info.random_weights, threshold=recipe.threshold,
+            operator=operator,
+        )  # fmt: skip
+
+    check = write(record) if write is not None else record(store)
     message = describe_check(check)
     if not check.passed and enforce and recipe.golden_policy == "block":
         raise GoldenCheckFailed(message, check)

@@ -198,7 +198,7 @@ class InspectionPipeline:
             if self.golden:  # golden parts first: a wrong verdict refuses the start (or warns)
                 self.golden_outcome = check_golden_parts(
                     self.store, self.recipe, self.detector, version, trigger="run-start", operator=self.operator,
-                    progress=self.progress,
+                    progress=self.progress, write=lambda fn: writer.call(fn).result(),
                 )  # fmt: skip
                 if self.on_golden is not None:
                     self.on_golden(self.golden_outcome)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import replace
 
 import pytest
@@ -128,7 +129,7 @@ def test_golden_check_on_demand_and_list(line, capsys):
         assert [c.trigger for c in store.golden.checks("bracket")] == ["on-demand"] * 3
 
 
-def test_the_pipeline_itself_refuses_for_every_front_end(line):
+def test_the_pipeline_itself_refuses_for_every_front_end(line, monkeypatch):
     recipe_path, ref, parts, db = line
     recipe = load_recipe(recipe_path)
     with open_store(db) as store:
@@ -142,8 +143,18 @@ def test_the_pipeline_itself_refuses_for_every_front_end(line):
         assert store.runs() == []
         seen = []
         warn = replace(recipe, golden_policy="warn")
+        written_on = []
+        golden_type = type(store.golden)
+        record_check = golden_type.record_check
+
+        def record_on_thread(*args, **kwargs):
+            written_on.append(threading.current_thread().name)
+            return record_check(*args, **kwargs)
+
+        monkeypatch.setattr(golden_type, "record_check", record_on_thread)
         summary = InspectionPipeline(warn, detector, store, make_source(str(parts)), on_golden=seen.append).run()
         assert summary.inspected == 3 and len(seen) == 1 and seen[0].warning and "FAILED" in seen[0].warning
+        assert written_on == ["inspector-db"]  # the run's check is written by the one writer thread
 
 
 def test_golden_parts_live_in_the_database_not_in_the_recipe_file(line):
