@@ -12,6 +12,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import replace
 from functools import partial
 
@@ -104,6 +105,7 @@ class MainWindow(QMainWindow):
         self._closed = False
         self._closing = False
         self._shown = False
+        self._opening: Future | None = None  # open_session on a reader thread
         # asks a yes/no question (title, text) -> bool; tests put an answer here
         self.confirm: Callable[[str, str], bool] = self._ask
         self.weights_report: WeightsReport | None = None
@@ -215,7 +217,7 @@ class MainWindow(QMainWindow):
             from inspector.plant.settings import open_central_store
 
             config = replace(config, store_opener=partial(open_central_store, self._database))
-        self.tasks.submit(lambda: open_session(config), self._session_opened, self._store_failed)
+        self._opening = self.tasks.submit(lambda: open_session(config), self._session_opened, self._store_failed)
 
     def _session_opened(self, session: StationSession) -> None:
         if self._closed:

@@ -62,6 +62,7 @@ class GuiCaller(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._call.connect(self._run, Qt.ConnectionType.QueuedConnection)
+        self.skipped: list[str] = []  # the last few callbacks skipped because a widget was gone
 
     def post(self, fn: Callable[[], Any]) -> None:
         """Queue ``fn`` to run on the GUI thread (safe from any thread)."""
@@ -75,6 +76,7 @@ class GuiCaller(QObject):
             if "deleted" not in str(exc):
                 raise
             log.debug("GUI callback skipped: %s", exc)
+            self.skipped = [*self.skipped[-4:], f"{str(fn)[:200]}: {exc}"]
 
 
 class Tasks(QObject):

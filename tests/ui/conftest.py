@@ -93,6 +93,24 @@ def inspected(tmp_path, settings, tiny_recipe):
     return summary
 
 
+def _why_not_ready(window) -> str:
+    """What a window whose session never opened shows and what its threads are doing (for a CI log)."""
+    import sys
+    import traceback
+
+    opening = window._opening
+    state = "not submitted" if opening is None else ("done" if opening.done() else "running or queued")
+    if opening is not None and opening.done() and opening.exception() is not None:
+        state = f"failed: {opening.exception()!r}"
+    stacks = []
+    for thread in threading.enumerate():
+        frame = sys._current_frames().get(thread.ident)
+        if frame is not None and thread is not threading.current_thread():
+            stacks.append(f"--- {thread.name}\n" + "".join(traceback.format_stack(frame, limit=12)))
+    skipped = window.tasks._gui.skipped
+    return f"open_session {state}; messages {window.live.messages.texts()}; skipped {skipped}\n" + "\n".join(stacks)
+
+
 @pytest.fixture
 def make_window(qtbot, settings):
     """Build station windows (closed, and their workers stopped, at the end of the test)."""
@@ -110,8 +128,14 @@ def make_window(qtbot, settings):
             qtbot.waitExposed(window, timeout=WAIT_MS)
             window.activateWindow()
             qtbot.waitUntil(window.isActiveWindow, timeout=WAIT_MS)
-        qtbot.waitUntil(lambda: window.station.ready, timeout=WAIT_MS)
         windows.append(window)
+        opened = True
+        try:
+            qtbot.waitUntil(lambda: window.station.ready, timeout=WAIT_MS)
+        except qtbot.TimeoutError:
+            opened = False
+        if not opened:
+            pytest.fail(f"the station session did not open: {_why_not_ready(window)}", pytrace=False)
         return window
 
     yield make
