@@ -27,6 +27,30 @@ def format_media_time(seconds: float) -> str:
     return f"{int(minutes)}:{rest:04.1f}"
 
 
+def peak_stars(size: int) -> pg.ScatterPlotItem:
+    """The scatter item that marks a timeline's peaks: white-edged stars in the fail colour."""
+    return pg.ScatterPlotItem(
+        size=size, symbol="star", pen=pg.mkPen("#ffffff", width=1), brush=pg.mkBrush(VERDICT_COLOURS["fail"])
+    )
+
+
+def show_peaks(stars: pg.ScatterPlotItem, peaks: Sequence[Peak]) -> None:
+    """Put a star on each peak, carrying its inspection id for :func:`chosen_part`."""
+    stars.setData(
+        x=[p.time_s for p in peaks],
+        y=[p.score for p in peaks],
+        data=[p.inspection_id for p in peaks],
+    )
+
+
+def chosen_part(spots) -> str | None:
+    """The inspection id of the first clicked spot that carries one (``sigClicked``'s spots), else None."""
+    for spot in spots:
+        if spot.data():
+            return str(spot.data())
+    return None
+
+
 def peak_text(peak: Peak, frame: int | None) -> str:
     where = f"frame {frame}" if frame is not None else "frame ?"
     return f"{format_media_time(peak.time_s)}  ·  {where}  ·  score {peak.score:.4g}"
@@ -46,9 +70,7 @@ class TimelinePlot(ThemedPlot):
         self.getAxis("left").enableAutoSIPrefix(False)
         self.curve = self.plot([], [], pen=pg.mkPen(QColor(NEUTRAL_COLOUR), width=1))
         self.frames = pg.ScatterPlotItem(size=7, pen=pg.mkPen(None), brush=pg.mkBrush(QColor(NEUTRAL_COLOUR)))
-        self.stars = pg.ScatterPlotItem(
-            size=18, symbol="star", pen=pg.mkPen("#ffffff", width=1), brush=pg.mkBrush(VERDICT_COLOURS["fail"])
-        )
+        self.stars = peak_stars(18)
         for item in (self.frames, self.stars):
             item.sigClicked.connect(self._clicked)
             self.addItem(item)
@@ -70,20 +92,15 @@ class TimelinePlot(ThemedPlot):
         y = np.array([p.score for p in self.points], dtype=np.float64)
         self.curve.setData(x, y)
         self.frames.setData(x=x, y=y, data=[p.inspection_id for p in self.points])
-        self.stars.setData(
-            x=[p.time_s for p in self.peaks],
-            y=[p.score for p in self.peaks],
-            data=[p.inspection_id for p in self.peaks],
-        )
+        show_peaks(self.stars, self.peaks)
         self.threshold_line.setVisible(threshold is not None)  # (the label follows the value only while visible)
         if threshold is not None:
             self.threshold_line.setValue(threshold)
 
     def _clicked(self, _item, spots, *_args) -> None:
-        for spot in spots:
-            if spot.data():
-                self.part_chosen.emit(str(spot.data()))
-                return
+        part = chosen_part(spots)
+        if part is not None:
+            self.part_chosen.emit(part)
 
 
 class TimelineDialog(QDialog):

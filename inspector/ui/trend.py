@@ -12,6 +12,7 @@ from PySide6.QtGui import QColor
 
 from inspector.core.timeline import Peak, TimelinePoint, recipe_peaks
 from inspector.ui.theme import NEUTRAL_COLOUR, VERDICT_COLOURS, ThemedPlot
+from inspector.ui.timeline_view import chosen_part, peak_stars, show_peaks
 
 
 class TrendPlot(ThemedPlot):
@@ -58,9 +59,7 @@ class TrendPlot(ThemedPlot):
             k: pg.ScatterPlotItem(size=9, pen=pg.mkPen(None), brush=pg.mkBrush(QColor(c)))
             for k, c in {**VERDICT_COLOURS, "": NEUTRAL_COLOUR}.items()
         }
-        self.stars = pg.ScatterPlotItem(
-            size=16, symbol="star", pen=pg.mkPen("#ffffff", width=1), brush=pg.mkBrush(VERDICT_COLOURS["fail"])
-        )
+        self.stars = peak_stars(16)
         for item in (*self.points.values(), self.stars):
             item.sigClicked.connect(self._clicked)
             self.addItem(item)
@@ -113,20 +112,15 @@ class TrendPlot(ThemedPlot):
         self._dirty = True
 
     def _clicked(self, _item, spots, *_args) -> None:
-        for spot in spots:
-            if spot.data():
-                self.part_chosen.emit(str(spot.data()))
-                return
+        part = chosen_part(spots)
+        if part is not None:
+            self.part_chosen.emit(part)
 
     def _update_peaks(self, x: np.ndarray, y: np.ndarray) -> None:
         threshold = self.threshold_line.value() if self.threshold_line.isVisible() else None
         points = [TimelinePoint(float(t), float(s), i) for t, s, i in zip(x, y, self._ids, strict=True)]
         self.peaks = recipe_peaks(points, threshold) if self._timed else []
-        self.stars.setData(
-            x=[p.time_s for p in self.peaks],
-            y=[p.score for p in self.peaks],
-            data=[p.inspection_id for p in self.peaks],
-        )
+        show_peaks(self.stars, self.peaks)
 
     def clear_points(self) -> None:
         self._y_range = None
