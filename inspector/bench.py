@@ -66,6 +66,7 @@ class BenchResult:
     int8_accepted: bool | None = None
     tiles: str = ""  # "4x3" when scored as tiles
     gpu_name: str = ""
+    cpu: str = ""  # the CPU as the benchmark process saw it (model, instruction sets, any ISA cap)
 
     @property
     def batch1(self) -> BatchTiming | None:
@@ -135,6 +136,7 @@ def _resize_all(images: list[np.ndarray], size: str) -> list[np.ndarray]:
 
 def _run_config(config: BenchConfig) -> BenchResult:
     from inspector._torch import import_torch
+    from inspector.backbones.machine import cpu_info
     from inspector.detectors.acceleration import measure_int8
     from inspector.detectors.factory import create_detector
 
@@ -207,6 +209,7 @@ def _run_config(config: BenchConfig) -> BenchResult:
         int8_accepted=report.accepted if report else None,
         tiles=c.tiles,
         gpu_name=torch.cuda.get_device_name(detector.info.device) if cuda else "",
+        cpu=cpu_info().describe(),
     )
 
 

@@ -40,7 +40,8 @@ def register(sub, add_runtime) -> None:
     p.add_argument(
         "--dtype",
         default="",
-        help="comma list; default torch bf16,fp32 and OpenVINO fp32,int8 on CPU, fp16 on GPU (int8: OpenVINO only)",
+        help="comma list; default on CPU torch fp32 (and bf16 where the CPU has it), OpenVINO fp32,int8; fp16 on GPU "
+        "(int8: OpenVINO only)",
     )
     p.add_argument("--backend", default="", help="comma list of torch,openvino (default both where installed)")
     p.add_argument("--good-images", help="good parts: INT8 calibration and its agreement check with fp32")
@@ -51,6 +52,12 @@ def register(sub, add_runtime) -> None:
     p.add_argument("--images", help="folder of images to time on (default: generated 1024x1024)")
     p.add_argument("--random-weights", action="store_true", help=RANDOM_HELP)
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    p.add_argument(
+        "--isa",
+        choices=["avx2", "avx512"],
+        help="use no instruction set above this level (torch and OpenVINO): how a CPU without AMX / "
+        "AVX-512 runs, emulated on this one (its instruction sets only, not its clock or memory)",
+    )
     p.set_defaults(func=cmd_bench)
 
 
@@ -146,8 +153,14 @@ def format_eval_report(report) -> str:
 def cmd_bench(args: argparse.Namespace) -> int:
     from inspector.backbones.machine import load_average
     from inspector.backbones.openvino_backend import openvino_available
+    from inspector.backbones.runtime import cpu_bf16_flags
     from inspector.bench import DEFAULT_DETECTORS, BenchConfig, format_table, machine_header, run_config_isolated
 
+    if args.isa:
+        from inspector.backbones.machine import limit_isa
+
+        limited = limit_isa(args.isa)  # inherited by every benchmark process
+        print("instruction sets limited: " + " ".join(f"{k}={v}" for k, v in limited.items()), file=sys.stderr)
     detectors = args.detector or list(DEFAULT_DETECTORS)
     batches = tuple(sorted({int(b) for b in args.batches.split(",")}))
     devices = [args.device] if args.device != "auto" else _available_devices()
@@ -163,7 +176,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
             elif device != "cpu":
                 dtypes = ["float16"]
             else:
-                dtypes = ["bfloat16", "float32"] if backend == "torch" else ["float32", "int8"]
+                dtypes = ["float32", "int8"]
+                if backend == "torch":  # bf16 only where the CPU has it (elsewhere many times slower)
+                    dtypes = ["bfloat16", "float32"] if cpu_bf16_flags() else ["float32"]
             for name in detectors:
                 for dtype in dtypes:
                     if dtype == "int8" and (backend != "openvino" or not args.good_images):

@@ -118,6 +118,29 @@ def test_bench_prints_throughput_memory_and_ratio(tmp_path, tiny_registry, capsy
     assert result["peak_memory_mb"] > 50 and result["random_weights"] is True
 
 
+def test_bench_isa_avx2_runs_the_benchmark_processes_without_avx512_and_says_so(
+    tmp_path, tiny_registry, capsys, monkeypatch
+):
+    for name in ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS"):
+        monkeypatch.setenv(name, "")  # restored after the test (bench --isa sets them for its children)
+    args = ["bench", "--detector", "anomalydino", "--model", "tiny-dino", "--device", "cpu", "--backend", "torch"]
+    try:
+        out_json = tmp_path / "b.json"
+        code = main(
+            [*args, "--batches", "1", "--repeats", "1", "--random-weights", "--isa", "avx2", "--json", str(out_json)]
+        )
+        assert code == 0
+        out = capsys.readouterr().out
+        assert "limited to AVX2 by ONEDNN_MAX_CPU_ISA" in out.splitlines()[0]  # the table's CPU line
+        (result,) = json.loads(out_json.read_text())  # no bf16 under the cap: only fp32 by default
+        assert result["dtype"] == "float32"
+        assert "limited to AVX2" in result["cpu"]  # as the benchmark's own process saw it
+    finally:
+        from inspector.backbones.machine import cpu_info
+
+        cpu_info.cache_clear()
+
+
 def test_bench_without_weights_reports_the_missing_model(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("INSPECTOR_WEIGHTS_DIR", str(tmp_path / "w"))  # no path that names the model
     code = main(["bench", "--detector", "anomalydino", "--device", "cpu", "--dtype", "float32", "--batches", "1"])

@@ -13,12 +13,26 @@ from pathlib import Path
 # Instruction sets shown with every speed figure (the ones that change which backend/precision wins).
 SHOWN_FLAGS = ("amx_bf16", "amx_int8", "avx512_bf16", "avx512_vnni", "avx512f", "avx_vnni", "avx2")
 
+# oneDNN's ISA cap (``ONEDNN_MAX_CPU_ISA``, read by torch's and OpenVINO's oneDNN): which of the shown
+# flags each cap leaves usable. With ``ATEN_CPU_CAPABILITY`` and ``MKL_ENABLE_INSTRUCTIONS`` set to the
+# same level, a CPU runs as one without the newer instruction sets (``inspector bench --isa avx2``).
+ISA_ENV = "ONEDNN_MAX_CPU_ISA"
+_AVX512 = ("avx2", "avx_vnni", "avx512f")
+ISA_CAPS: dict[str, tuple[str, ...]] = {
+    "AVX2": ("avx2",),
+    "AVX2_VNNI": ("avx2", "avx_vnni"),
+    "AVX512_CORE": _AVX512,
+    "AVX512_CORE_VNNI": (*_AVX512, "avx512_vnni"),
+    "AVX512_CORE_BF16": (*_AVX512, "avx512_vnni", "avx512_bf16"),
+}
+
 
 @dataclass(frozen=True)
 class CpuInfo:
     model: str
     cores: int  # usable by this process
-    flags: tuple[str, ...]  # those of SHOWN_FLAGS the CPU has
+    flags: tuple[str, ...]  # those of SHOWN_FLAGS the CPU has and the ISA cap (if any) leaves usable
+    cap: str = ""  # the ONEDNN_MAX_CPU_ISA cap in force, e.g. "AVX2" (empty: none)
 
     @property
     def kind(self) -> str:
@@ -33,23 +47,29 @@ class CpuInfo:
 
     def describe(self) -> str:
         flags = ", ".join(self.flags) or "none of " + ", ".join(SHOWN_FLAGS)
-        return f"{self.model} ({self.cores} cores; {flags})"
+        capped = f"; limited to {self.cap} by {ISA_ENV}" if self.cap else ""
+        return f"{self.model} ({self.cores} cores; {flags}{capped})"
 
 
 @functools.cache
 def cpu_info() -> CpuInfo:
-    """Read ``/proc/cpuinfo`` (Linux); elsewhere the platform's processor name and no flags."""
+    """This machine's CPU, from ``/proc/cpuinfo`` (Linux; elsewhere the platform's processor name, no flags)."""
     import os
 
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
         cores = os.cpu_count() or 1
-    model, flags = platform.processor() or platform.machine(), set()
     try:
         text = Path("/proc/cpuinfo").read_text(encoding="ascii", errors="ignore")
     except OSError:
         text = ""
+    return parse_cpuinfo(text, cores, isa_cap(), default_model=platform.processor() or platform.machine())
+
+
+def parse_cpuinfo(text: str, cores: int, cap: str = "", default_model: str = "unknown CPU") -> CpuInfo:
+    """The CPU described by ``/proc/cpuinfo`` text, with the flags an ISA ``cap`` (a key of ISA_CAPS) leaves."""
+    model, flags = default_model, set()
     for line in text.splitlines():
         key, _, value = line.partition(":")
         key = key.strip()
@@ -57,7 +77,41 @@ def cpu_info() -> CpuInfo:
             model = value.strip()
         elif key == "flags" and not flags:
             flags = set(value.split())
-    return CpuInfo(model=model, cores=cores, flags=tuple(f for f in SHOWN_FLAGS if f in flags))
+    if cap:
+        flags &= set(ISA_CAPS[cap])
+    return CpuInfo(model=model, cores=cores, flags=tuple(f for f in SHOWN_FLAGS if f in flags), cap=cap)
+
+
+# ``--isa`` levels: the environment that makes torch (ATen, MKL, oneDNN) and OpenVINO (oneDNN) use
+# no instruction set above the level. Read when those libraries load: set before starting a process.
+ISA_LEVELS: dict[str, dict[str, str]] = {
+    "avx2": {ISA_ENV: "AVX2", "ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"},
+    "avx512": {ISA_ENV: "AVX512_CORE", "ATEN_CPU_CAPABILITY": "avx512", "MKL_ENABLE_INSTRUCTIONS": "AVX512"},
+}
+
+
+def limit_isa(level: str) -> dict[str, str]:
+    """Set the environment of :data:`ISA_LEVELS` ``level`` for child processes; what was set.
+
+    Emulates the instruction sets of an older CPU on this one, not its clock, caches or memory.
+    """
+    import os
+
+    env = ISA_LEVELS[level.lower()]
+    os.environ.update(env)
+    cpu_info.cache_clear()
+    return dict(env)
+
+
+def isa_cap() -> str:
+    """The ``ONEDNN_MAX_CPU_ISA`` cap that removes shown instruction sets (e.g. ``AVX2``), else empty.
+
+    Caps at or above AMX (``ALL``, ``AVX512_CORE_AMX``, ...) or unknown ones change nothing shown.
+    """
+    import os
+
+    value = os.environ.get(ISA_ENV, "").strip().upper()
+    return value if value in ISA_CAPS else ""
 
 
 def load_average() -> tuple[float, float, float] | None:

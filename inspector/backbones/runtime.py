@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from inspector._torch import import_torch
 
@@ -47,17 +46,10 @@ def resolve_device(requested: str = "auto") -> str:
 
 
 def cpu_bf16_flags() -> set[str]:
-    """The processor's native bf16 instruction sets (Linux ``/proc/cpuinfo``; empty elsewhere)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text(encoding="ascii", errors="ignore")
-    except OSError:
-        return set()
-    flags = set()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            flags.update(line.split(":", 1)[1].split())
-            break
-    return flags & {"amx_bf16", "avx512_bf16"}
+    """The processor's native bf16 instruction sets still usable under any ISA cap (Linux; empty elsewhere)."""
+    from inspector.backbones.machine import cpu_info
+
+    return set(cpu_info().flags) & {"amx_bf16", "avx512_bf16"}
 
 
 @functools.cache
