@@ -70,6 +70,29 @@ def write_reference(path, size=(96, 80)):
     return path
 
 
+def tiny_dino(recipe):
+    """The recipe's anomalydino detector on the tiny DINOv2 (random weights, CPU), not yet fitted."""
+    from inspector.detectors.factory import create_detector
+
+    return create_detector(
+        "anomalydino",
+        model="tiny-dino",
+        device="cpu",
+        dtype="float32",
+        random_weights=True,
+        params=recipe.detector_params,
+    )
+
+
+def fitted_tiny_dino(recipe):
+    """:func:`tiny_dino`, fitted on the recipe's references as a run fits it (``fit_for_recipe``)."""
+    from inspector.pipeline import fit_for_recipe
+
+    detector = tiny_dino(recipe)
+    fit_for_recipe(detector, recipe)
+    return detector
+
+
 def make_tiny_dataset(root, size=(64, 48)):
     """A valid MVTec-layout category with 2 good train images, 2 good and 2 defective test images."""
     rng = np.random.default_rng(0)

@@ -11,11 +11,10 @@ from inspector.captioning.defect_type import DefectTypeClassifier
 from inspector.captioning.scheduler import CaptionScheduler
 from inspector.core.recipe import Recipe
 from inspector.core.types import Verdict
-from inspector.detectors.factory import create_detector
-from inspector.pipeline import InspectionPipeline, PartStatus, fit_for_recipe
+from inspector.pipeline import InspectionPipeline, PartStatus
 from inspector.sources import make_source
 from inspector.store import CaptionStatus, StoreWriter, open_store
-from tests.helpers import write_parts, write_reference
+from tests.helpers import fitted_tiny_dino, write_parts, write_reference
 
 CLASSES = ("scratch", "dent", "stain")
 
@@ -34,15 +33,7 @@ def test_flagged_parts_get_captions_and_defect_types_in_the_database(name, reque
         defect_classes=CLASSES,
         detector_params={"resolution": 56},
     )
-    detector = create_detector(
-        "anomalydino",
-        model="tiny-dino",
-        device="cpu",
-        dtype="float32",
-        random_weights=True,
-        params=recipe.detector_params,
-    )
-    fit_for_recipe(detector, recipe)
+    detector = fitted_tiny_dino(recipe)
     write_parts(tmp_path / "parts", 9)
     with open_store(tmp_path / "db.sqlite") as store:
         writer = StoreWriter(store)

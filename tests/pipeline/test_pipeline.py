@@ -10,11 +10,10 @@ import pytest
 from inspector.core.progress import ProgressState
 from inspector.core.recipe import Recipe
 from inspector.core.types import Verdict
-from inspector.detectors.factory import create_detector
-from inspector.pipeline import InspectionPipeline, PartStatus, fit_for_recipe
+from inspector.pipeline import InspectionPipeline, PartStatus
 from inspector.sources import make_source
 from inspector.store import DiskFullError, InspectionFilter, open_store
-from tests.helpers import write_parts, write_reference
+from tests.helpers import fitted_tiny_dino, write_parts, write_reference
 
 
 @pytest.fixture
@@ -30,15 +29,7 @@ def setup(tmp_path, tiny_registry):
         uncertain_band=(0.04, 0.06),
         detector_params={"resolution": 56},
     )
-    detector = create_detector(
-        "anomalydino",
-        model="tiny-dino",
-        device="cpu",
-        dtype="float32",
-        random_weights=True,
-        params=recipe.detector_params,
-    )
-    fit_for_recipe(detector, recipe)
+    detector = fitted_tiny_dino(recipe)
     store = open_store(tmp_path / "data" / "inspector.db")
     yield recipe, detector, store
     store.close()

@@ -6,17 +6,15 @@ import dataclasses
 
 import pytest
 
-from inspector.core.recipe import Recipe
-from inspector.detectors.factory import create_detector
-from inspector.pipeline import InspectionPipeline, fit_for_recipe
+from inspector.pipeline import InspectionPipeline
 from inspector.reports.data import gather_report
 from inspector.reports.html import render_html
 from inspector.reports.pdf import write_pdf
 from inspector.reports.sections import timeline_table, wrong_part_note
 from inspector.sources import make_source
 from inspector.store import open_store
-from tests.helpers import write_reference
-from tests.pipeline.test_identity_timeline import _write_video
+from tests.helpers import fitted_tiny_dino
+from tests.pipeline.known_lots import bracket_video_recipe, write_video
 from tests.reports.test_pdf import pdf_text
 from tests.store.conftest import make_items
 
@@ -24,20 +22,9 @@ from tests.store.conftest import make_items
 @pytest.fixture
 def video_store(tmp_path, tiny_registry):
     video = tmp_path / "line.avi"
-    _write_video(video)  # 40 frames at 10 fps, a bright square in frames 24..26
-    recipe = Recipe(
-        name="bracket",
-        object_name="bracket",
-        detector="anomalydino",
-        model="tiny-dino",
-        references=(str(write_reference(tmp_path / "ref.png")),),
-        threshold=0.05,
-        detector_params={"resolution": 56},
-    )
-    detector = create_detector(
-        "anomalydino", model="tiny-dino", device="cpu", dtype="float32", random_weights=True, params={"resolution": 56}
-    )
-    fit_for_recipe(detector, recipe)
+    write_video(video)  # 40 frames at 10 fps, a bright square in frames 24..26
+    recipe = bracket_video_recipe(tmp_path / "ref.png")
+    detector = fitted_tiny_dino(recipe)
     store = open_store(tmp_path / "db.sqlite")
     summary = InspectionPipeline(recipe, detector, store, make_source(video)).run()
     assert summary.inspected == 40 and len(summary.timeline_peaks) == 1

@@ -12,6 +12,7 @@ from inspector.core.recipe import Recipe, save_recipe
 from inspector.store import open_store
 from inspector.ui.settings import StationSettings
 from tests.captioning.conftest import blip_spec, tiny_blip, tiny_clip, tokenizer  # noqa: F401
+from tests.helpers import fitted_tiny_dino
 from tests.pipeline.conftest import TINY_DINO, texture, tiny_registry, write_parts, write_reference  # noqa: F401
 
 WAIT_MS = 60_000
@@ -69,21 +70,12 @@ def caption_factory(tiny_blip, tiny_clip):  # noqa: F811
 @pytest.fixture
 def inspected(tmp_path, settings, tiny_recipe):
     """A station database holding a headless folder run of 9 parts (every image kept)."""
-    from inspector.detectors.factory import create_detector
-    from inspector.pipeline import InspectionPipeline, fit_for_recipe
+    from inspector.pipeline import InspectionPipeline
     from inspector.sources import make_source
 
     recipe, _path = tiny_recipe
     write_parts(tmp_path / "parts", 9)
-    detector = create_detector(
-        "anomalydino",
-        model="tiny-dino",
-        device="cpu",
-        dtype="float32",
-        random_weights=True,
-        params=recipe.detector_params,
-    )
-    fit_for_recipe(detector, recipe)
+    detector = fitted_tiny_dino(recipe)
     settings.data_path.mkdir(parents=True, exist_ok=True)
     with open_store(settings.database_path) as store:
         summary = InspectionPipeline(

@@ -11,10 +11,9 @@ import pytest
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QApplication
 
-from inspector.core.recipe import Recipe, load_recipe, save_recipe
+from inspector.core.recipe import load_recipe, save_recipe
 from inspector.store import open_store
-from tests.helpers import write_reference
-from tests.pipeline.test_identity_timeline import _write_video
+from tests.pipeline.known_lots import bracket_video_recipe, write_video
 from tests.ui.conftest import WAIT_MS
 
 
@@ -33,21 +32,10 @@ def _click_at(qtbot, plot, x: float, y: float) -> None:
 @pytest.fixture
 def video_recipe(tmp_path, settings, tiny_registry):
     video = tmp_path / "line.avi"
-    _write_video(video)  # 40 frames at 10 fps, a bright square in frames 24..26
+    write_video(video)  # 40 frames at 10 fps, a bright square in frames 24..26
     settings.recipes_dir.mkdir(parents=True, exist_ok=True)
     path = settings.recipes_dir / "bracket.json"
-    save_recipe(
-        Recipe(
-            name="bracket",
-            object_name="bracket",
-            detector="anomalydino",
-            model="tiny-dino",
-            references=(str(write_reference(tmp_path / "ref.png")),),
-            threshold=0.05,
-            detector_params={"resolution": 56},
-        ),
-        path,
-    )
+    save_recipe(bracket_video_recipe(tmp_path / "ref.png"), path)
     return video, path
 
 

@@ -1,7 +1,7 @@
 """WRONG PART in the window: its own badge colour in Live, Review and the detail, and its own filter.
 
 Magnetic tiles under a ball-screw recipe, scored by the real pipeline with the tiny DINOv2 whose image
-embeddings are set so the case is known (see ``tests/pipeline/test_identity_timeline.py``).
+embeddings are set so the case is known (``tests/pipeline/known_lots.py``, as the pipeline's test).
 """
 
 from __future__ import annotations
@@ -15,15 +15,14 @@ from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
-from inspector.core.recipe import Recipe, save_recipe
-from inspector.pipeline import InspectionPipeline, PartStatus, fit_for_recipe
+from inspector.core.recipe import save_recipe
+from inspector.pipeline import InspectionPipeline, PartStatus
 from inspector.sources import make_source
 from inspector.store import open_store
 from inspector.ui.heatmap_overlay import prepare_part
 from inspector.ui.review_model import VERDICT_COLUMN
 from inspector.ui.theme import VERDICT_COLOURS
-from tests.conftest import shared_dataset
-from tests.pipeline.test_identity_timeline import KnownEmbeddings, _tiny_dino
+from tests.pipeline.known_lots import ball_screw_recipe, known_embeddings_detector, write_tiles_among_screws
 from tests.ui.conftest import WAIT_MS
 from tests.ui.test_review import _open_review
 
@@ -31,27 +30,11 @@ from tests.ui.test_review import _open_review
 @pytest.fixture
 def lot_with_tiles(tmp_path, settings, tiny_registry):
     """Two ball screws and two magnetic tiles run under the ball-screw recipe; the pipeline's results."""
-    screws = shared_dataset("bsdata") / "ball_screw"
-    tiles = shared_dataset("magnetic_tile") / "magnetic_tile"
-    recipe = Recipe(
-        name="ball screw",
-        object_name="ball screw",
-        detector="anomalydino",
-        model="tiny-dino",
-        references=tuple(str(p) for p in sorted((screws / "train" / "good").glob("*.jpg"))[:3]),
-        threshold=10.0,  # every part passes the anomaly check: only the identity check flags
-        detector_params={"resolution": 56},
-    )
+    recipe = ball_screw_recipe()
     settings.recipes_dir.mkdir(parents=True, exist_ok=True)
     save_recipe(recipe, settings.recipes_dir / "ball-screw.json")
-    lot = tmp_path / "lot"
-    lot.mkdir()
-    for i, path in enumerate(sorted((screws / "test" / "good").glob("*.jpg"))[:2]):
-        (lot / f"screw-{i}.jpg").write_bytes(path.read_bytes())
-    for i, path in enumerate(sorted((tiles / "test").glob("*/*.jpg"))[:2]):
-        (lot / f"tile-{i}.jpg").write_bytes(path.read_bytes())
-    detector = KnownEmbeddings(_tiny_dino(recipe))
-    fit_for_recipe(detector, recipe)
+    lot = write_tiles_among_screws(tmp_path / "lot")
+    detector = known_embeddings_detector(recipe)
     results = []
     settings.data_path.mkdir(parents=True, exist_ok=True)
     with open_store(settings.database_path) as store:
