@@ -212,12 +212,16 @@ class PartIdentityCheck:
         return calibrate_identity(text, refs)
 
 
-def identity_check_for(recipe, detector, other_objects: Sequence[str] = ()) -> tuple[PartIdentityCheck | None, str]:
+def identity_check_for(
+    recipe, detector, other_objects: Sequence[str] = (), *, references: Sequence[np.ndarray] | None = None
+) -> tuple[PartIdentityCheck | None, str]:
     """The recipe's identity check for this detector, and a line saying how it runs.
 
     The good references' embeddings (the detector's own, one forward each at start) are the
     reference signal; a recipe without calibrated identity thresholds is calibrated here from those
     references (leave-one-out similarities, never self-matches), and the line says so.
+    ``references``: the recipe's reference images as already read (e.g. to fit the detector);
+    None: read here from the recipe's files.
     """
     from inspector.detectors.base import clip_of_detector
     from inspector.recipes import reference_images
@@ -236,7 +240,10 @@ def identity_check_for(recipe, detector, other_objects: Sequence[str] = ()) -> t
         random_weights=detector.info.random_weights,
     )
     embed = getattr(detector, "image_embeddings", None)
-    references = reference_images(recipe) if recipe.references and embed is not None else []
+    if not recipe.references or embed is None:
+        references = []
+    elif references is None:
+        references = reference_images(recipe)
     embeddings = embed(references) if references and embed is not None else None
     check.set_references(embeddings)
     signals = [name for name, on in (("text", check.text_enabled), ("references", embeddings is not None)) if on]

@@ -28,6 +28,7 @@ class DetectorCache:
     def __init__(self, factory: DetectorFactory | None = None) -> None:
         self._factory = factory
         self._key: str | None = None
+        self._images: list | None = None  # the references as read for the last fit
         self._fitted: tuple[str, ...] | None = None
         self.detector: Detector | None = None
 
@@ -59,6 +60,13 @@ class DetectorCache:
         if detector.needs_references and self._fitted != recipe.references:
             progress.report(0, 0, f"Learning {len(recipe.references)} good reference image(s) …")
             self._fitted = None
-            fit_for_recipe(detector, recipe)
+            self._images = fit_for_recipe(detector, recipe)
             self._fitted = recipe.references
         return detector
+
+    def references(self, recipe: Recipe) -> list | None:
+        """The recipe's reference images as read when :meth:`get` fitted the detector on them, for the
+        run's identity check (one read); None when the detector learns none (the run reads them)."""
+        if self.detector is None or not self.detector.needs_references or self._fitted != recipe.references:
+            return None
+        return self._images

@@ -21,7 +21,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 
@@ -63,10 +63,21 @@ log = logging.getLogger(__name__)
 KEEP_IMAGES = ("all", "flagged", "none")
 
 
-def fit_for_recipe(detector: Detector, recipe: Recipe) -> None:
-    """Fit a few-shot detector on the recipe's reference images (no-op for zero-shot)."""
-    if detector.needs_references:
-        detector.fit(reference_images(recipe))
+def fit_for_recipe(detector: Detector, recipe: Recipe) -> list[np.ndarray] | None:
+    """Fit a few-shot detector on the recipe's reference images (no-op for zero-shot).
+
+    Returns the images it read, for the run's identity check (``InspectionPipeline(references=...)``);
+    None when the detector needs none and nothing was read.
+
+    Raises:
+        RecipeError: A few-shot recipe lists no references.
+        ImageLoadError: A reference cannot be read (the message names the file).
+    """
+    if not detector.needs_references:
+        return None
+    images = reference_images(recipe)
+    detector.fit(images)
+    return images
 
 
 def _jpeg_bytes(image: np.ndarray, quality: int = 95) -> bytes:
@@ -103,6 +114,8 @@ class InspectionPipeline:
         recipe_path: The recipe file, for the messages (``inspector recipe sign PATH``).
         writer: The station's database-writer thread (a :class:`~inspector.pipeline.session.StationSession`
             passes its own); None: the run starts one of its own and closes it at the end.
+        references: The recipe's reference images as already read (what :func:`fit_for_recipe` returns),
+            for the identity check at the start; None: read from the recipe's files there.
 
     A station that requires PINs refuses a recipe nobody signed (:func:`inspector.store.changes.require_signed`).
     The source may already be open (the session opens it before the model loads).
@@ -132,6 +145,7 @@ class InspectionPipeline:
         golden: bool = True,
         on_golden: Callable[[GoldenOutcome], None] | None = None,
         recipe_path: str | None = None,
+        references: Sequence[np.ndarray] | None = None,
     ) -> None:
         if keep_images not in KEEP_IMAGES:
             raise ValueError(f"keep_images must be one of {KEEP_IMAGES}")
@@ -161,6 +175,7 @@ class InspectionPipeline:
         self._in_flight = threading.BoundedSemaphore(4 * self.batch_size)
         self.identity = identity and recipe.identity.enabled
         self.other_objects = other_objects
+        self.references = references
         self._identity_check: PartIdentityCheck | None = None
         self._identity_note: str | None = None
         self.peak_separation_s = peak_separation_s
@@ -271,7 +286,7 @@ class InspectionPipeline:
         others = self.other_objects
         if others is None:
             others = tuple(self.store.recipe_objects(exclude=self.recipe.name))
-        return identity_check_for(self.recipe, self.detector, others)
+        return identity_check_for(self.recipe, self.detector, others, references=self.references)
 
     def _peaks(self) -> list[Peak]:
         return recipe_peaks(

@@ -352,6 +352,7 @@ class StationSession:
             lot=request.lot,
             captions=captions,
             writer=self.writer,
+            references=self.detectors.references(recipe),
         )
         self._pipeline = pipeline
         if self._terminated:
