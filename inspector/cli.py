@@ -37,7 +37,9 @@ def _add_runtime(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--dtype",
         default="auto",
-        help="auto (measured per machine: bf16 where the CPU is fast at it), float32, bfloat16, float16",
+        help="auto (measured per machine: bf16 where the CPU is fast at it), float32, bfloat16, float16; "
+        "int8 (run: the CPU encoder on OpenVINO INT8, used only where it agrees with fp32 on the recipe's "
+        "held-out good parts, else OpenVINO fp32, said at start-up)",
     )
     p.add_argument(
         "--backend",

@@ -27,9 +27,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from inspector.core.provenance import require_calibration
     from inspector.core.recipe import Recipe, load_recipe
     from inspector.pipeline import DetectorReady, RunRequest, SessionConfig, open_session
+    from inspector.pipeline.int8 import encoder_choice
     from inspector.plant import cli as plant_cli
     from inspector.sources import parse_source_spec
 
+    encoder_choice(args.device, args.dtype, args.backend)  # e.g. --backend torch --dtype int8: exit 2 at once
     args.db = plant_cli.run_database(args)  # --db postgresql://...: spool here, forward there
     if args.recipe:
         recipe = load_recipe(args.recipe)
@@ -79,6 +81,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
 
     def on_detector(note: DetectorReady) -> None:  # a refusal is raised by the run itself: exit 2, nothing scored
+        if note.notice:  # e.g. the INT8 check's outcome
+            print(f"inspector: {'warning: ' if note.warning else ''}{note.notice}", file=sys.stderr, flush=True)
         with contextlib.suppress(InspectorError):
             if warning := require_calibration(recipe, note.info, args.recipe):
                 print(f"inspector: warning: {warning}", file=sys.stderr)

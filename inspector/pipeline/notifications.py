@@ -105,9 +105,15 @@ class SourceStateChanged(Notification):
 
 @dataclass(frozen=True)
 class DetectorReady(Notification):
-    """The run's detector is loaded (and fitted): which model, where, in which precision."""
+    """The run's detector is loaded (and fitted): which model, where, in which precision.
+
+    ``notice``: what the user is told about the precision (the INT8 check's outcome with
+    ``--dtype int8``); ``warning``: it did not go as asked (INT8 refused, or nothing to check it on).
+    """
 
     info: DetectorInfo
+    notice: str = ""
+    warning: bool = False
 
 
 Subscriber = Callable[[Notification], None]

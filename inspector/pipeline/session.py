@@ -26,7 +26,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from inspector.captioning.scheduler import CaptionOutcome, CaptionScheduler, store_callback
 from inspector.core.progress import ProgressState
@@ -37,6 +37,7 @@ from inspector.errors import InspectorError
 from inspector.pipeline.detector_cache import DetectorCache, DetectorFactory
 from inspector.pipeline.events import PartResult, PartStatus, RunSummary
 from inspector.pipeline.golden import GoldenOutcome
+from inspector.pipeline.int8 import encoder_choice, held_out_good_parts, model_dtype
 from inspector.pipeline.notifications import (
     CaptionStored,
     DetectorReady,
@@ -54,6 +55,9 @@ from inspector.pipeline.runner import InspectionPipeline
 from inspector.sources import FrameCallback, Source, SourceEvent, SourceSpec, make_source
 from inspector.sources.entries import ReadLimits
 from inspector.store import InspectionStore, StoreWriter, open_store
+
+if TYPE_CHECKING:
+    from inspector.detectors.acceleration import Int8Gate
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -73,9 +77,13 @@ class SessionConfig:
         database: The database file (None: ``<data folder>/inspector.db``, see ``INSPECTOR_DATA_DIR``).
         durability: ``normal`` or ``full`` (see :func:`~inspector.store.open_store`).
         device / dtype: Where and in which precision the models run (``auto``: measured per machine).
+            ``int8``: the detector's image encoder on OpenVINO INT8, used only where it agrees with fp32
+            on the recipe's held-out good parts (:mod:`inspector.pipeline.int8`); other models in fp32.
         random_weights: Build the models with random weights (tests and demos; marked on every record).
         backend: Inference backend of the detector: ``torch``, ``openvino`` or ``auto`` (see
             :func:`~inspector.detectors.factory.detector_for_recipe`).
+        int8_gate: The agreement INT8 must reach on the held-out good parts (None: the default
+            :class:`~inspector.detectors.acceleration.Int8Gate`, map Pearson >= 0.99, scores within 0.01).
         captioner: ``none``, ``blip-base``, ``blip2-opt-2.7b`` (see :meth:`StationSession.set_captioner`).
         detector_factory: Builds a recipe's detector (tests and benchmarks; default: the registry's).
         caption_factory: Builds the caption scheduler (default: ``create_caption_scheduler``).
@@ -89,6 +97,7 @@ class SessionConfig:
     dtype: str = "auto"
     random_weights: bool = False
     backend: str = "torch"
+    int8_gate: Int8Gate | None = None
     captioner: str = NO_CAPTIONER
     detector_factory: DetectorFactory | None = None
     caption_factory: CaptionFactory | None = None
@@ -243,7 +252,7 @@ class StationSession:
                 captioner=name,
                 detector=detector,
                 device=self.config.device,
-                dtype=self.config.dtype,
+                dtype=model_dtype(self.config.dtype),
                 random_weights=self.config.random_weights,
                 on_error=lambda exc: log.warning("captions: %s", exc),
             )
@@ -305,6 +314,8 @@ class StationSession:
 
         state(RunState.STARTING)
         try:
+            # a bad precision choice (e.g. INT8 on torch) fails before anything opens
+            encoder_choice(self.config.device, self.config.dtype, self.config.backend)
             source = self._open_source(request)
         except BaseException as exc:
             state(RunState.FAILED, str(exc))
@@ -319,8 +330,14 @@ class StationSession:
                 random_weights=self.config.random_weights,
                 backend=self.config.backend,
                 progress=progress,
+                held_out=lambda: held_out_good_parts(recipe, self.store),
+                int8_gate=self.config.int8_gate,
             )
-            self.publish(DetectorReady(detector.info))
+            int8 = self.detectors.int8
+            if int8 is None:
+                self.publish(DetectorReady(detector.info))
+            else:
+                self.publish(DetectorReady(detector.info, int8.message, warning=not int8.accepted))
             require_calibration(recipe, detector.info, request.recipe_path)  # refused: nothing is scored
             progress.check()
             captions = self._caption_sink(recipe, detector)

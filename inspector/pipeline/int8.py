@@ -1,0 +1,165 @@
+"""INT8 for a station run (``inspector run --dtype int8``, the window's Precision ``int8``).
+
+INT8 is not a dtype the detector is built in: the detector is built on OpenVINO fp32 and fitted on
+the recipe's references as always, then :func:`switch_to_int8` quantises its image encoder and keeps
+INT8 only where its maps and scores agree with fp32 on the recipe's *held-out* good parts
+(:func:`~inspector.detectors.acceleration.try_int8`, :class:`~inspector.detectors.acceleration.Int8Gate`).
+Held-out good parts are the recipe's ``calibration_images`` and the good-part library's reviewed
+store parts (:func:`~inspector.training.library.build_library`) that are not references: a few-shot
+detector scores its own references as ~0, where no agreement can be measured. Without any, the run
+stays on OpenVINO fp32 and says so.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from inspector.core.progress import ProgressState
+from inspector.core.recipe import Recipe
+from inspector.errors import InspectorError
+
+if TYPE_CHECKING:
+    from inspector.detectors.acceleration import Int8Gate, Int8Report
+    from inspector.detectors.base import Detector
+
+log = logging.getLogger(__name__)
+
+INT8 = "int8"
+HELD_OUT_LIMIT = 12
+"""At most this many held-out good parts are quantised with and compared on (the check takes seconds each)."""
+
+NO_HELD_OUT = (
+    "INT8 needs held-out good parts to be checked against fp32: add calibration images (recipe calibrate) "
+    "or review passed parts; running OpenVINO fp32."
+)
+
+
+@dataclass(frozen=True)
+class EncoderChoice:
+    """How a run's detector is built for the requested device, dtype and backend.
+
+    ``dtype`` is the float precision the detector is built in; with ``int8`` it is then switched to
+    INT8 by :func:`switch_to_int8` (OpenVINO fp32 on the CPU first).
+    """
+
+    device: str
+    dtype: str
+    backend: str
+    int8: bool = False
+
+
+def encoder_choice(device: str, dtype: str, backend: str) -> EncoderChoice:
+    """The build for ``device`` / ``dtype`` / ``backend``; ``int8`` means OpenVINO on the CPU.
+
+    Raises:
+        InspectorError: INT8 with the torch backend or on a GPU (exit code 2).
+    """
+    if dtype != INT8:
+        return EncoderChoice(device, dtype, backend)
+    if backend == "torch":
+        raise InspectorError(
+            "INT8 runs on OpenVINO: choose backend openvino or auto with dtype int8 (--backend openvino), "
+            "or another dtype for the torch backend."
+        )
+    if device not in ("auto", "cpu"):
+        raise InspectorError(
+            f"INT8 runs on the CPU (OpenVINO); device '{device}' cannot use it: choose device cpu or auto, "
+            "or another dtype (float16 on a GPU)."
+        )
+    return EncoderChoice("cpu", "float32", "openvino", int8=True)
+
+
+def model_dtype(dtype: str) -> str:
+    """The float precision of the models a station builds besides the run's detector (calibration,
+    golden-part checks, captions): INT8's is fp32, which its gate compares against."""
+    return "float32" if dtype == INT8 else dtype
+
+
+@dataclass(frozen=True)
+class HeldOutParts:
+    """Good parts the detector did not learn from: the INT8 check quantises with and compares on them."""
+
+    images: tuple[np.ndarray, ...]
+    paths: tuple[str, ...]
+    unreadable: tuple[str, ...] = ()  # "path: reason" of the files that could not be read
+
+
+def held_out_good_parts(recipe: Recipe, store=None, limit: int = HELD_OUT_LIMIT) -> HeldOutParts:
+    """The recipe's calibration images, then the library's reviewed good store parts, without the
+    references, golden parts and removed parts; at most ``limit``, read with the station's image loader."""
+    from inspector.core.images import load_image
+    from inspector.store.artifacts import sha256_file
+    from inspector.training.library import PartOrigin, build_library
+
+    library = build_library(recipe, store)
+    excluded = {p.content_hash for p in library.parts if p.origin is PartOrigin.REFERENCE}
+    excluded |= set(recipe.library_excluded)
+    if store is not None:
+        excluded |= store.golden.hashes(recipe.name)
+    candidates: list[tuple[str, str]] = []
+    for path in recipe.calibration_images:
+        if Path(path).is_file():
+            candidates.append((path, sha256_file(Path(path))))
+    candidates += [(p.path, p.content_hash) for p in library.parts if p.origin is not PartOrigin.REFERENCE]
+    images: list[np.ndarray] = []
+    paths: list[str] = []
+    unreadable: list[str] = []
+    seen = set(excluded)
+    for path, content_hash in candidates:
+        if len(images) >= limit:
+            break
+        if content_hash in seen:
+            continue
+        seen.add(content_hash)
+        try:
+            images.append(load_image(path))
+        except InspectorError as exc:
+            unreadable.append(f"{path}: {exc}")
+            continue
+        paths.append(path)
+    missing = [f"{p}: the calibration image is missing" for p in recipe.calibration_images if not Path(p).is_file()]
+    return HeldOutParts(tuple(images), tuple(paths), tuple(missing + unreadable))
+
+
+@dataclass(frozen=True)
+class Int8Outcome:
+    """What the INT8 step did: ``message`` is shown to the user (stderr, the window's message area)."""
+
+    dtype: str  # what the detector runs now: int8, or its float precision
+    message: str
+    report: Int8Report | None = None  # None: no check was made (nothing to check on, or not possible)
+
+    @property
+    def accepted(self) -> bool:
+        return self.report is not None and self.report.accepted
+
+
+def switch_to_int8(
+    detector: Detector,
+    held_out: HeldOutParts,
+    progress: ProgressState | None = None,
+    gate: Int8Gate | None = None,
+) -> Int8Outcome:
+    """Switch a fitted OpenVINO fp32 detector to INT8 where the gate accepts it; else it stays as it is."""
+    from inspector.detectors.acceleration import try_int8
+
+    target = getattr(detector, "inner", detector)  # a tiled detector quantises its inner detector
+    info = detector.info
+    running = f"running {info.backend} {info.dtype}"
+    if not callable(getattr(target, "use_openvino", None)):
+        message = f"INT8 is available for the AnomalyDINO and WinCLIP image encoders only, not '{info.detector}'; "
+        return Int8Outcome(info.dtype, message + running + ".")
+    if not held_out.images:
+        if held_out.unreadable:
+            return Int8Outcome(info.dtype, f"{NO_HELD_OUT} Not readable: {'; '.join(held_out.unreadable[:2])}.")
+        return Int8Outcome(info.dtype, NO_HELD_OUT)
+    if progress is not None:
+        progress.report(0, 0, f"Checking INT8 against fp32 on {len(held_out.images)} good part(s) …")
+    report = try_int8(target, held_out.images, gate)
+    names = ", ".join(Path(p).name for p in held_out.paths[:3]) + (", …" if len(held_out.paths) > 3 else "")
+    return Int8Outcome(detector.info.dtype, f"{report.describe()} (held out: {names}).", report)

@@ -1,0 +1,170 @@
+"""INT8 in a station run (``--dtype int8``): built on OpenVINO fp32, switched to INT8 only where it agrees
+with fp32 on the recipe's held-out good parts; what was used is stored and said. Tiny DINOv2, random weights."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+
+pytest.importorskip("openvino")
+pytest.importorskip("nncf")
+
+from inspector.core.progress import ProgressState  # noqa: E402
+from inspector.core.recipe import Recipe, save_recipe  # noqa: E402
+from inspector.core.types import Verdict  # noqa: E402
+from inspector.detectors.acceleration import Int8Gate  # noqa: E402
+from inspector.errors import InspectorError  # noqa: E402
+from inspector.pipeline import DetectorReady, RunRequest, RunState, RunStateChanged, SessionConfig, open_session  # noqa: E402
+from inspector.pipeline.int8 import NO_HELD_OUT, held_out_good_parts  # noqa: E402
+from inspector.sources import SourceKind, SourceSpec  # noqa: E402
+from inspector.store import InspectionFilter, open_store  # noqa: E402
+from tests.helpers import write_parts, write_reference  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _openvino_cache(tmp_path_factory, monkeypatch):
+    """One OpenVINO cache for the module's tests (the tiny model is converted once per precision)."""
+    monkeypatch.setenv("INSPECTOR_OPENVINO_CACHE", str(tmp_path_factory.getbasetemp() / "ov-cache-int8run"))
+
+
+def _recipe(tmp_path, held_out: int) -> Recipe:
+    ref = write_reference(tmp_path / "ref.png")
+    good = write_parts(tmp_path / "held-out", held_out, defect_every=0) if held_out else []
+    return Recipe(
+        name="bracket",
+        object_name="bracket",
+        detector="anomalydino",
+        model="tiny-dino",
+        references=(str(ref),),
+        threshold=0.05,
+        detector_params={"resolution": 56},
+        calibration_images=tuple(str(p) for p in good),
+    )
+
+
+def _config(tmp_path, **extra) -> SessionConfig:
+    options = dict(database=tmp_path / "db.sqlite", device="cpu", dtype="int8", backend="openvino", random_weights=True)
+    return SessionConfig(**{**options, **extra})
+
+
+def _run(session, recipe, parts, messages=None):
+    ready: list[DetectorReady] = []
+    subscription = session.subscribe(ready.append, DetectorReady)
+    progress = ProgressState(lambda done, total, message: messages.append(message) if messages is not None else None)
+    try:
+        summary = session.run(RunRequest(recipe, SourceSpec(SourceKind.FOLDER, parts)), progress)
+    finally:
+        subscription.cancel()
+    return summary, ready[0]
+
+
+def _stored_dtypes(session) -> set[str | None]:
+    return {r.model_dtype for r in session.store.query(InspectionFilter(recipe_name="bracket"), limit=100)}
+
+
+def test_int8_with_held_out_parts_is_checked_stored_and_said(tmp_path, tiny_registry):
+    recipe = _recipe(tmp_path, held_out=4)
+    write_parts(tmp_path / "parts", 4)
+    messages: list[str] = []
+    with open_session(_config(tmp_path)) as session:
+        summary, ready = _run(session, recipe, tmp_path / "parts", messages)
+        assert summary.inspected == 4 and summary.error is None
+        assert ready.info.backend == "openvino" and ready.info.dtype == "int8"
+        assert ready.notice.startswith("INT8 accepted") and "on 4 good part(s)" in ready.notice and not ready.warning
+        assert "Checking INT8 against fp32 on 4 good part(s) …" in messages
+        assert _stored_dtypes(session) == {"int8"}
+        # a second run of the same recipe keeps the checked INT8 detector: no second check
+        write_parts(tmp_path / "more", 5)
+        write_parts(tmp_path / "parts2", 2, defect_every=0)
+        messages.clear()
+        _, again = _run(session, recipe, tmp_path / "more", messages)
+        assert again.info.dtype == "int8" and again.notice == ready.notice
+        assert not any(m.startswith("Checking INT8") for m in messages)
+        # new references: learnt from fp32 and checked again
+        new_ref = write_reference(tmp_path / "ref2.png", size=(90, 84))
+        messages.clear()
+        _, changed = _run(session, replace(recipe, references=(str(new_ref),)), tmp_path / "parts2", messages)
+        assert "Checking INT8 against fp32 on 4 good part(s) …" in messages
+        verdict = "int8" if changed.notice.startswith("INT8 accepted") else "float32"  # a fresh report either way
+        assert changed.notice != ready.notice and changed.info.dtype == verdict
+
+
+def test_without_held_out_parts_it_runs_openvino_fp32_and_says_so_then_uses_reviewed_parts(tmp_path, tiny_registry):
+    recipe = _recipe(tmp_path, held_out=0)
+    write_parts(tmp_path / "parts", 6, defect_every=0)
+    with open_session(_config(tmp_path)) as session:
+        summary, ready = _run(session, recipe, tmp_path / "parts")
+        assert summary.inspected == 6
+        assert ready.notice == NO_HELD_OUT and ready.warning
+        assert ready.info.backend == "openvino" and ready.info.dtype == "float32"
+        assert _stored_dtypes(session) == {"float32"}
+        # an operator confirms three parts good: the next run checks INT8 on them (the store's library)
+        records = session.store.query(InspectionFilter(recipe_name="bracket"), limit=3)
+        for r in records:
+            session.write(lambda store, r=r: store.add_override(r.id, "ana", Verdict.PASS)).result(timeout=60)
+        held = held_out_good_parts(recipe, session.store)
+        assert sorted(held.paths) == sorted(r.file_path for r in records)
+        write_parts(tmp_path / "later", 2)
+        messages: list[str] = []
+        _, later = _run(session, recipe, tmp_path / "later", messages)
+        assert "Checking INT8 against fp32 on 3 good part(s) …" in messages
+        assert later.info.dtype == "int8" and later.notice.startswith("INT8 accepted")
+
+
+def test_a_refused_gate_stays_on_openvino_fp32_with_its_report(tmp_path, tiny_registry):
+    recipe = _recipe(tmp_path, held_out=3)
+    write_parts(tmp_path / "parts", 3)
+    strict = Int8Gate(min_map_pearson=1.0 - 1e-12, max_score_diff=1e-9)  # INT8 rounds: it cannot pass this
+    with open_session(_config(tmp_path, int8_gate=strict)) as session:
+        summary, ready = _run(session, recipe, tmp_path / "parts")
+        assert summary.inspected == 3
+        assert ready.notice.startswith("INT8 refused") and "staying on openvino float32" in ready.notice
+        assert ready.warning and ready.info.backend == "openvino" and ready.info.dtype == "float32"
+        assert _stored_dtypes(session) == {"float32"}
+
+
+def test_int8_with_the_torch_backend_fails_before_the_source_opens(tmp_path, tiny_registry):
+    recipe = _recipe(tmp_path, held_out=0)
+    with open_session(_config(tmp_path, backend="torch")) as session:
+        states: list[RunStateChanged] = []
+        session.subscribe(states.append, RunStateChanged)
+        with pytest.raises(InspectorError, match="INT8 runs on OpenVINO"):
+            session.run(RunRequest(recipe, SourceSpec(SourceKind.FOLDER, tmp_path / "missing")))
+        assert [s.state for s in states] == [RunState.STARTING, RunState.FAILED]
+
+
+def test_inspector_run_dtype_int8_prints_the_check_and_stores_int8(tmp_path, tiny_registry):
+    path = tmp_path / "recipe.json"
+    save_recipe(_recipe(tmp_path, held_out=3), path)
+    write_parts(tmp_path / "parts", 3)
+    db = tmp_path / "cli.sqlite"
+    base = [sys.executable, "-m", "inspector", "run", "--recipe", str(path), "--source", str(tmp_path / "parts")]
+    out = subprocess.run(
+        [*base, "--json", "--random-weights", "--device", "cpu", "--dtype", "int8", "--db", str(db)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode in (0, 1), out.stderr  # 1: a part failed (random weights)
+    assert "inspector: INT8 accepted: lowest map Pearson" in out.stderr and "on 3 good part(s)" in out.stderr
+    summary = json.loads(out.stdout.splitlines()[-1])
+    assert summary["pass"] + summary["fail"] + summary["uncertain"] == 3
+    store = open_store(db)
+    try:
+        assert {r.model_dtype for r in store.query(InspectionFilter(recipe_name="bracket"), limit=10)} == {"int8"}
+    finally:
+        store.close()
+
+    refused = subprocess.run(
+        [*base, "--device", "cpu", "--dtype", "int8", "--backend", "torch", "--db", str(tmp_path / "x.sqlite")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert refused.returncode == 2
+    assert "inspector: INT8 runs on OpenVINO" in refused.stderr and "Traceback" not in refused.stderr
+    assert not (tmp_path / "x.sqlite").exists()  # refused before the database opened
