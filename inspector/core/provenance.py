@@ -7,7 +7,10 @@ calibration is compared with the weights now loaded:
 - calibrated with random weights, with other weights (another fingerprint), or before fingerprints
   were recorded: refused (:class:`CalibrationRefused`), unless the run itself uses random weights
   (then nothing it produces means anything, and it is marked so);
-- never calibrated: allowed, with a warning (the threshold is a default, not measured on good parts).
+- never calibrated: allowed, with a warning (the threshold is a default, not measured on good parts);
+- a trained version whose training gate did not pass (``recipe.training["gate"]``): refused, unless
+  the run uses random weights. The Train panel does not offer such a version; this keeps a selected
+  file from being used anyway.
 """
 
 from __future__ import annotations
@@ -53,8 +56,22 @@ def uncalibrated_warning(recipe: Recipe, recipe_path: str | None = None) -> str 
     )
 
 
+def gate_refusal(recipe: Recipe) -> str | None:
+    """Why a trained recipe version must not score parts (its training gate did not pass), else None."""
+    gate = recipe.training.get("gate") if isinstance(recipe.training, dict) else None
+    if not isinstance(gate, dict) or gate.get("passed", True):
+        return None
+    reasons = "; ".join(str(r) for r in gate.get("reasons", ())) or "no reason recorded"
+    return (
+        f"Recipe '{recipe.name}' is a trained version that did not pass its training gate ({reasons}). "
+        "Not started; use the version it was trained from, or train again with more good parts."
+    )
+
+
 def check_calibration(recipe: Recipe, info: DetectorInfo, recipe_path: str | None = None) -> CalibrationCheck:
-    """Compare the recipe's calibration with the weights that will score the run."""
+    """Compare the recipe's calibration with the weights that will score the run (and its training gate)."""
+    if not info.random_weights and (refusal := gate_refusal(recipe)):
+        return CalibrationCheck(refusal=refusal)
     warning = uncalibrated_warning(recipe, recipe_path)
     if warning is not None or info.random_weights:
         return CalibrationCheck(warning=warning)

@@ -55,3 +55,15 @@ def test_an_uncalibrated_recipe_warns_and_is_not_refused():
     assert "not calibrated" in check.warning and "0.3" in check.warning
     assert "`inspector recipe calibrate r.json`" in check.warning
     assert require_calibration(_recipe(), _info()) == check_calibration(_recipe(), _info()).warning
+
+
+def test_a_trained_version_that_failed_its_gate_is_refused_except_for_a_random_weights_run():
+    from dataclasses import replace
+
+    calibrated = _recipe(threshold=0.3, model="dinov2-small", random_weights=False, model_fingerprint=REAL)
+    failed = replace(calibrated, training={"gate": {"passed": False, "reasons": ["I-AUROC 60.0 < 90.0"]}})
+    refusal = check_calibration(failed, _info()).refusal
+    assert refusal and "did not pass its training gate (I-AUROC 60.0 < 90.0)" in refusal
+    assert check_calibration(failed, _info("random:0", random_weights=True)).refusal is None
+    passed = replace(calibrated, training={"gate": {"passed": True, "reasons": []}})
+    assert check_calibration(passed, _info()) == check_calibration(calibrated, _info())

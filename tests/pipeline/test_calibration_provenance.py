@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -84,3 +86,22 @@ def test_the_pipeline_itself_refuses_other_weights_for_every_front_end(setup):
         with pytest.raises(CalibrationRefused, match="other weights"):
             pipeline.run()
         assert store.count() == 0 and store.runs() == []
+
+
+def test_a_trained_version_that_failed_its_gate_is_not_run(setup, capsys):
+    recipe_path, parts, db = setup
+    assert main(["recipe", "calibrate", str(recipe_path), "--device", "cpu"]) == 0
+    recipe = load_recipe(recipe_path)
+    failed = Path(recipe_path).with_name("trained.json")
+    gate = {"passed": False, "reasons": ["held-out I-AUROC 71.0 < current 88.0 - 2.0"], "tolerance": 0.02}
+    save_recipe(replace(recipe, training={"method": "memory", "gate": gate}), failed)
+    capsys.readouterr()
+    assert _run(failed, parts, db) == 2
+    err = capsys.readouterr().err
+    assert "did not pass its training gate (held-out I-AUROC 71.0 < current 88.0 - 2.0)" in err
+    assert "Traceback" not in err
+    with open_store(db) as store:
+        assert store.count() == 0  # nothing scored
+    passed = replace(recipe, training={"method": "memory", "gate": {**gate, "passed": True}})
+    save_recipe(passed, failed)
+    assert _run(failed, parts, db) in (0, 1)
