@@ -162,6 +162,38 @@ def open_central_store(url: str) -> InspectionStore:
     return InspectionStore(db, artifacts=artifacts) if artifacts is not None else InspectionStore(db)
 
 
+def split_password(url: str) -> tuple[str, str]:
+    """``(url without its password, password)`` of a database URL, for a form that hides the password.
+
+    Anything that is not a URL with a password comes back as it is, with an empty password.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url.strip())
+    except (ArgumentError, ValueError):
+        return url, ""
+    if not parsed.password:
+        return url, ""
+    bare = parsed._replace(password=None)  # URL is a named tuple; set() cannot clear a field
+    return bare.render_as_string(hide_password=False), str(parsed.password)
+
+
+def join_password(url: str, password: str) -> str:
+    """The database URL with ``password`` put back (quoted as URLs need); ``url`` alone when it is empty."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    if not password or not url.strip():
+        return url
+    try:
+        parsed = make_url(url.strip())
+    except (ArgumentError, ValueError):
+        return url  # not a URL: refused as it is by the check that follows
+    return parsed.set(password=password).render_as_string(hide_password=False)
+
+
 def save_plant_fields(central_url: str, opcua_on: bool, path: str | os.PathLike[str] | None = None) -> PlantSettings:
     """Set the central database URL ("": no central database) and OPC UA on/off in the settings file,
     keeping everything else in it; checked before it is written (atomically). Returns the new settings."""
@@ -185,5 +217,6 @@ def save_plant_fields(central_url: str, opcua_on: bool, path: str | os.PathLike[
     where.parent.mkdir(parents=True, exist_ok=True)
     tmp = where.with_name(where.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.chmod(tmp, 0o600)  # it holds passwords: readable by the station's own account only
     os.replace(tmp, where)
     return settings

@@ -22,9 +22,11 @@ from inspector.plant.mqtt import PublisherState
 from inspector.plant.settings import (
     PlantSettings,
     PlantSettingsError,
+    join_password,
     load_plant_settings,
     save_plant_fields,
     settings_path,
+    split_password,
 )
 from inspector.store import InspectionStore
 
@@ -153,8 +155,11 @@ class PlantSettingsBox(QGroupBox):
         super().__init__("Plant network", parent)
         form = QFormLayout(self)
         self.central_url = QLineEdit()
-        self.central_url.setPlaceholderText("postgresql://USER:PASSWORD@HOST:5432/inspector (empty: off)")
+        self.central_url.setPlaceholderText("postgresql://USER@HOST:5432/inspector (empty: off)")
         self.central_url.setToolTip("Every record is forwarded to this PostgreSQL server, in order, from the spool")
+        self.central_password = QLineEdit()  # kept out of the URL field so it is never shown
+        self.central_password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.central_password.setPlaceholderText("the database user's password")
         self.opcua = QCheckBox("Serve OPC UA for the line (endpoint and users from plant.json)")
         self.error = QLabel("")
         self.error.setWordWrap(True)
@@ -164,6 +169,7 @@ class PlantSettingsBox(QGroupBox):
         note = QLabel(f"Saved in {settings_path()}; used from the next start of the station.")
         note.setWordWrap(True)
         form.addRow("Central database", self.central_url)
+        form.addRow("Password", self.central_password)
         form.addRow("OPC UA", self.opcua)
         form.addRow("", note)
         form.addRow("", self.error)
@@ -172,9 +178,15 @@ class PlantSettingsBox(QGroupBox):
         except PlantSettingsError as error:
             self._show_error(str(error))
             return
-        self.central_url.setText(settings.central.url if settings.central else "")
+        url, password = split_password(settings.central.url if settings.central else "")
+        self.central_url.setText(url)
+        self.central_password.setText(password)
         self.opcua.setChecked(settings.serves_opcua)
-        self._loaded = (self.central_url.text(), self.opcua.isChecked())
+        self._loaded = (self.url(), self.opcua.isChecked())
+
+    def url(self) -> str:
+        """The central database URL as the fields give it (the password put back in)."""
+        return join_password(self.central_url.text(), self.central_password.text())
 
     def _show_error(self, text: str) -> None:
         self.error.setText(text)
@@ -182,10 +194,10 @@ class PlantSettingsBox(QGroupBox):
 
     def save(self) -> bool:
         """Write the fields into plant.json; False (and the reason shown here) when they cannot be used."""
-        if (self.central_url.text(), self.opcua.isChecked()) == self._loaded:
+        if (self.url(), self.opcua.isChecked()) == self._loaded:
             return True  # unchanged: plant.json is left as it is
         try:
-            save_plant_fields(self.central_url.text(), self.opcua.isChecked())
+            save_plant_fields(self.url(), self.opcua.isChecked())
         except (PlantSettingsError, OSError) as error:
             self._show_error(str(error))
             return False

@@ -81,18 +81,25 @@ def test_settings_fields_edit_plant_json_and_keep_the_rest(qtbot, tmp_path, monk
     assert "must be a database URL" in box.error.text()
     assert json.loads(plant.read_text())["opcua"] == opcua
 
-    box.central_url.setText("postgresql://inspector:pw@db.plant/inspector")
+    box.central_url.setText("postgresql://inspector@db.plant/inspector")
+    box.central_password.setText("p@ss:w/rd")  # characters a URL must quote
     box.opcua.setChecked(False)
     assert box.save() and box.error.isHidden()
     box.grab().save(str(tmp_path / "plant-settings.png"))
     saved = load_plant_settings(plant)
-    assert saved.central.url == "postgresql://inspector:pw@db.plant/inspector"
+    assert saved.central.url == "postgresql://inspector:p%40ss%3Aw%2Frd@db.plant/inspector"
     assert not saved.serves_opcua and saved.opcua.users == {"plc": "pw"}  # switched off, users kept
     assert saved.mqtt.host == "broker.plant" and saved.station_id == "cam-7"
+    assert plant.stat().st_mode & 0o077 == 0  # passwords inside: the station's account only
 
     again = PlantSettingsBox()
     qtbot.addWidget(again)
-    assert again.central_url.text().startswith("postgresql://") and not again.opcua.isChecked()
+    # the password is never shown: not in the URL field, and its own field is masked
+    assert again.central_url.text() == "postgresql://inspector@db.plant/inspector" and not again.opcua.isChecked()
+    assert again.central_password.text() == "p@ss:w/rd"
+    assert again.central_password.echoMode() == again.central_password.EchoMode.Password
+    assert again.save()  # unchanged fields: nothing rewritten, the URL stays the same
+    assert load_plant_settings(plant).central.url == saved.central.url
     again.central_url.setText("")
     again.opcua.setChecked(True)
     assert again.save()
