@@ -10,61 +10,40 @@ version into the recipe form (Save records it as a new recipe version).
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
-    QGridLayout,
-    QGroupBox,
     QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
-    QWidget,
 )
 
 from inspector.core.recipe import load_recipe
-from inspector.ui.train_panel import station_scoring_gate
+from inspector.ui.training_job_panel import TrainingJobPanel, before_after_grid
 from inspector.ui.workers import Job
 
 CAPTIONERS = ("blip-base", "blip2-opt-2.7b")
 SCORES = (("BLEU-4", "bleu4"), ("ROUGE-L", "rouge_l"), ("CIDEr-D", "cider"))
 
 
-class CaptionTrainingPanel(QWidget):
+class CaptionTrainingPanel(TrainingJobPanel):
     """Corrected captions of the recipe, a Train / Cancel pair, progress, and the before/after scores."""
 
     trained = Signal(str)  # the new captioner version's folder
     selected = Signal(str)
 
-    @classmethod
-    def for_station(cls, station, parent=None) -> CaptionTrainingPanel:
-        return cls(
-            store_path=station.settings.database_path,
-            gate=lambda: station_scoring_gate(station),
-            random_weights=station.random_weights,
-            device=station.settings.device,
-            parent=parent,
-        )
-
     def __init__(self, store_path=None, gate=None, random_weights: bool = False, device: str = "auto", parent=None):
-        super().__init__(parent)
-        self.store_path = store_path
-        self.gate = gate
-        self.random_weights = random_weights
-        self.device = device
+        super().__init__(store_path, gate, random_weights, device, parent)
         self.recipe_name: str | None = None
         self.corrected = 0
         self.options = None  # LoraOptions (None: the defaults with this panel's epochs and rank)
         self.out_dir: Path | None = None
-        self.last_outcome = None
-        self._job: Job | None = None
-        self._started = 0.0
 
         self.count = QLabel("No recipe")
         self.count.setWordWrap(True)
@@ -94,20 +73,7 @@ class CaptionTrainingPanel(QWidget):
         self.select_button = QPushButton("Select for this recipe")
         self.select_button.setToolTip("Caption this recipe's parts with the new version (Save records it)")
         self.select_button.clicked.connect(self._select)
-        scores = QWidget()
-        grid = QGridLayout(scores)
-        grid.setContentsMargins(0, 0, 12, 0)
-        for col, head in enumerate(("held-out", "before", "after")):
-            grid.addWidget(QLabel(head), 0, col)
-        self.cells: dict[tuple[str, str], QLabel] = {}
-        for row, (label, key) in enumerate(SCORES, start=1):
-            grid.addWidget(QLabel(label), row, 0)
-            for col, when in enumerate(("before", "after"), start=1):
-                cell = QLabel("—")
-                cell.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                cell.setMinimumWidth(cell.fontMetrics().horizontalAdvance("10.000"))
-                grid.addWidget(cell, row, col)
-                self.cells[(when, key)] = cell
+        scores, self.cells = before_after_grid("held-out", SCORES, "10.000")
 
         run = QHBoxLayout()
         for widget in (self.captioner, self.epochs, self.rank, self.train_button, self.cancel_button):
@@ -128,9 +94,7 @@ class CaptionTrainingPanel(QWidget):
 
     def place_in(self, layout, editor) -> None:
         """Put the panel in the Recipes screen (a group box at the end of ``layout``) and wire it up."""
-        box = QGroupBox("Captions from reviews (LoRA)")
-        QVBoxLayout(box).addWidget(self)
-        layout.addWidget(box)
+        self._box_in(layout, "Captions from reviews (LoRA)")
         self.selected.connect(lambda folder: self._select_in(editor, folder))
 
     def _select_in(self, editor, folder: str) -> None:
@@ -202,7 +166,7 @@ class CaptionTrainingPanel(QWidget):
 
         options = self.options or replace(DEFAULTS, epochs=self.epochs.value(), rank=self.rank.value())
         name, store_path, captioner = self.recipe_name, self.store_path, self.captioner.currentText()
-        gate = self.gate() if callable(self.gate) else self.gate
+        gate = self._scoring_gate()
         settings = {"device": self.device, "random_weights": self.random_weights, "out_dir": self.out_dir}
 
         def run(progress):
@@ -214,31 +178,10 @@ class CaptionTrainingPanel(QWidget):
                     store, captioner=captioner, recipe_name=name, options=options, progress=gated, **settings
                 )
 
-        self._started = time.monotonic()
         self.last_outcome = None
         self._show_scores(None)
         self.status.setText(f"Training {captioner} on the corrected captions of '{name}' ...")
-        self._job = Job(run, name="inspector-train-captioner", parent=self)
-        self._job.progress.connect(self._on_progress)
-        self._job.finished.connect(self._on_finished)
-        self._job.failed.connect(lambda message, _exc: self._done(f"Training failed: {message}"))
-        self._job.cancelled.connect(lambda: self._done("Cancelled: no captioner version was written."))
-        self._job.start()
-        self._set_enabled()
-
-    def cancel(self) -> None:
-        if self._job is not None:
-            self._job.cancel()
-            self.status.setText("Cancelling ...")
-
-    @property
-    def running(self) -> bool:
-        return self._job is not None
-
-    def _on_progress(self, done: int, total: int, message: str) -> None:
-        self.progress.setMaximum(max(total, 1))
-        self.progress.setValue(min(done, max(total, 1)))
-        self.status.setText(message)
+        self._start_job(run, "inspector-train-captioner", "no captioner version was written.")
 
     def _on_finished(self, outcome) -> None:
         from inspector.captioning.lora import format_outcome

@@ -19,8 +19,6 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
-    QGridLayout,
-    QGroupBox,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -29,12 +27,12 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QVBoxLayout,
-    QWidget,
 )
 
 from inspector.core.recipe import TRAINED_DETECTORS, load_recipe, save_recipe
 from inspector.core.training_gate import GateResult
 from inspector.ui.theme import VERDICT_COLOURS
+from inspector.ui.training_job_panel import TrainingJobPanel, before_after_grid
 from inspector.ui.workers import Job
 
 THUMB = 72
@@ -47,13 +45,6 @@ def _eta(started: float, done: int, total: int) -> str:
     return f", about {left:.0f} s left" if left < 120 else f", about {left / 60:.0f} min left"
 
 
-def station_scoring_gate(station):
-    """The station session's scoring gate (its caption scheduler's), or None when captions are off."""
-    session = station.session
-    captions = session.captions if session is not None else None
-    return captions.gate if captions is not None else None
-
-
 METRIC_ROWS = (("I-AUROC", "image_auroc"), ("P-AUROC", "pixel_auroc"), ("AUPRO", "aupro"), ("F1-max", "f1_max"))
 
 
@@ -64,43 +55,19 @@ def _pct(held, key: str) -> str:
     return "n/a" if value != value else f"{100 * value:.1f}"
 
 
-class TrainPanel(QWidget):
-    """Good-part library + train button for one recipe file.
-
-    Args:
-        store_path: Database to take reviewed good parts from (None: references only).
-        gate: The pipeline's scoring gate (training yields to scoring), a callable returning it at the
-            start of each training (the window's: it exists only while an inspection runs), or None.
-        random_weights: Train on random weights (tests, demos; marked so everywhere).
-    """
+class TrainPanel(TrainingJobPanel):
+    """Good-part library + train button for one recipe file (arguments: see :class:`TrainingJobPanel`;
+    ``store_path``: the database to take reviewed good parts from, None: references only)."""
 
     trained = Signal(str)
     adopted = Signal(str)  # "Use this version": the gate passed and the engineer chose it
     library_loaded = Signal(int)
     library_changed = Signal(str)  # the recipe file was rewritten (a part removed from the library)
 
-    @classmethod
-    def for_station(cls, station, parent=None) -> TrainPanel:
-        """The panel as the Recipes screen places it: the station's database, device and scoring gate."""
-        return cls(
-            store_path=station.settings.database_path,
-            gate=lambda: station_scoring_gate(station),
-            random_weights=station.random_weights,
-            device=station.settings.device,
-            parent=parent,
-        )
-
     def __init__(self, store_path=None, gate=None, random_weights: bool = False, device: str = "auto", parent=None):
-        super().__init__(parent)
-        self.store_path = store_path
-        self.gate = gate
-        self.random_weights = random_weights
-        self.device = device
+        super().__init__(store_path, gate, random_weights, device, parent)
         self.recipe_path: Path | None = None
         self.library = None
-        self._job: Job | None = None
-        self._started = 0.0
-        self.last_outcome = None
         self.gate_tolerance = 0.0  # see inspector.core.training_gate (``inspector train --gate-tolerance``)
 
         self.count = QLabel("No recipe")
@@ -129,20 +96,8 @@ class TrainPanel(QWidget):
         status_area.setWidgetResizable(True)
         status_area.setWidget(self.status)
         status_area.setMinimumHeight(110)
-        self.metrics = QWidget()  # held-out metrics before / after, a row each
-        grid = QGridLayout(self.metrics)
-        grid.setContentsMargins(0, 0, 12, 0)
-        for col, head in enumerate(("held-out %", "before", "after")):
-            grid.addWidget(QLabel(head), 0, col)
-        self.metric_cells: dict[tuple[str, str], QLabel] = {}
-        for row, (label, key) in enumerate(METRIC_ROWS, start=1):
-            grid.addWidget(QLabel(label), row, 0)
-            for col, when in enumerate(("before", "after"), start=1):
-                cell = QLabel("—")
-                cell.setMinimumWidth(cell.fontMetrics().horizontalAdvance("100.00"))
-                cell.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                grid.addWidget(cell, row, col)
-                self.metric_cells[(when, key)] = cell
+        # held-out metrics before / after, a row each
+        self.metrics, self.metric_cells = before_after_grid("held-out %", METRIC_ROWS, "100.00")
         self.gate_label = QLabel("")
         self.gate_label.setWordWrap(True)
         self.gate_reasons = QLabel("")
@@ -184,9 +139,7 @@ class TrainPanel(QWidget):
         """Put the panel in the Recipes screen (a group box at the end of ``layout``) and wire it up:
         a trained version appears in the recipe list, "Use this version" opens it, and a part removed
         from the library is kept in the form's recipe."""
-        box = QGroupBox("Train from the good parts")
-        QVBoxLayout(box).addWidget(self)
-        layout.addWidget(box)
+        self._box_in(layout, "Train from the good parts")
         self.trained.connect(lambda _path: editor.reload_list(select=str(editor.path or "")))
         self.adopted.connect(lambda path: self._open_in(editor, Path(path)))
         self.library_changed.connect(lambda path: self._keep_exclusions(editor, Path(path)))
@@ -281,7 +234,7 @@ class TrainPanel(QWidget):
         from inspector.training.job import GatedProgress, default_output, train_recipe
 
         method = self.method.currentData()
-        gate = self.gate() if callable(self.gate) else self.gate
+        gate = self._scoring_gate()
         recipe_path, library = self.recipe_path, self.library
         out = default_output(recipe_path, method)
         options = {"device": self.device, "random_weights": self.random_weights, "gate_tolerance": self.gate_tolerance}
@@ -290,32 +243,14 @@ class TrainPanel(QWidget):
             gated = GatedProgress(progress.report, gate, parent=progress)
             return train_recipe(load_recipe(recipe_path), method, library, out, progress=gated, **options)
 
-        self._started = time.monotonic()
-        self._job = Job(run, name="inspector-train", parent=self)
-        self._job.progress.connect(self._on_progress)
-        self._job.finished.connect(self._on_finished)
-        self._job.failed.connect(lambda message, _exc: self._done(f"Training failed: {message}"))
-        self._job.cancelled.connect(lambda: self._done("Cancelled: no recipe version was written."))
         self.status.setText(f"Training {method} on {len(library.parts)} good parts ...")
         self.last_outcome = None
         self._show_metrics(None, None)
         self._show_gate(None)
-        self._job.start()
-        self._set_enabled()
+        self._start_job(run, "inspector-train", "no recipe version was written.")
 
-    def cancel(self) -> None:
-        if self._job is not None:
-            self._job.cancel()
-            self.status.setText("Cancelling ...")
-
-    @property
-    def running(self) -> bool:
-        return self._job is not None
-
-    def _on_progress(self, done: int, total: int, message: str) -> None:
-        self.progress.setMaximum(max(total, 1))
-        self.progress.setValue(min(done, max(total, 1)))
-        self.status.setText(f"{message}{_eta(self._started, done, total)}")
+    def _progress_text(self, done: int, total: int, message: str) -> str:
+        return f"{message}{_eta(self._started, done, total)}"
 
     def _on_finished(self, outcome) -> None:
         from inspector.training.cli import format_outcome
