@@ -10,18 +10,10 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (
-    QComboBox,
-    QDialog,
-    QDialogButtonBox,
-    QFormLayout,
-    QLabel,
-    QLineEdit,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QDialog, QFormLayout, QLabel, QWidget
 
 from inspector.store.accounts import Policy
+from inspector.ui.pin_form import Submit, dialog_column, error_label, name_box, ok_cancel, pin_edit, run_check
 from inspector.ui.plain_text import plain_labels
 from inspector.ui.workers import describe_error
 
@@ -43,7 +35,7 @@ class LoginDialog(QDialog):
         *,
         policy: Policy | None = None,
         check: LoginCheck | None = None,
-        submit: Callable[..., Any] | None = None,
+        submit: Submit | None = None,
         name: str = "",
         parent: QWidget | None = None,
     ) -> None:
@@ -60,38 +52,19 @@ class LoginDialog(QDialog):
         hint = QLabel("Your name goes with every decision you make (the audit trail).")
         hint.setObjectName("muted")
         hint.setWordWrap(True)
-        self.name = QComboBox()
-        self.name.setEditable(True)
-        self.name.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.name = name_box(operators or [], name)
         self.name.lineEdit().setPlaceholderText("Your name")
-        self.set_operators(operators or [])
-        if name:
-            self.name.setEditText(name)
-        self.pin = QLineEdit()
-        self.pin.setEchoMode(QLineEdit.EchoMode.Password)
-        self.pin.setPlaceholderText("PIN")
-        self.pin_again = QLineEdit()
-        self.pin_again.setEchoMode(QLineEdit.EchoMode.Password)
-        self.pin_again.setPlaceholderText("the new PIN again")
-        self.error = QLabel("")
-        self.error.setStyleSheet("color: #d93025; font-weight: 600;")
-        self.error.setWordWrap(True)
+        self.pin = pin_edit()
+        self.pin_again = pin_edit("the new PIN again")
+        self.error = error_label()
         self.form = QFormLayout()
         self.form.addRow("Name", self.name)
         if self.policy.require_pin:
             self.form.addRow("PIN", self.pin)
             self.form.addRow("Again", self.pin_again)
             self.form.setRowVisible(self.pin_again, False)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Log in")
-        self.buttons.accepted.connect(self._try_accept)
-        self.buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(title)
-        layout.addWidget(hint)
-        layout.addLayout(self.form)
-        layout.addWidget(self.error)
-        layout.addWidget(self.buttons)
+        self.buttons = ok_cancel(self, "Log in", self._try_accept)
+        dialog_column(self, title, hint, self.form, self.error, self.buttons)
         plain_labels(self)  # names are user-typed
         (self.pin if name and self.policy.require_pin else self.name).setFocus(Qt.FocusReason.OtherFocusReason)
 
@@ -116,16 +89,9 @@ class LoginDialog(QDialog):
         self.buttons.setEnabled(False)
         self.error.setText("Checking…")
         choose = self._choosing
-        job = lambda: self._check(name, pin, choose)  # noqa: E731
-        if self._submit is None:
-            try:
-                job()
-            except Exception as exc:  # noqa: BLE001 - shown to the operator
-                self._refused(exc)
-            else:
-                self._accepted(name)
-            return
-        self._submit(job, lambda _who: self._accepted(name), self._refused)
+        run_check(
+            lambda: self._check(name, pin, choose), self._submit, lambda _who: self._accepted(name), self._refused
+        )
 
     def _accepted(self, name: str) -> None:
         self.operator = name

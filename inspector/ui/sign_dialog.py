@@ -13,23 +13,12 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (
-    QComboBox,
-    QDialog,
-    QDialogButtonBox,
-    QFormLayout,
-    QLabel,
-    QLineEdit,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QComboBox, QDialog, QFormLayout, QLabel, QLineEdit, QWidget
 
 from inspector.store.changes import Signer
+from inspector.ui.pin_form import Submit, dialog_column, error_label, name_box, ok_cancel, pin_edit, run_check
 from inspector.ui.plain_text import plain_labels
 from inspector.ui.workers import describe_error
-
-#: ``submit(job, on_done, on_error)``: run ``job()`` off the GUI thread, call back on it.
-Submit = Callable[[Callable[[], Any], Callable[[Any], None], Callable[[BaseException], None]], Any]
 
 
 class SignDialog(QDialog):
@@ -63,39 +52,23 @@ class SignDialog(QDialog):
         )
         hint.setObjectName("muted")
         hint.setWordWrap(True)
-        self.name = QComboBox()
-        self.name.setEditable(True)
-        self.name.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-        self.name.addItems(sorted(set(operators or [])))
-        self.name.setEditText(operator)
-        self.pin = QLineEdit()
-        self.pin.setEchoMode(QLineEdit.EchoMode.Password)
-        self.pin.setPlaceholderText("PIN")
+        self.name = name_box(operators or [], operator)
+        self.pin = pin_edit()
         self.reason = QLineEdit()
         self.reason.setPlaceholderText("why, e.g. recalibrated for lot 17")
         self.meaning = QComboBox()
         for meaning in ("approved", "authored", "reviewed", "responsible"):
             self.meaning.addItem(meaning, meaning)
-        self.error = QLabel("")
+        self.error = error_label()
         self.error.setObjectName("signError")
-        self.error.setStyleSheet("color: #d93025; font-weight: 600;")
-        self.error.setWordWrap(True)
         form = QFormLayout()
         form.addRow("Change", self.changes)
         form.addRow("Signed by", self.name)
         form.addRow("PIN", self.pin)
         form.addRow("Reason", self.reason)
         form.addRow("Meaning", self.meaning)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Sign")
-        self.buttons.accepted.connect(self.sign)
-        self.buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(title)
-        layout.addWidget(hint)
-        layout.addLayout(form)
-        layout.addWidget(self.error)
-        layout.addWidget(self.buttons)
+        self.buttons = ok_cancel(self, "Sign", self.sign)
+        dialog_column(self, title, hint, form, self.error, self.buttons)
         plain_labels(self)  # names and change texts are user-typed
         (self.pin if operator else self.name).setFocus(Qt.FocusReason.OtherFocusReason)
 
@@ -108,16 +81,7 @@ class SignDialog(QDialog):
                         meaning=str(self.meaning.currentData()))  # fmt: skip
         self.buttons.setEnabled(False)
         self.error.setText("Checking the signature…")
-        job = lambda: self._apply(signer)  # noqa: E731
-        if self._submit is None:
-            try:
-                value = job()
-            except Exception as exc:  # noqa: BLE001 - shown in the dialog
-                self._refused(exc)
-            else:
-                self._signed(value)
-            return
-        self._submit(job, self._signed, self._refused)
+        run_check(lambda: self._apply(signer), self._submit, self._signed, self._refused)
 
     def _signed(self, value: Any) -> None:
         self.result_value = value
