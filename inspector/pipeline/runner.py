@@ -482,6 +482,12 @@ class InspectionPipeline:
         """A scored part that will not be stored: stop the run and say so."""
         reason = str(exc) if isinstance(exc, InspectorError) else f"{type(exc).__name__}: {exc}"
         self._on_store_error(StoreError(f"The result for {_path(frame) or frame.index} could not be stored: {reason}"))
+        self._not_stored_part(frame, prediction, reason)
+
+    def _not_stored_part(
+        self, frame: Frame, prediction: AnomalyPrediction, reason: str, verdict: Verdict | None = None
+    ) -> None:
+        """Count a scored part that is not stored and hand on its ``ERROR`` result (why: ``reason``)."""
         with self._lock:
             self._not_stored += 1
         self._emit(
@@ -493,6 +499,7 @@ class InspectionPipeline:
                 frame.timestamp,
                 score=prediction.score,
                 threshold=self.recipe.threshold,
+                verdict=verdict,
                 reason=reason,
                 random_weights=prediction.random_weights,
             )
@@ -512,22 +519,7 @@ class InspectionPipeline:
         exc = future.exception()
         if exc is not None:
             self._on_store_error(exc)
-            with self._lock:
-                self._not_stored += 1
-            self._emit(
-                PartResult(
-                    PartStatus.ERROR,
-                    frame.index,
-                    frame.source_id,
-                    _path(frame),
-                    frame.timestamp,
-                    score=prediction.score,
-                    threshold=self.recipe.threshold,
-                    verdict=verdict,
-                    reason=str(exc),
-                    random_weights=prediction.random_weights,
-                )
-            )
+            self._not_stored_part(frame, prediction, str(exc), verdict)
             return
         stored = future.result()
         with self._lock:

@@ -54,6 +54,22 @@ def describe_error(error: BaseException) -> str:
     return f"Unexpected error ({type(error).__name__}): {error}. Details are in the station log."
 
 
+def _hand_on(
+    future: Future, on_done: Callable | None, on_error: Callable | None, report: Callable[[str], object]
+) -> None:
+    """A finished future's result to ``on_done``, or its exception to ``on_error`` (none: its message to
+    ``report``, the owner's ``error`` signal)."""
+    exc = future.exception()
+    if exc is not None:
+        if on_error is not None:
+            on_error(exc)
+        else:
+            report(describe_error(exc))
+        return
+    if on_done is not None:
+        on_done(future.result())
+
+
 class GuiCaller(QObject):
     """Runs callables on the thread this object lives on (the GUI thread), posted from any thread."""
 
@@ -113,17 +129,8 @@ class Tasks(QObject):
             self._gui.post(fn)
 
     def _deliver(self, future: Future, on_done: Callable | None, on_error: Callable | None) -> None:
-        if self._closed or future.cancelled():
-            return
-        exc = future.exception()
-        if exc is not None:
-            if on_error is not None:
-                on_error(exc)
-            else:
-                self.error.emit(describe_error(exc))
-            return
-        if on_done is not None:
-            on_done(future.result())
+        if not (self._closed or future.cancelled()):
+            _hand_on(future, on_done, on_error, self.error.emit)
 
     def shutdown(self, wait: bool = True) -> None:
         """No more callbacks; wait for running reads to end."""
@@ -172,15 +179,7 @@ class StoreOps(QObject):
         return future
 
     def _deliver(self, future: Future, on_done: Callable | None, on_error: Callable | None) -> None:
-        exc = future.exception()
-        if exc is not None:
-            if on_error is not None:
-                on_error(exc)
-            else:
-                self.error.emit(describe_error(exc))
-            return
-        if on_done is not None:
-            on_done(future.result())
+        _hand_on(future, on_done, on_error, self.error.emit)
 
     @property
     def writer(self) -> StoreWriter:
