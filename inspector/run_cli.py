@@ -23,11 +23,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     import threading
 
     from inspector.console import ProgressBar
+    from inspector.core.precision import encoder_choice
     from inspector.core.progress import Cancelled, ProgressState
     from inspector.core.provenance import require_calibration
     from inspector.core.recipe import Recipe, load_recipe
     from inspector.pipeline import DetectorReady, RunRequest, SessionConfig, open_session
-    from inspector.pipeline.int8 import encoder_choice
     from inspector.plant import cli as plant_cli
     from inspector.sources import parse_source_spec
 

@@ -25,7 +25,6 @@ from inspector.errors import InspectorError
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("auto", "torch", "openvino")
 _FINGERPRINTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 

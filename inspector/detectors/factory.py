@@ -9,9 +9,10 @@ from inspector.backbones.loading import load_model
 from inspector.backbones.runtime import Runtime, make_runtime, set_cpu_threads
 from inspector.core.detector_table import detector_kind
 from inspector.core.model_fit import ROLES, model_fit_problem
+from inspector.core.precision import BACKENDS
 from inspector.core.recipe import Recipe
 from inspector.core.registry import ModelSpec, get_spec
-from inspector.detectors.acceleration import BACKENDS, auto_backend
+from inspector.detectors.acceleration import auto_backend
 from inspector.detectors.base import Detector
 from inspector.errors import InspectorError
 

@@ -6,10 +6,11 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from inspector.core.precision import INT8, encoder_choice
 from inspector.core.progress import ProgressState
 from inspector.core.recipe import Recipe
 from inspector.detectors.base import Detector
-from inspector.pipeline.int8 import INT8, HeldOutParts, Int8Outcome, encoder_choice, switch_to_int8
+from inspector.pipeline.int8 import HeldOutParts, Int8Outcome, switch_to_int8
 from inspector.pipeline.runner import fit_for_recipe
 
 if TYPE_CHECKING:

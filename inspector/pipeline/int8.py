@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from inspector.core.precision import INT8, EncoderChoice, encoder_choice, model_dtype
 from inspector.core.progress import ProgressState
 from inspector.core.recipe import Recipe
 from inspector.errors import InspectorError
@@ -29,7 +30,18 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-INT8 = "int8"
+__all__ = [
+    "INT8",
+    "NO_HELD_OUT",
+    "EncoderChoice",
+    "HeldOutParts",
+    "Int8Outcome",
+    "encoder_choice",
+    "held_out_good_parts",
+    "model_dtype",
+    "switch_to_int8",
+]
+
 HELD_OUT_LIMIT = 12
 """At most this many held-out good parts are quantised with and compared on (the check takes seconds each)."""
 
@@ -37,47 +49,6 @@ NO_HELD_OUT = (
     "INT8 needs held-out good parts to be checked against fp32: add calibration images (recipe calibrate) "
     "or review passed parts; running OpenVINO fp32."
 )
-
-
-@dataclass(frozen=True)
-class EncoderChoice:
-    """How a run's detector is built for the requested device, dtype and backend.
-
-    ``dtype`` is the float precision the detector is built in; with ``int8`` it is then switched to
-    INT8 by :func:`switch_to_int8` (OpenVINO fp32 on the CPU first).
-    """
-
-    device: str
-    dtype: str
-    backend: str
-    int8: bool = False
-
-
-def encoder_choice(device: str, dtype: str, backend: str) -> EncoderChoice:
-    """The build for ``device`` / ``dtype`` / ``backend``; ``int8`` means OpenVINO on the CPU.
-
-    Raises:
-        InspectorError: INT8 with the torch backend or on a GPU (exit code 2).
-    """
-    if dtype != INT8:
-        return EncoderChoice(device, dtype, backend)
-    if backend == "torch":
-        raise InspectorError(
-            "INT8 runs on OpenVINO: choose backend openvino or auto with dtype int8 (--backend openvino), "
-            "or another dtype for the torch backend."
-        )
-    if device not in ("auto", "cpu"):
-        raise InspectorError(
-            f"INT8 runs on the CPU (OpenVINO); device '{device}' cannot use it: choose device cpu or auto, "
-            "or another dtype (float16 on a GPU)."
-        )
-    return EncoderChoice("cpu", "float32", "openvino", int8=True)
-
-
-def model_dtype(dtype: str) -> str:
-    """The float precision of the models a station builds besides the run's detector (calibration,
-    golden-part checks, captions): INT8's is fp32, which its gate compares against."""
-    return "float32" if dtype == INT8 else dtype
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from inspector.captioning.scheduler import CaptionOutcome, CaptionScheduler, store_callback
+from inspector.core.precision import encoder_choice, model_dtype
 from inspector.core.progress import ProgressState
 from inspector.core.provenance import require_calibration
 from inspector.core.recipe import Recipe
@@ -37,7 +38,7 @@ from inspector.errors import InspectorError
 from inspector.pipeline.detector_cache import DetectorCache, DetectorFactory
 from inspector.pipeline.events import PartResult, PartStatus, RunSummary
 from inspector.pipeline.golden import GoldenOutcome
-from inspector.pipeline.int8 import encoder_choice, held_out_good_parts, model_dtype
+from inspector.pipeline.int8 import held_out_good_parts
 from inspector.pipeline.notifications import (
     CaptionStored,
     DetectorReady,

@@ -19,6 +19,8 @@ EXIT_NO_DISPLAY_LIBRARIES = 6  # the window's system libraries are missing (the 
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from inspector.core.precision import BACKENDS, PRECISIONS
+
     parser = argparse.ArgumentParser(
         prog="inspector gui", description="The inspection station window (live view, recipes, review queue)."
     )
@@ -43,8 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help="override the device setting")
     parser.add_argument(
-        "--dtype", choices=("auto", "float32", "bfloat16", "float16"), help="override the precision setting"
+        "--dtype",
+        choices=PRECISIONS,
+        help="override the precision setting (int8: OpenVINO on the CPU, used only where it agrees with fp32 "
+        "on the recipe's held-out good parts)",
     )
+    parser.add_argument("--backend", choices=BACKENDS, help="override the inference backend setting")
     parser.add_argument("--theme", choices=("light", "dark"), help="override the theme setting")
     parser.add_argument(
         "--random-weights",
@@ -110,7 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setApplicationName("Inspector")
     app.setWindowIcon(app_icon())
     settings = load_settings()
-    overrides = {k: v for k, v in (("device", args.device), ("dtype", args.dtype), ("theme", args.theme)) if v}
+    chosen = (("device", args.device), ("dtype", args.dtype), ("backend", args.backend), ("theme", args.theme))
+    overrides = {k: v for k, v in chosen if v}
     if args.recipe:
         overrides["last_recipe"] = os.path.abspath(args.recipe)
     if args.source:

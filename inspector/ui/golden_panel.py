@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from inspector.core.images import IMAGE_SUFFIXES
+from inspector.core.precision import model_dtype
 from inspector.core.recipe import Recipe, load_recipe
 from inspector.ui.sign_dialog import signed_change
 from inspector.ui.station import Station
@@ -212,7 +213,7 @@ class GoldenPanel(QGroupBox):
             recipe = load_recipe(path)
             if not store.golden.parts(recipe.name):
                 return None
-            kwargs = {"device": station.settings.device, "dtype": station.settings.dtype,
+            kwargs = {"device": station.settings.device, "dtype": model_dtype(station.settings.dtype),
                       "random_weights": station.random_weights}  # fmt: skip
             if station.detector_factory is not None:
                 detector = station.detector_factory(recipe, **kwargs)

@@ -133,7 +133,7 @@ class LiveFeed:
     ) -> None:
         self.points: Mailbox[ResultPoint] = Mailbox()
         self.states: Mailbox[SourceEvent] = Mailbox()
-        self.notes: Mailbox[tuple[str, str]] = Mailbox()  # (message, level): the golden-part check at start
+        self.notes: Mailbox[tuple[str, str]] = Mailbox()  # (message, level): golden-part and INT8 checks at start
         self.part: LatestSlot[PreparedPart] = LatestSlot()
         self.frame: LatestSlot[np.ndarray] = LatestSlot()
         self.detector: LatestSlot[DetectorInfo] = LatestSlot()
@@ -161,6 +161,8 @@ class LiveFeed:
         elif isinstance(note, SourceStateChanged):
             self.states.put(note.event)
         elif isinstance(note, DetectorReady):
+            if note.notice:  # e.g. the INT8 check's outcome: shown in the live message area
+                self.notes.put((note.notice, "warning" if note.warning else "info"))
             self.detector.put(note.info)
 
     def on_result(self, result: PartResult) -> None:

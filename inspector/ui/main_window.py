@@ -476,7 +476,8 @@ class MainWindow(QMainWindow):
         self.review.on_change(change)
 
     def _detector_ready(self, info: DetectorInfo) -> None:
-        self.device_label.setText(f"Device: {info.device}/{info.dtype}")
+        runtime = info.dtype if info.backend == "torch" else f"{info.backend} {info.dtype}"
+        self.device_label.setText(f"Device: {info.device}/{runtime}")
         shots = f", {info.shots}-shot" if info.shots else ""
         self.model_label.setText(f"Model: {info.detector} [{info.model_id}]{shots}")
         if info.random_weights:

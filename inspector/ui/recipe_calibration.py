@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
+from inspector.core.precision import model_dtype
 from inspector.core.recipe import Recipe
 from inspector.errors import InspectorError
 from inspector.ui.calibration_dialog import CalibrationDialog
@@ -46,13 +47,13 @@ class RecipeCalibration:
                 detector = station.detector_factory(
                     r,
                     device=station.settings.device,
-                    dtype=station.settings.dtype,
+                    dtype=model_dtype(station.settings.dtype),
                     random_weights=station.random_weights,
                 )
             return calibrate_recipe(
                 r,
                 device=station.settings.device,
-                dtype=station.settings.dtype,
+                dtype=model_dtype(station.settings.dtype),
                 random_weights=station.random_weights,
                 detector=detector,
                 progress=progress,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import textwrap
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
@@ -29,12 +30,14 @@ from PySide6.QtWidgets import (
 )
 
 from inspector.core.paths import data_dir
+from inspector.core.precision import BACKENDS, PRECISIONS, encoder_choice
+from inspector.errors import InspectorError
 
 log = logging.getLogger(__name__)
 
 SETTINGS_FILE = "station-settings.json"
 DEVICES = ("auto", "cpu", "cuda")
-DTYPES = ("auto", "float32", "bfloat16", "float16")
+DTYPES = PRECISIONS  # int8: the detector's encoder on OpenVINO INT8 where it agrees with fp32
 CAPTIONERS = ("blip-base", "blip2-opt-2.7b")
 
 
@@ -45,6 +48,7 @@ class StationSettings:
     data_folder: str = ""  # empty: the default data folder
     device: str = "auto"
     dtype: str = "auto"
+    backend: str = "auto"  # CPU inference runtime of the image encoder: auto, torch, openvino
     captioner_enabled: bool = False
     captioner_model: str = "blip-base"
     theme: str = "light"
@@ -106,7 +110,7 @@ def save_settings(settings: StationSettings, path: Path | None = None) -> None:
 
 
 class SettingsDialog(QDialog):
-    """Data folder, device, captioner on/off, theme, PIN at log-in."""
+    """Data folder, device, precision and backend, captioner on/off, theme, PIN at log-in."""
 
     def __init__(self, settings: StationSettings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -136,7 +140,22 @@ class SettingsDialog(QDialog):
         self.dtype = QComboBox()
         self.dtype.addItems(DTYPES)
         self.dtype.setCurrentText(settings.dtype)
+        self.dtype.setToolTip(
+            "auto: measured on this machine; int8: the image encoder on OpenVINO INT8, used only where its maps "
+            "and scores agree with fp32 on the recipe's held-out good parts (else OpenVINO fp32, said at start)"
+        )
         form.addRow("Precision", self.dtype)
+        self.backend = QComboBox()
+        self.backend.addItems(BACKENDS)
+        self.backend.setCurrentText(settings.backend)
+        self.backend.setToolTip(
+            "CPU inference runtime of the image encoder: auto (measured once per machine and model), "
+            "torch, or openvino (checked against torch at start-up)"
+        )
+        form.addRow("Backend", self.backend)
+        self.runtime_note = QLabel()  # lines broken by hand: a word-wrapped label in a form is cut short
+        self.runtime_note.setObjectName("muted")
+        form.addRow("", self.runtime_note)
         self.captioner = QCheckBox("Caption flagged parts")
         self.captioner.setChecked(settings.captioner_enabled)
         self.captioner_model = QComboBox()
@@ -161,6 +180,9 @@ class SettingsDialog(QDialog):
         self.require_pin.setChecked(settings.require_pin)
         form.addRow("Log-in", self.require_pin)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        self.save_button = buttons.button(QDialogButtonBox.StandardButton.Save)
+        for combo in (self.device, self.dtype, self.backend):
+            combo.currentTextChanged.connect(self._runtime_changed)
         buttons.accepted.connect(lambda: self.plant.save() and self.accept())  # plant.json first: a bad URL stays
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -170,6 +192,36 @@ class SettingsDialog(QDialog):
         self.plant = PlantSettingsBox(self)  # central database URL, OPC UA on/off (plant.json)
         layout.addWidget(self.plant)
         layout.addWidget(buttons)
+        self._runtime_changed()
+
+    def runtime_problem(self) -> str:
+        """Why the chosen device, precision and backend cannot run together (empty: they can)."""
+        try:
+            encoder_choice(self.device.currentText(), self.dtype.currentText(), self.backend.currentText())
+        except InspectorError as exc:
+            return str(exc)
+        return ""
+
+    def _runtime_changed(self) -> None:
+        problem = self.runtime_problem()
+        if problem:
+            note = problem
+        elif self.dtype.currentText() == "int8":
+            note = (
+                "INT8 runs on OpenVINO on the CPU. At each start it is checked against fp32 on the recipe's "
+                "held-out good parts (calibration images, reviewed passed parts) and used only where it agrees; "
+                "otherwise the run stays on OpenVINO fp32 and says why."
+            )
+        else:
+            note = ""
+        self.runtime_note.setText(textwrap.fill(note, 56 if problem else 62))  # bold is wider
+        if self.runtime_note.objectName() != ("errorText" if problem else "muted"):
+            self.runtime_note.setObjectName("errorText" if problem else "muted")
+            self.runtime_note.style().unpolish(self.runtime_note)
+            self.runtime_note.style().polish(self.runtime_note)
+        self.runtime_note.setVisible(bool(self.runtime_note.text()))
+        self.resize(self.width(), max(self.height(), self.sizeHint().height()))  # room for the note
+        self.save_button.setEnabled(not problem)
 
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Data folder", self.data_folder.text() or str(data_dir()))
@@ -182,6 +234,7 @@ class SettingsDialog(QDialog):
             data_folder=self.data_folder.text().strip(),
             device=self.device.currentText(),
             dtype=self.dtype.currentText(),
+            backend=self.backend.currentText(),
             captioner_enabled=self.captioner.isChecked(),
             captioner_model=self.captioner_model.currentText(),
             theme=self.theme.currentText(),

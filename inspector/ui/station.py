@@ -51,6 +51,7 @@ class Station:
             durability=self.settings.durability,
             device=self.settings.device,
             dtype=self.settings.dtype,
+            backend=self.settings.backend,
             random_weights=self.random_weights,
             captioner=self.captioner(),
             detector_factory=self.detector_factory,
