@@ -46,8 +46,9 @@ HELD_OUT_LIMIT = 12
 """At most this many held-out good parts are quantised with and compared on (the check takes seconds each)."""
 
 NO_HELD_OUT = (
-    "INT8 needs held-out good parts to be checked against fp32: add calibration images (recipe calibrate) "
-    "or review passed parts; running OpenVINO fp32."
+    "INT8 needs held-out good parts to be checked against fp32: add calibration images to the recipe "
+    "(its calibration_images, or the Recipes tab's held-out good images) or review passed parts; "
+    "running OpenVINO fp32."
 )
 
 
