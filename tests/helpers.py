@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from inspector.core.recipe import Recipe
+
 TINY_DINO = {
     "schema": 1,
     "id": "tiny-dino",
@@ -68,6 +70,23 @@ def write_parts(folder, n: int, defect_every: int = 3, size=(96, 80)):
 def write_reference(path, size=(96, 80)):
     Image.fromarray(texture(size[1], size[0])).save(path)
     return path
+
+
+def bracket_recipe(reference, **changes) -> Recipe:
+    """The tests' few-shot recipe: "bracket" with AnomalyDINO on the tiny DINOv2 (56 px, threshold 0.05)
+    and one good reference, written at ``reference``; ``changes``: other field values."""
+    return Recipe(
+        **{
+            "name": "bracket",
+            "object_name": "bracket",
+            "detector": "anomalydino",
+            "model": "tiny-dino",
+            "references": (str(write_reference(reference)),),
+            "threshold": 0.05,
+            "detector_params": {"resolution": 56},
+            **changes,
+        }
+    )
 
 
 def tiny_dino(recipe):

@@ -9,12 +9,11 @@ import pytest
 from inspector.captioning import store_callback
 from inspector.captioning.defect_type import DefectTypeClassifier
 from inspector.captioning.scheduler import CaptionScheduler
-from inspector.core.recipe import Recipe
 from inspector.core.types import Verdict
 from inspector.pipeline import InspectionPipeline, PartStatus
 from inspector.sources import make_source
 from inspector.store import CaptionStatus, StoreWriter, open_store
-from tests.helpers import fitted_tiny_dino, write_parts, write_reference
+from tests.helpers import bracket_recipe, fitted_tiny_dino, write_parts
 
 CLASSES = ("scratch", "dent", "stain")
 
@@ -22,17 +21,7 @@ CLASSES = ("scratch", "dent", "stain")
 @pytest.mark.parametrize("name", ["tiny_blip", "tiny_blip2"])
 def test_flagged_parts_get_captions_and_defect_types_in_the_database(name, request, tmp_path, tiny_registry, tiny_clip):
     captioner = request.getfixturevalue(name)
-    ref = write_reference(tmp_path / "ref.png")
-    recipe = Recipe(
-        name="bracket",
-        object_name="bracket",
-        detector="anomalydino",
-        model="tiny-dino",
-        references=(str(ref),),
-        threshold=0.05,
-        defect_classes=CLASSES,
-        detector_params={"resolution": 56},
-    )
+    recipe = bracket_recipe(tmp_path / "ref.png", defect_classes=CLASSES)
     detector = fitted_tiny_dino(recipe)
     write_parts(tmp_path / "parts", 9)
     with open_store(tmp_path / "db.sqlite") as store:

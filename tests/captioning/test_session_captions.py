@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 from inspector.captioning import CaptionScheduler, DefectTypeClassifier
-from inspector.core.recipe import Recipe
 from inspector.pipeline import CaptionStored, PartStored, RunRequest, SessionConfig, open_session
 from inspector.sources import SourceKind, SourceSpec
 from inspector.store import CaptionStatus
-from tests.helpers import write_parts, write_reference
+from tests.helpers import bracket_recipe, write_parts
 
 
 def test_the_session_captions_flagged_parts_and_announces_each_caption(tmp_path, tiny_registry, tiny_blip, tiny_clip):
-    ref = write_reference(tmp_path / "ref.png")
-    recipe = Recipe(
-        name="bracket",
-        object_name="bracket",
-        detector="anomalydino",
-        model="tiny-dino",
-        references=(str(ref),),
-        threshold=0.05,
-        defect_classes=("scratch", "dent"),
-        detector_params={"resolution": 56},
-    )
+    recipe = bracket_recipe(tmp_path / "ref.png", defect_classes=("scratch", "dent"))
     write_parts(tmp_path / "parts", 4, defect_every=1)
     made = []
 

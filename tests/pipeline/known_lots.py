@@ -3,7 +3,7 @@
 - Magnetic tiles under a ball-screw recipe (real photos from ``../shared/datasets``): the two tiles are
   WRONG PART, the two screws pass; :class:`KnownEmbeddings` sets the tiny DINOv2's image embeddings so
   the identity check's case is known.
-- A video of one texture with a bright square in frames 24..26, and the tiny-DINOv2 recipe it runs under.
+- A video of one texture with a bright square in frames 24..26 (it runs under ``tests.helpers.bracket_recipe``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 
 from inspector.core.recipe import Recipe
 from tests.conftest import shared_dataset
-from tests.helpers import texture, tiny_dino, write_reference
+from tests.helpers import texture, tiny_dino
 
 
 class KnownEmbeddings:
@@ -100,17 +100,3 @@ def write_video(path: Path, fps: float = 10.0, n: int = 40, defect_frames=(24, 2
         writer.write(frame[:, :, ::-1].copy())
     writer.release()
     return base
-
-
-def bracket_video_recipe(reference: Path, **changes) -> Recipe:
-    """The tiny-DINOv2 "bracket" recipe the video runs under; its one reference is written at ``reference``."""
-    recipe = Recipe(
-        name="bracket",
-        object_name="bracket",
-        detector="anomalydino",
-        model="tiny-dino",
-        references=(str(write_reference(reference)),),
-        threshold=0.05,
-        detector_params={"resolution": 56},
-    )
-    return dataclasses.replace(recipe, **changes)

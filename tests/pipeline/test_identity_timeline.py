@@ -12,9 +12,9 @@ from inspector.core.recipe import save_recipe
 from inspector.pipeline import InspectionPipeline, PartStatus
 from inspector.sources import make_source
 from inspector.store import InspectionFilter, open_store
+from tests.helpers import bracket_recipe
 from tests.pipeline.known_lots import (
     ball_screw_recipe,
-    bracket_video_recipe,
     known_embeddings_detector,
     write_tiles_among_screws,
     write_video,
@@ -48,7 +48,7 @@ def test_video_timeline_peak_is_found_at_the_frame_time_through_the_cli(tmp_path
     write_video(video)  # 40 frames at 10 fps, a bright square in frames 24..26
     recipe_path = tmp_path / "recipe.json"
     # the recipe's sampling rate (``--sample-fps`` overrides it per run)
-    save_recipe(bracket_video_recipe(tmp_path / "ref.png", video_sample_fps=5.0), recipe_path)
+    save_recipe(bracket_recipe(tmp_path / "ref.png", video_sample_fps=5.0), recipe_path)
     cmd, env = _cli(
         "--recipe", str(recipe_path), "--source", str(video), "--json",
         "--random-weights", "--device", "cpu", "--db", str(tmp_path / "db.sqlite"),

@@ -8,27 +8,16 @@ import numpy as np
 import pytest
 
 from inspector.core.progress import ProgressState
-from inspector.core.recipe import Recipe
 from inspector.core.types import Verdict
 from inspector.pipeline import InspectionPipeline, PartStatus
 from inspector.sources import make_source
 from inspector.store import DiskFullError, InspectionFilter, open_store
-from tests.helpers import fitted_tiny_dino, write_parts, write_reference
+from tests.helpers import bracket_recipe, fitted_tiny_dino, write_parts
 
 
 @pytest.fixture
 def setup(tmp_path, tiny_registry):
-    ref = write_reference(tmp_path / "ref.png")
-    recipe = Recipe(
-        name="bracket",
-        object_name="bracket",
-        detector="anomalydino",
-        model="tiny-dino",
-        references=(str(ref),),
-        threshold=0.05,
-        uncertain_band=(0.04, 0.06),
-        detector_params={"resolution": 56},
-    )
+    recipe = bracket_recipe(tmp_path / "ref.png", uncertain_band=(0.04, 0.06))
     detector = fitted_tiny_dino(recipe)
     store = open_store(tmp_path / "data" / "inspector.db")
     yield recipe, detector, store

@@ -6,7 +6,6 @@ import threading
 
 import pytest
 
-from inspector.core.recipe import Recipe
 from inspector.core.types import Verdict
 from inspector.errors import SourceError
 from inspector.pipeline import (
@@ -23,21 +22,12 @@ from inspector.pipeline import (
     open_session,
 )
 from inspector.sources import SourceKind, SourceSpec
-from tests.helpers import write_parts, write_reference
+from tests.helpers import bracket_recipe, write_parts
 
 
 @pytest.fixture
 def recipe(tmp_path, tiny_registry):
-    ref = write_reference(tmp_path / "ref.png")
-    return Recipe(
-        name="bracket",
-        object_name="bracket",
-        detector="anomalydino",
-        model="tiny-dino",
-        references=(str(ref),),
-        threshold=0.05,
-        detector_params={"resolution": 56},
-    )
+    return bracket_recipe(tmp_path / "ref.png")
 
 
 @pytest.fixture

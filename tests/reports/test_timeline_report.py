@@ -13,8 +13,8 @@ from inspector.reports.pdf import write_pdf
 from inspector.reports.sections import timeline_table, wrong_part_note
 from inspector.sources import make_source
 from inspector.store import open_store
-from tests.helpers import fitted_tiny_dino
-from tests.pipeline.known_lots import bracket_video_recipe, write_video
+from tests.helpers import bracket_recipe, fitted_tiny_dino
+from tests.pipeline.known_lots import write_video
 from tests.reports.test_pdf import pdf_text
 from tests.store.conftest import make_items
 
@@ -23,7 +23,7 @@ from tests.store.conftest import make_items
 def video_store(tmp_path, tiny_registry):
     video = tmp_path / "line.avi"
     write_video(video)  # 40 frames at 10 fps, a bright square in frames 24..26
-    recipe = bracket_video_recipe(tmp_path / "ref.png")
+    recipe = bracket_recipe(tmp_path / "ref.png")
     detector = fitted_tiny_dino(recipe)
     store = open_store(tmp_path / "db.sqlite")
     summary = InspectionPipeline(recipe, detector, store, make_source(video)).run()

@@ -12,7 +12,7 @@ from inspector.core.recipe import Recipe, save_recipe
 from inspector.store import open_store
 from inspector.ui.settings import StationSettings
 from tests.captioning.conftest import blip_spec, tiny_blip, tiny_clip, tokenizer  # noqa: F401
-from tests.helpers import fitted_tiny_dino
+from tests.helpers import bracket_recipe, fitted_tiny_dino
 from tests.pipeline.conftest import TINY_DINO, texture, tiny_registry, write_parts, write_reference  # noqa: F401
 
 WAIT_MS = 60_000
@@ -36,18 +36,7 @@ def settings(tmp_path) -> StationSettings:
 @pytest.fixture
 def tiny_recipe(tmp_path, settings, tiny_registry) -> tuple[Recipe, object]:  # noqa: F811
     """A few-shot recipe on the tiny DINOv2, saved in the station's recipe folder."""
-    refs = tuple(str(write_reference(tmp_path / f"ref_{i}.png")) for i in range(1))
-    recipe = Recipe(
-        name="bracket",
-        object_name="bracket",
-        detector="anomalydino",
-        model="tiny-dino",
-        references=refs,
-        threshold=0.05,
-        uncertain_band=(0.04, 0.06),
-        detector_params={"resolution": 56},
-        defect_classes=("square", "scratch"),
-    )
+    recipe = bracket_recipe(tmp_path / "ref_0.png", uncertain_band=(0.04, 0.06), defect_classes=("square", "scratch"))
     settings.recipes_dir.mkdir(parents=True, exist_ok=True)
     path = settings.recipes_dir / "bracket.json"
     save_recipe(recipe, path)

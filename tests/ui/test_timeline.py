@@ -13,7 +13,8 @@ from PySide6.QtWidgets import QApplication
 
 from inspector.core.recipe import load_recipe, save_recipe
 from inspector.store import open_store
-from tests.pipeline.known_lots import bracket_video_recipe, write_video
+from tests.helpers import bracket_recipe
+from tests.pipeline.known_lots import write_video
 from tests.ui.conftest import WAIT_MS
 
 
@@ -35,7 +36,7 @@ def video_recipe(tmp_path, settings, tiny_registry):
     write_video(video)  # 40 frames at 10 fps, a bright square in frames 24..26
     settings.recipes_dir.mkdir(parents=True, exist_ok=True)
     path = settings.recipes_dir / "bracket.json"
-    save_recipe(bracket_video_recipe(tmp_path / "ref.png"), path)
+    save_recipe(bracket_recipe(tmp_path / "ref.png"), path)
     return video, path
 
 
