@@ -168,3 +168,15 @@ def test_inspector_run_dtype_int8_prints_the_check_and_stores_int8(tmp_path, tin
     assert refused.returncode == 2
     assert "inspector: INT8 runs on OpenVINO" in refused.stderr and "Traceback" not in refused.stderr
     assert not (tmp_path / "x.sqlite").exists()  # refused before the database opened
+
+
+def test_a_tiled_recipe_runs_int8_with_its_inner_detector_quantised(tmp_path, tiny_registry):
+    tiled = replace(_recipe(tmp_path, held_out=3), detector_params={"resolution": 56, "tiling": {"grid": [2, 1]}})
+    write_parts(tmp_path / "parts", 2)
+    with open_session(_config(tmp_path)) as session:
+        summary, ready = _run(session, tiled, tmp_path / "parts")
+        assert summary.inspected == 2
+        assert type(session.detectors.detector).__name__ == "TiledDetector"
+        assert ready.notice.startswith("INT8 accepted") and "on 3 good part(s)" in ready.notice, ready.notice
+        assert ready.info.dtype == "int8" and session.detectors.detector.inner.info.dtype == "int8"
+        assert _stored_dtypes(session) == {"int8"}
