@@ -89,6 +89,24 @@ def bracket_recipe(reference, **changes) -> Recipe:
     )
 
 
+def failed_part(content_hash: str, recipe_version_id: str, **fields):
+    """A flagged inspection to store: FAIL at 0.9 over 0.5, AnomalyDINO on dinov2-small; ``fields``: the rest."""
+    from inspector.store import NewInspection, Verdict
+
+    return NewInspection(
+        **{
+            "content_hash": content_hash,
+            "recipe_version_id": recipe_version_id,
+            "score": 0.9,
+            "threshold": 0.5,
+            "verdict": Verdict.FAIL,
+            "detector": "anomalydino",
+            "model_id": "dinov2-small",
+            **fields,
+        }
+    )
+
+
 def tiny_dino(recipe):
     """The recipe's anomalydino detector on the tiny DINOv2 (random weights, CPU), not yet fitted."""
     from inspector.detectors.factory import create_detector

@@ -29,6 +29,7 @@ from inspector.captioning.text import blip_prompt, caption_target
 from inspector.core.captioner_version import ADAPTER, CaptionerVersionError, read_version
 from inspector.core.registry import get_spec, import_weights
 from inspector.errors import InspectorError
+from tests.helpers import failed_part
 
 from .conftest import TINY_BLIP, blob_map, part_image
 
@@ -196,7 +197,7 @@ def _stored_parts(store, tmp_path, n):
     """``n`` flagged parts with kept images and anomaly maps, captioned by the machine."""
     from PIL import Image
 
-    from inspector.store import CaptionStatus, NewInspection, Verdict, sha256_file
+    from inspector.store import CaptionStatus, sha256_file
 
     recipe = store.save_recipe_version("bracket-A", {"object_name": "bracket", "threshold": 0.5})
     ids = []
@@ -204,14 +205,9 @@ def _stored_parts(store, tmp_path, n):
         image = part_image(200 + i, (64, 64))
         path = tmp_path / f"part_{i}.png"
         Image.fromarray(image).save(path)
-        item = NewInspection(
-            content_hash=sha256_file(path),
-            recipe_version_id=recipe.id,
-            score=0.9,
-            threshold=0.5,
-            verdict=Verdict.FAIL,
-            detector="anomalydino",
-            model_id="dinov2-small",
+        item = failed_part(
+            sha256_file(path),
+            recipe.id,
             file_path=str(path),
             image_artifact=store.artifacts.save_image_copy(path),
             heatmap_artifact=store.artifacts.save_heatmap(blob_map((64, 64), [(20 + i % 3 * 10, 30)], sigma=5.0)),

@@ -26,8 +26,9 @@ from inspector.captioning import (
 )
 from inspector.core.registry import ModelSpec
 from inspector.errors import WeightsMissingError
-from inspector.store import CaptionStatus, NewInspection, StoreWriter, Verdict, open_store
+from inspector.store import CaptionStatus, StoreWriter, Verdict, open_store
 from tests.captioning.conftest import TINY_CLIP, blob_map, content_hash, part_image
+from tests.helpers import failed_part
 
 pytestmark = pytest.mark.skipif(not process_isolation_available(), reason="needs POSIX")
 CLASSES = ("scratch", "crack", "hole")
@@ -137,14 +138,9 @@ def test_scheduler_with_a_child_end_to_end_and_a_crash(tmp_path, child):
     recipe = store.save_recipe_version("bracket", {"object_name": "bracket"})
     ids = [
         writer.add(
-            NewInspection(
-                content_hash=content_hash(i),
-                recipe_version_id=recipe.id,
-                score=0.9,
-                threshold=0.5,
-                verdict=Verdict.FAIL,
-                detector="anomalydino",
-                model_id="dinov2-small",
+            failed_part(
+                content_hash(i),
+                recipe.id,
                 caption_status=CaptionStatus.PENDING,
             )
         )

@@ -24,8 +24,9 @@ from inspector.captioning import (
 from inspector.captioning.defect_type import DefectTypeClassifier
 from inspector.captioning.scheduler import FELL_BEHIND, STOPPED, SWITCHED_OFF
 from inspector.errors import WeightsMissingError
-from inspector.store import CaptionStatus, NewInspection, StoreWriter, Verdict, open_store
+from inspector.store import CaptionStatus, StoreWriter, Verdict, open_store
 from tests.captioning.conftest import blob_map, content_hash, part_image
+from tests.helpers import failed_part
 
 CLASSES = ("scratch", "crack", "hole", "contamination")
 
@@ -89,14 +90,10 @@ def _parts(db, n: int, start: int = 0, verdict: Verdict = Verdict.FAIL, image_si
     store, writer, recipe_id = db
     parts = []
     for i in range(start, start + n):
-        item = NewInspection(
-            content_hash=content_hash(i),
-            recipe_version_id=recipe_id,
-            score=0.9,
-            threshold=0.5,
+        item = failed_part(
+            content_hash(i),
+            recipe_id,
             verdict=verdict,
-            detector="anomalydino",
-            model_id="dinov2-small",
             caption_status=CaptionStatus.PENDING,
         )
         stored = writer.add(item).result(60)

@@ -14,7 +14,8 @@ from PIL import Image
 from sqlalchemy import text
 
 from inspector.reports.cli import open_store_arg
-from inspector.store import NewInspection, Verdict, open_store
+from inspector.store import open_store
+from tests.helpers import failed_part
 from tests.reports.test_cli import run
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,14 +41,9 @@ def _station(db: Path, tmp_path: Path) -> tuple[str, str]:
         thumb = store.artifacts.save_thumbnail(np.asarray(Image.open(part)))
         store.add_inspections(
             [
-                NewInspection(
-                    content_hash=hashlib.sha256(part.read_bytes()).hexdigest(),
-                    recipe_version_id=version.id,
-                    score=0.9,
-                    threshold=0.5,
-                    verdict=Verdict.FAIL,
-                    detector="anomalydino",
-                    model_id="dinov2-small",
+                failed_part(
+                    hashlib.sha256(part.read_bytes()).hexdigest(),
+                    version.id,
                     file_path=str(part),
                     run_id=killed.id,
                     thumbnail_artifact=thumb,

@@ -7,10 +7,10 @@ import hashlib
 import numpy as np
 from PIL import Image
 
-from inspector.store import NewInspection, Verdict, open_store
+from inspector.store import open_store
 from inspector.store.part_image import CHANGED
 from inspector.ui.detail_view import DetailView, load_detail
-from tests.helpers import texture
+from tests.helpers import failed_part, texture
 
 
 def test_the_review_screen_shows_the_stored_thumbnail_and_says_the_file_changed(qtbot, tmp_path):
@@ -23,14 +23,9 @@ def test_the_review_screen_shows_the_stored_thumbnail_and_says_the_file_changed(
         heat[8:14, 10:18] = 1.0
         result = store.add_inspections(
             [
-                NewInspection(
-                    content_hash=hashlib.sha256(part.read_bytes()).hexdigest(),
-                    recipe_version_id=version.id,
-                    score=0.9,
-                    threshold=0.5,
-                    verdict=Verdict.FAIL,
-                    detector="anomalydino",
-                    model_id="dinov2-small",
+                failed_part(
+                    hashlib.sha256(part.read_bytes()).hexdigest(),
+                    version.id,
                     file_path=str(part),
                     thumbnail_artifact=store.artifacts.save_thumbnail(inspected),
                     heatmap_artifact=store.artifacts.save_heatmap(heat),
