@@ -124,7 +124,7 @@ def switch_to_int8(
     info = detector.info
     running = f"running {info.backend} {info.dtype}"
     if not callable(getattr(target, "use_openvino", None)):
-        message = f"INT8 is available for the AnomalyDINO and WinCLIP image encoders only, not '{info.detector}'; "
+        message = f"INT8 is not available for '{info.detector}': its image encoder has no OpenVINO path; "
         return Int8Outcome(info.dtype, message + running + ".")
     if not held_out.images:
         if held_out.unreadable:

@@ -180,3 +180,26 @@ def test_a_tiled_recipe_runs_int8_with_its_inner_detector_quantised(tmp_path, ti
         assert ready.notice.startswith("INT8 accepted") and "on 3 good part(s)" in ready.notice, ready.notice
         assert ready.info.dtype == "int8" and session.detectors.detector.inner.info.dtype == "int8"
         assert _stored_dtypes(session) == {"int8"}
+
+
+def test_trained_detectors_int8_where_their_encoder_has_openvino_else_said_and_float(tmp_path, tiny_registry):
+    base = _recipe(tmp_path, held_out=2)
+    write_parts(tmp_path / "parts", 2)
+    write_parts(tmp_path / "parts2", 1, defect_every=0, size=(90, 84))
+    with open_session(_config(tmp_path)) as session:
+        # the memory detector is AnomalyDINO over a coreset: its DINOv2 encoder is quantised and checked
+        memory = replace(base, detector="memory", detector_params={"resolution": 56})
+        _, ready = _run(session, memory, tmp_path / "parts")
+        assert ready.notice.startswith("INT8 accepted") and ready.info.dtype == "int8", ready.notice
+        # SimpleNet has no OpenVINO path: said, and it runs as built
+        simplenet = replace(
+            base,
+            detector="simplenet",
+            detector_params={"resolution": 56, "epochs": 1, "embed_dim": 16, "dsc_hidden": 16},
+        )
+        summary, other = _run(session, simplenet, tmp_path / "parts2")
+        assert summary.inspected == 1 and other.warning
+        assert other.notice == (
+            "INT8 is not available for 'simplenet': its image encoder has no OpenVINO path; running torch float32."
+        )
+        assert other.info.dtype == "float32" and other.info.backend == "torch"
