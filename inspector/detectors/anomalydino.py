@@ -41,8 +41,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from inspector.core.types import AnomalyPrediction, DetectorInfo
-from inspector.detectors.base import as_rgb_uint8, maps_to_image_size, preprocess
+from inspector.core.types import AnomalyPrediction
+from inspector.detectors.base import as_rgb_uint8, loaded_info, maps_to_image_size, preprocess
 from inspector.errors import InspectorError
 
 if TYPE_CHECKING:
@@ -219,16 +219,7 @@ class AnomalyDinoDetector:
         self._bank_low: Any = None
         self._references: list[np.ndarray] = []
         self.encoder: Any = None  # an OpenVinoModel when the OpenVINO backend runs the DINOv2 forward
-        runtime = loaded.runtime
-        self.info = DetectorInfo(
-            detector="anomalydino",
-            model_id=loaded.spec.id,
-            device=runtime.device,
-            dtype=runtime.dtype,
-            shots=0,
-            random_weights=loaded.random_weights,
-            fingerprint=loaded.fingerprint,
-        )
+        self.info = loaded_info(loaded, "anomalydino")
 
     # -- features -------------------------------------------------------------------------
     def _pixels(self, images: Sequence[np.ndarray]):

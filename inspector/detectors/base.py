@@ -116,6 +116,19 @@ def maps_to_image_size(
     return out
 
 
+def loaded_info(loaded, detector: str) -> DetectorInfo:
+    """What a detector built on one ``LoadedModel`` says it is: its name, the model, where and in which
+    precision it runs, and which weights (random or the files' fingerprint)."""
+    return DetectorInfo(
+        detector=detector,
+        model_id=loaded.spec.id,
+        device=loaded.runtime.device,
+        dtype=loaded.runtime.dtype,
+        random_weights=loaded.random_weights,
+        fingerprint=loaded.fingerprint,
+    )
+
+
 def clip_of_detector(detector: object):
     """The CLIP ``LoadedModel`` a WinCLIP detector already holds, to share it; None for other detectors."""
     for name in ("loaded", "_loaded"):

@@ -47,8 +47,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from inspector.core.progress import ProgressState
-from inspector.core.types import AnomalyPrediction, DetectorInfo
-from inspector.detectors.base import as_rgb_uint8, maps_to_image_size, preprocess
+from inspector.core.types import AnomalyPrediction
+from inspector.detectors.base import as_rgb_uint8, loaded_info, maps_to_image_size, preprocess
 from inspector.detectors.prompts import ANOMALOUS_STATES
 from inspector.detectors.trainable import Stopwatch, TrainReport, seeded_generator, training_autocast
 from inspector.errors import InspectorError
@@ -163,14 +163,7 @@ class PromptADDetector:
         self._text = None  # (2, E): mean normal, mean anomaly (normalised)
         self._gallery = None  # (M, width) normalised patch tokens of the good images
         self.trained = False
-        self.info = DetectorInfo(
-            detector="promptad",
-            model_id=loaded.spec.id,
-            device=loaded.runtime.device,
-            dtype=loaded.runtime.dtype,
-            random_weights=loaded.random_weights,
-            fingerprint=loaded.fingerprint,
-        )
+        self.info = loaded_info(loaded, "promptad")
 
     @property
     def needs_references(self) -> bool:

@@ -35,8 +35,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from inspector.core.progress import ProgressState
-from inspector.core.types import AnomalyPrediction, DetectorInfo
-from inspector.detectors.base import as_rgb_uint8, maps_to_image_size, preprocess
+from inspector.core.types import AnomalyPrediction
+from inspector.detectors.base import as_rgb_uint8, loaded_info, maps_to_image_size, preprocess
 from inspector.detectors.trainable import Stopwatch, TrainReport, seeded_generator, training_autocast
 from inspector.errors import InspectorError
 
@@ -113,14 +113,7 @@ class SimpleNetDetector:
         self.adaptor.to(device).eval()
         self.discriminator.to(device).eval()
         self.trained = False
-        self.info = DetectorInfo(
-            detector="simplenet",
-            model_id=loaded.spec.id,
-            device=loaded.runtime.device,
-            dtype=loaded.runtime.dtype,
-            random_weights=loaded.random_weights,
-            fingerprint=loaded.fingerprint,
-        )
+        self.info = loaded_info(loaded, "simplenet")
 
     @property
     def needs_references(self) -> bool:

@@ -41,8 +41,8 @@ import numpy as np
 
 from inspector._torch import import_torch
 from inspector.backbones.loading import LoadedModel
-from inspector.core.types import AnomalyPrediction, DetectorInfo
-from inspector.detectors.base import as_rgb_uint8, maps_to_image_size, preprocess
+from inspector.core.types import AnomalyPrediction
+from inspector.detectors.base import as_rgb_uint8, loaded_info, maps_to_image_size, preprocess
 from inspector.detectors.prompts import PromptEnsemble, build_prompt_ensemble
 from inspector.detectors.vit_runtime import WindowViT, encode_text
 from inspector.errors import InspectorError
@@ -191,15 +191,7 @@ class WinClipDetector:
         self._references: list[np.ndarray] = []
         self.encoder: Any = None  # OpenVINO image + window pass (batch 1), when that backend is used
         self._bare_encoder: Any = None  # OpenVINO plain image encoder, compiled for benchmarks on first use
-        self.info = DetectorInfo(
-            detector="winclip+" if self.few_shot else "winclip",
-            model_id=loaded.spec.id,
-            device=loaded.runtime.device,
-            dtype=loaded.runtime.dtype,
-            shots=0,
-            random_weights=loaded.random_weights,
-            fingerprint=loaded.fingerprint,
-        )
+        self.info = loaded_info(loaded, "winclip+" if self.few_shot else "winclip")
         self.set_prompts(object_name, extra_normal, extra_anomalous)
 
     # -- text side ----------------------------------------------------------------------------
