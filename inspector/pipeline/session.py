@@ -266,6 +266,26 @@ class StationSession:
         self.publish(CaptionStored(inspection_id, outcome))
 
     # -- runs -----------------------------------------------------------------------------------------
+    def set_runtime(self, *, device: str | None = None, dtype: str | None = None, backend: str | None = None) -> None:
+        """Where, in which precision and on which backend the next runs score (a run going on keeps its
+        own); the detector reloads at the next run when they changed. A bad choice (e.g. ``int8`` with
+        ``torch``) is refused here and at the next run's start.
+
+        Raises:
+            InspectorError: The choice cannot run (see :func:`~inspector.core.precision.encoder_choice`).
+        """
+        from dataclasses import replace
+
+        config = self.config
+        chosen = replace(
+            config,
+            device=device if device is not None else config.device,
+            dtype=dtype if dtype is not None else config.dtype,
+            backend=backend if backend is not None else config.backend,
+        )
+        encoder_choice(chosen.device, chosen.dtype, chosen.backend)
+        self.config = chosen
+
     def stop(self, *, terminated: bool = False) -> None:
         """Stop the current run as Ctrl-C does (thread- and signal-safe); ``terminated``: asked by SIGTERM.
         Everything already scored is stored; a model still loading stops the run before it scores."""
@@ -309,6 +329,7 @@ class StationSession:
     ) -> RunSummary:
         recipe = request.recipe
         described = request.source.describe()
+        config = self.config  # the whole run uses these settings (set_runtime changes the next run's)
 
         def state(value: RunState, message: str = "", summary: RunSummary | None = None) -> None:
             self.publish(RunStateChanged(value, recipe.name, described, message, summary))
@@ -316,7 +337,7 @@ class StationSession:
         state(RunState.STARTING)
         try:
             # a bad precision choice (e.g. INT8 on torch) fails before anything opens
-            encoder_choice(self.config.device, self.config.dtype, self.config.backend)
+            encoder_choice(config.device, config.dtype, config.backend)
             source = self._open_source(request)
         except BaseException as exc:
             state(RunState.FAILED, str(exc))
@@ -326,13 +347,13 @@ class StationSession:
             state(RunState.LOADING, f"Loading model {recipe.model_id}")
             detector = self.detectors.get(
                 recipe,
-                device=self.config.device,
-                dtype=self.config.dtype,
-                random_weights=self.config.random_weights,
-                backend=self.config.backend,
+                device=config.device,
+                dtype=config.dtype,
+                random_weights=config.random_weights,
+                backend=config.backend,
                 progress=progress,
                 held_out=lambda: held_out_good_parts(recipe, self.store),
-                int8_gate=self.config.int8_gate,
+                int8_gate=config.int8_gate,
             )
             int8 = self.detectors.int8
             if int8 is None:

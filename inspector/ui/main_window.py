@@ -359,6 +359,16 @@ class MainWindow(QMainWindow):
             apply_theme(QApplication.instance(), new.theme)
         if new.data_folder != old.data_folder:
             self.live.messages.show_message("The new data folder is used from the next start of the station.", "info")
+        runtime = (new.device, new.dtype, new.backend)
+        if session is not None and runtime != (old.device, old.dtype, old.backend):
+            try:
+                session.set_runtime(device=new.device, dtype=new.dtype, backend=new.backend)
+            except InspectorError as exc:  # the dialog refuses these; a hand-edited file may not
+                self.live.messages.show_message(describe_error(exc), "error")
+            else:
+                when = "after the run going on" if self.controller.running else "from the next run"
+                text = f"Device {new.device}, precision {new.dtype}, backend {new.backend}: used {when}."
+                self.live.messages.show_message(text, "info")
         if new.device != old.device:
             self.device_label.setText(f"Device: {new.device}")
 

@@ -203,3 +203,18 @@ def test_trained_detectors_int8_where_their_encoder_has_openvino_else_said_and_f
             "INT8 is not available for 'simplenet': its image encoder has no OpenVINO path; running torch float32."
         )
         assert other.info.dtype == "float32" and other.info.backend == "torch"
+
+
+def test_set_runtime_switches_the_next_run_to_int8_and_refuses_a_bad_choice(tmp_path, tiny_registry):
+    recipe = _recipe(tmp_path, held_out=2)
+    write_parts(tmp_path / "parts", 1, defect_every=0)
+    write_parts(tmp_path / "later", 1, defect_every=0, size=(90, 84))
+    with open_session(_config(tmp_path, dtype="float32", backend="torch")) as session:
+        _, first = _run(session, recipe, tmp_path / "parts")
+        assert (first.info.backend, first.info.dtype, first.notice) == ("torch", "float32", "")
+        session.set_runtime(dtype="int8", backend="openvino")
+        _, second = _run(session, recipe, tmp_path / "later")
+        assert second.info.dtype == "int8" and second.notice.startswith("INT8 accepted")
+        with pytest.raises(InspectorError, match="INT8 runs on OpenVINO"):
+            session.set_runtime(backend="torch")
+        assert (session.config.dtype, session.config.backend) == ("int8", "openvino")  # unchanged

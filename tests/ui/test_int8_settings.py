@@ -78,3 +78,15 @@ def test_an_int8_run_without_held_out_parts_says_so_in_the_live_messages(
     assert window.device_label.text() == "Device: cpu/openvino float32"
     shots = Path(os.environ.get("INSPECTOR_SCREENSHOTS_DIR") or tmp_path)
     assert window.grab().save(str(shots / "live-int8-no-held-out.png"))
+
+
+def test_changing_precision_in_settings_applies_to_the_next_run(qtbot, make_window, settings, monkeypatch):
+    window = make_window(settings=replace(settings, device="cpu", dtype="float32", backend="torch"))
+    chosen = replace(window.station.settings, dtype="int8", backend="openvino")
+    monkeypatch.setattr(SettingsDialog, "exec", lambda self: True)  # the Save click
+    monkeypatch.setattr(SettingsDialog, "result_settings", lambda self: chosen)
+    window.edit_settings()
+    config = window.station.session.config
+    assert (config.device, config.dtype, config.backend) == ("cpu", "int8", "openvino")
+    assert any("precision int8, backend openvino: used from the next run" in t for t in window.live.messages.texts())
+    assert load_settings().dtype == "int8"  # and remembered
