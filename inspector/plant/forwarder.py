@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import exc as sa_exc
 
@@ -286,7 +287,7 @@ class Forwarder:
             unreachable_since=state.unreachable_since or utc_now(),
         )
 
-    def _set(self, **changes: object) -> None:
+    def _set(self, **changes: Any) -> None:
         with self._lock:
             self._state = replace(self._state, **changes)
             state = self._state

@@ -352,7 +352,7 @@ class MqttPublisher:
         with contextlib.suppress(StoreError):
             self._set(waiting=self.spool.waiting(CONSUMER, tables=TABLES))
 
-    def _set(self, **changes: object) -> None:
+    def _set(self, **changes: Any) -> None:
         with self._lock:
             self._state = replace(self._state, **changes)
             state = self._state

@@ -234,12 +234,14 @@ class OpcUaServer:
 
         self._stopped = asyncio.Event()
         certificates = await self._client_certificates()
-        server = Server(user_manager=_Users(self.settings, certificates))
+        # asyncua annotates user_manager with its UserManager class but only calls get_user (its own
+        # default, PermissiveUserManager, is no subclass either); _Users stays importable without asyncua.
+        server = Server(user_manager=_Users(self.settings, certificates))  # type: ignore[arg-type]
         await server.init()
         server.set_endpoint(self.settings.endpoint)
         server.set_server_name(f"Inspector vision system {self.station}")
         policies = [ua.SecurityPolicyType.NoSecurity]
-        if self.settings.certificate_file:
+        if self.settings.certificate_file and self.settings.private_key_file:  # both or neither (__init__)
             await server.load_certificate(self.settings.certificate_file)
             await server.load_private_key(self.settings.private_key_file)
             policies.append(ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt)
@@ -323,11 +325,11 @@ class OpcUaServer:
 
         string_arg = ua.Argument()
         string_arg.Name = "RecipeName"
-        string_arg.DataType = ua.NodeId(ua.ObjectIds.String)
+        string_arg.DataType = ua.NodeId(ua.Int32(ua.ObjectIds.String))
         string_arg.ValueRank = -1
         part_arg = ua.Argument()
         part_arg.Name = "PartId"
-        part_arg.DataType = ua.NodeId(ua.ObjectIds.String)
+        part_arg.DataType = ua.NodeId(ua.Int32(ua.ObjectIds.String))
         part_arg.ValueRank = -1
         await system.add_method(idx, "SelectRecipe", select_recipe, [string_arg], [])
         await system.add_method(

@@ -89,12 +89,12 @@ class Spool:
             new_log = changes.name not in existing
             META.create_all(conn)
             for table in self.tables.values():
-                pk = next(iter(table.primary_key.columns)).name
+                pk_name = next(iter(table.primary_key.columns)).name
                 for op, event in (("I", "INSERT"), ("U", "UPDATE")):
                     conn.exec_driver_sql(
                         f"CREATE TRIGGER IF NOT EXISTS plant_log_{table.name}_{op} AFTER {event} ON {table.name} "
                         f"BEGIN INSERT INTO plant_changes (table_name, row_id, op) "
-                        f"VALUES ('{table.name}', NEW.{pk}, '{op}'); END"
+                        f"VALUES ('{table.name}', NEW.{pk_name}, '{op}'); END"
                     )
             if new_log:  # queue what the station stored before it joined the plant network
                 for table in self.tables.values():
