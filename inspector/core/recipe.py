@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -208,9 +209,9 @@ def save_recipe(recipe: Recipe, path: str | os.PathLike[str]) -> None:
     os.replace(tmp, path)
 
 
-def band_of_body(body: dict[str, Any]) -> tuple[float, float] | None:
+def band_of_body(body: Mapping[str, Any]) -> tuple[float, float] | None:
     """The uncertain band a stored recipe body names (``None`` when it has none or it is malformed)."""
-    raw = body.get("uncertain_band") if isinstance(body, dict) else None
+    raw = body.get("uncertain_band") if isinstance(body, Mapping) else None
     if isinstance(raw, list | tuple) and len(raw) == 2:
         try:
             return float(raw[0]), float(raw[1])

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
+from typing import Protocol, overload
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -28,6 +29,15 @@ AXIS = (120, 120, 120)
 BAND = (255, 236, 179)
 MEDIAN = (21, 101, 192)
 _FONT_FILES = ("DejaVuSans.ttf", "Arial.ttf", "arial.ttf", "segoeui.ttf", "LiberationSans-Regular.ttf")
+
+
+class Scale(Protocol):
+    """Value -> pixel coordinate, for one value or element-wise for an array."""
+
+    @overload
+    def __call__(self, v: float, /) -> float: ...
+    @overload
+    def __call__(self, v: np.ndarray, /) -> np.ndarray: ...
 
 
 @lru_cache(maxsize=16)
@@ -107,10 +117,14 @@ class Canvas:
                 self.line([(x, y + 1), (x + 22, y + 1)], color, 2.0, dash=5 if kind == "dash" else 0)
             x += 28 + self.text(x + (20 if kind == "box" else 28), y + 1, label, 17, anchor="lm") + 20
 
-    def y_axis(self, lo: float, hi: float, label: str) -> callable:
+    def y_axis(self, lo: float, hi: float, label: str) -> Scale:
         """Grid lines and labels for values ``lo..hi``; returns value -> y."""
 
-        def to_y(v: float) -> float:
+        @overload
+        def to_y(v: float, /) -> float: ...
+        @overload
+        def to_y(v: np.ndarray, /) -> np.ndarray: ...
+        def to_y(v: float | np.ndarray, /) -> float | np.ndarray:
             return self.y1 - (v - lo) / ((hi - lo) or 1) * (self.y1 - self.y0)
 
         ticks = nice_ticks(lo, hi, 5)
@@ -186,7 +200,7 @@ def histogram_png(data: ReportData) -> bytes:
     return c.png()
 
 
-def _x_ticks(c: Canvas, lo: float, hi: float, to_x) -> float:
+def _x_ticks(c: Canvas, lo: float, hi: float, to_x: Callable[[float], float]) -> float:
     ticks = nice_ticks(lo, hi, 8)
     step = ticks[1] - ticks[0] if len(ticks) > 1 else 1.0
     for t in ticks:
@@ -214,7 +228,11 @@ def trend_png(data: ReportData, tz: tzinfo | None = None) -> bytes:
     pad = (hi - lo) * 0.06 or 0.5
     to_y = c.y_axis(lo - pad, hi + pad, "anomaly score")
 
-    def to_x(i: np.ndarray | float) -> np.ndarray | float:
+    @overload
+    def to_x(i: float, /) -> float: ...
+    @overload
+    def to_x(i: np.ndarray, /) -> np.ndarray: ...
+    def to_x(i: float | np.ndarray, /) -> float | np.ndarray:
         return c.x0 + 6 + (np.asarray(i) + 0.5) / n * (c.x1 - c.x0 - 12)
 
     gaps = np.nonzero(np.diff(s.times) > PAUSE_S)[0]
@@ -276,7 +294,7 @@ def _rolling_median(values: np.ndarray, window: int) -> np.ndarray:
     return out
 
 
-def _time_ticks(c: Canvas, times: np.ndarray, to_x, tz: tzinfo | None) -> None:
+def _time_ticks(c: Canvas, times: np.ndarray, to_x: Callable[[float], float], tz: tzinfo | None) -> None:
     n = len(times)
     count = min(n, 7)
     idx = sorted({round(k * (n - 1) / max(1, count - 1)) for k in range(count)})
@@ -298,11 +316,11 @@ def defects_png(data: ReportData, top: int = 12) -> bytes | None:
         return None
     shown = defects[:top]
     if len(defects) > top:
-        rest = defects[top:]
+        others = defects[top:]
         shown.append(
             DefectCount(
-                f"other ({len(rest)} types)", sum(d.parts for d in rest),
-                sum(d.by_operator for d in rest), sum(d.by_captioner for d in rest),
+                f"other ({len(others)} types)", sum(d.parts for d in others),
+                sum(d.by_operator for d in others), sum(d.by_captioner for d in others),
             )
         )  # fmt: skip
     row = 34

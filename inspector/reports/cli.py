@@ -10,8 +10,12 @@ import argparse
 import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from inspector.reports import DEFAULT_MAX_PARTS
+
+if TYPE_CHECKING:
+    from inspector.console import ProgressBar
 
 REPORT_EXAMPLES = """examples:
   inspector report --from yesterday --to yesterday -o reports/          PDF, HTML and CSV of yesterday
@@ -127,7 +131,9 @@ class _PhaseBars:
     """A ProgressState callback that starts a new progress bar at each phase of the job."""
 
     def __init__(self, quiet: bool) -> None:
-        self.quiet, self.phase, self.bar = quiet, None, None
+        self.quiet = quiet
+        self.phase: str | None = None
+        self.bar: ProgressBar | None = None
 
     def __call__(self, done: int, total: int, phase: str = "") -> None:
         if self.quiet:

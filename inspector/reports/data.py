@@ -377,7 +377,7 @@ def _runs(c: _Collector, runs: dict[str, RunRecord]) -> tuple[RunUse, ...]:
 
 
 def _operators(c: _Collector, runs: dict[str, RunRecord]) -> tuple[str, ...]:
-    names = {runs[run_id].operator for run_id in c.runs if run_id and runs[run_id].operator}
+    names = {op for run_id in c.runs if run_id and (op := runs[run_id].operator)}
     names |= c.operators
     return tuple(sorted(names, key=str.casefold))
 

@@ -13,6 +13,7 @@ and the CSV agree with each other to the last part.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -99,35 +100,43 @@ def export_report(
         Cancelled: ``progress.cancel()`` was called; files already finished stay, none is half-written.
     """
     check_formats(outputs)
-    outputs = {f.lower().lstrip("."): Path(p) for f, p in outputs.items()}
+    paths = {f.lower().lstrip("."): Path(p) for f, p in outputs.items()}
     scope = scope or ReportScope()
     progress = progress or ProgressState()
-    visual = "pdf" in outputs or "html" in outputs
-    if "pdf" in outputs:
+    visual = "pdf" in paths or "html" in paths
+    if "pdf" in paths:
         from inspector.reports.pdf import PAPERS, ensure_gui_application
 
         if paper.lower() not in PAPERS:
             raise ReportError(f"Unknown paper size '{paper}': choose {' or '.join(PAPERS)}.")
         ensure_gui_application()  # fail before the long part, and on the caller's thread
-    options = dict(
-        title=title, max_parts=max_parts if visual else 0, images=visual, charts=visual, tz=tz, progress=progress
+    gather = functools.partial(
+        gather_report,
+        store,
+        scope,
+        title=title,
+        max_parts=max_parts if visual else 0,
+        images=visual,
+        charts=visual,
+        tz=tz,
+        progress=progress,
     )
     csv_rows = None
-    if "csv" in outputs:
+    if "csv" in paths:
         from inspector.reports.csv_export import csv_output
 
-        with csv_output(outputs["csv"]) as rows:
-            data = gather_report(store, scope, on_record=rows, **options)
+        with csv_output(paths["csv"]) as rows:
+            data = gather(on_record=rows)
         csv_rows = rows.rows
     else:
-        data = gather_report(store, scope, **options)
+        data = gather()
     pages = None
-    if "html" in outputs:
+    if "html" in paths:
         from inspector.reports.html import write_html
 
-        write_html(data, outputs["html"], progress)
-    if "pdf" in outputs:
+        write_html(data, paths["html"], progress)
+    if "pdf" in paths:
         from inspector.reports.pdf import write_pdf
 
-        pages = write_pdf(data, outputs["pdf"], paper=paper, progress=progress).pages
-    return ReportResult(data, dict(outputs), pages, csv_rows)
+        pages = write_pdf(data, paths["pdf"], paper=paper, progress=progress).pages
+    return ReportResult(data, dict(paths), pages, csv_rows)

@@ -73,3 +73,19 @@ def test_invalid_band_and_detector_are_refused():
         Recipe(name="r", threshold=0.5, uncertain_band=(0.1, 0.2))
     with pytest.raises(RecipeError, match="unknown detector"):
         Recipe(name="r", detector="magic")
+
+
+def test_band_of_body_reads_any_mapping():
+    """A stored body is typed Mapping (RecipeVersionRecord.body); a read-only one kept its band too.
+
+    Found by mypy (reports passed Mapping where band_of_body took dict): it returned None for any
+    mapping that was not a dict, so a report or export would lose the recipe's uncertain band.
+    """
+    from types import MappingProxyType
+
+    from inspector.core.recipe import band_of_body
+
+    body = {"uncertain_band": [0.4, 0.6]}
+    assert band_of_body(body) == (0.4, 0.6)
+    assert band_of_body(MappingProxyType(body)) == (0.4, 0.6)
+    assert band_of_body({"uncertain_band": "x"}) is None
