@@ -41,6 +41,7 @@ from inspector.core.recipe_schema import validate_detector_params
 from inspector.core.training_gate import DEFAULT_TOLERANCE, GateResult, training_gate
 from inspector.detectors.artifact import StoredArtifact, save_state, settings_metadata
 from inspector.detectors.synthetic import synthetic_defect
+from inspector.detectors.trainable import TrainableDetector
 from inspector.errors import InspectorError
 from inspector.training.library import GoodPart, Library, PartOrigin
 
@@ -208,6 +209,8 @@ def train_recipe(
         extra_anomalous=(*recipe.extra_anomalous, *recipe.defect_classes),
         params=params,
     )
+    if not isinstance(detector, TrainableDetector):  # every TRAINED_DETECTORS method builds one
+        raise InspectorError(f"The '{method}' detector cannot be trained.")
     report = detector.train(train_images, progress)
     notes: list[str] = []
     before_m = after_m = agree = None
@@ -227,6 +230,10 @@ def train_recipe(
             except InspectorError as exc:
                 notes.append(f"before: the recipe's current detector could not be measured: {exc}")
         if method == "student":
+            from inspector.detectors.student import StudentDetector
+
+            # its train() above refused to run without the teacher
+            assert isinstance(detector, StudentDetector) and detector.teacher is not None
             start = time.perf_counter()
             teacher_preds = []
             for i in range(0, len(images), 8):

@@ -69,7 +69,7 @@ def store_parts(store, recipe_name: str, *, page: int = 500) -> tuple[list[GoodP
     """Reviewed-good parts of every version of ``recipe_name`` in an :class:`InspectionStore`."""
     from inspector.store import InspectionFilter, Verdict
 
-    where = InspectionFilter(recipe_name=recipe_name, effective_verdict=Verdict.PASS, reviewed=True)
+    where = InspectionFilter(recipe_name=recipe_name, effective_verdict=frozenset({Verdict.PASS}), reviewed=True)
     parts, skipped = [], []
     offset = 0
     while True:
