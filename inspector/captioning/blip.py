@@ -26,7 +26,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -40,6 +40,10 @@ from inspector.captioning.base import (
 from inspector.captioning.text import CaptionPrompt, blip2_prompt, blip_prompt, clean_caption
 from inspector.core.registry import ModelSpec, get_spec
 from inspector.errors import InspectorError
+
+if TYPE_CHECKING:
+    from inspector.backbones.runtime import Runtime
+    from inspector.core.captioner_version import CaptionerVersion
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +156,7 @@ class TransformersCaptioner:
         )  # to build the same captioner in a caption process
         self.spec = spec
         self.adapter = str(adapter) if adapter else None
-        self.version = None  # the captioner version (LoRA adapter) once applied
+        self.version: CaptionerVersion | None = None  # the captioner version (LoRA adapter) once applied
         self.fingerprint = ""  # the base weights: "sha256:..." or "random:<seed>", set on loading
         self.model_id = spec.id
         if self.adapter:
@@ -168,8 +172,8 @@ class TransformersCaptioner:
         self.no_repeat_ngram_size = int(no_repeat_ngram_size)
         self.repetition_penalty = float(repetition_penalty)
         self.prompt_template = prompt_template
-        self.runtime = None
-        self._model = None
+        self.runtime: Runtime | None = None
+        self._model: Any = None  # the transformers model once loaded
         self._tokenizer = tokenizer
         self._image_processor = image_processor
         self._lock = threading.RLock()
@@ -344,7 +348,14 @@ class TransformersCaptioner:
         pixels = self._image_processor(images=[image], return_tensors="pt")["pixel_values"]
         vision = self._model.vision_model
         dtype = next(vision.parameters()).dtype
-        return pixels.to(device=self.runtime.torch_device, dtype=dtype)
+        return pixels.to(device=self.loaded_runtime.torch_device, dtype=dtype)
+
+    @property
+    def loaded_runtime(self) -> Runtime:
+        """The runtime the model was loaded on (inputs are prepared only after ``load``)."""
+        if self.runtime is None:
+            raise InspectorError(f"The captioner '{self.model_id}' is not loaded.")
+        return self.runtime
 
     # -- captioning ---------------------------------------------------------------------------
     def caption(
@@ -370,7 +381,7 @@ class TransformersCaptioner:
             try:
                 with torch.inference_mode():
                     input_ids, vision = self._prepare(as_rgb_uint8(np.asarray(image)), prompt.text)
-                    ids = torch.tensor([input_ids], dtype=torch.long, device=self.runtime.torch_device)
+                    ids = torch.tensor([input_ids], dtype=torch.long, device=self.loaded_runtime.torch_device)
                     output = self._model.generate(
                         input_ids=ids,
                         attention_mask=torch.ones_like(ids),

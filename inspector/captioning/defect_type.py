@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -82,6 +82,13 @@ class DefectTypeResult:
     confidence: float
     probabilities: tuple[tuple[str, float], ...]
     random_weights: bool = False
+
+
+class DefectClassifier(Protocol):
+    """What the caption scheduler asks of a defect-type classifier: this process's
+    :class:`DefectTypeClassifier` or the one in a caption process (``ProcessCaptioner.classifier()``)."""
+
+    def classify(self, image: np.ndarray, object_name: str, classes: Sequence[str]) -> DefectTypeResult | None: ...
 
 
 class DefectTypeClassifier:
@@ -150,7 +157,7 @@ class DefectTypeClassifier:
         if key not in self._text_cache:
             torch = import_torch()
             F = torch.nn.functional
-            loaded = self._loaded
+            loaded = self.load()  # loaded already: classify() loads before it asks for the prototypes
             prompts = [p for c in classes for p in defect_prompts(object_name, c, self.templates)]
             with torch.inference_mode():
                 tokens = loaded.tokenizer(prompts).to(loaded.runtime.torch_device)

@@ -154,24 +154,28 @@ class ScoringGate:
     def share(self) -> str:
         """The path of the control block a caption process reads this gate from (made once)."""
         with self._cond:
-            if self._block is None:
-                remove_stale_gate_files()
-                fd, path = tempfile.mkstemp(prefix=f"{GATE_PREFIX}{process_tag()}-", dir=_shm_dir())
-                os.close(fd)
-                block = _ControlBlock(path, create=True)
-                block.set("resume_after", self.resume_after_s)
-                block.set("busy_share", self.busy_share)
-                block.set("max_burst", self.max_burst_s)
-                block.set("last_exit", self._last_exit if math.isfinite(self._last_exit) else -1e18)
-                block.set("busy", self._busy)
-                block.set("cancel_job", -1)
-                self._block = block
-            return self._block.path
+            return self._shared_block().path
+
+    def _shared_block(self) -> _ControlBlock:
+        """The control block, made on first use (the caller holds ``self._cond``)."""
+        if self._block is None:
+            remove_stale_gate_files()
+            fd, path = tempfile.mkstemp(prefix=f"{GATE_PREFIX}{process_tag()}-", dir=_shm_dir())
+            os.close(fd)
+            block = _ControlBlock(path, create=True)
+            block.set("resume_after", self.resume_after_s)
+            block.set("busy_share", self.busy_share)
+            block.set("max_burst", self.max_burst_s)
+            block.set("last_exit", self._last_exit if math.isfinite(self._last_exit) else -1e18)
+            block.set("busy", self._busy)
+            block.set("cancel_job", -1)
+            self._block = block
+        return self._block
 
     def cancel_job(self, job_id: int) -> None:
         """Ask the caption process to stop job ``job_id`` at its next layer."""
-        self.share()
-        self._block.set("cancel_job", job_id)
+        with self._cond:  # one step: a close() on another thread cannot drop the block in between
+            self._shared_block().set("cancel_job", job_id)
 
     def close(self) -> None:
         """Remove the control block (a caption process keeps its own mapping until it exits)."""

@@ -534,6 +534,9 @@ def train_from_reviews(
         )
     )
     _check_supported(model)
+    from inspector.captioning.blip import TransformersCaptioner
+
+    assert isinstance(model, TransformersCaptioner)  # so are BLIP and BLIP-2, the architectures it takes
     train, held = split_examples(examples, options.holdout, options.seed)
     progress.report(0, 1, f"loading {model.model_id}")
     model.load()
@@ -549,8 +552,8 @@ def train_from_reviews(
     training = {
         "options": {k: v for k, v in vars(replace(options)).items()},
         **report.as_dict(),
-        "device": model.runtime.device,
-        "dtype": model.runtime.dtype,
+        "device": model.loaded_runtime.device,
+        "dtype": model.loaded_runtime.dtype,
         "loss": "the model's captioning loss on the caption tokens (BLIP: label smoothing 0.1)",
     }
     data = {

@@ -30,7 +30,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -39,6 +39,9 @@ from inspector.captioning.gate import ScoringGate
 from inspector.captioning.text import CaptionPrompt
 from inspector.captioning.worker import WorkerConfig
 from inspector.errors import InspectorError, WeightsMissingError
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +112,7 @@ class ProcessCaptioner:
         self._lock = threading.RLock()
         self._jobs = itertools.count(1)
         self._proc: subprocess.Popen | None = None
-        self._conn = None
+        self._conn: Connection | None = None
         self._loaded = False
         self._deaths = 0
         self._broken: str | None = None
@@ -249,15 +252,17 @@ class ProcessCaptioner:
                     self._request(("load",), None, timeout_s=self.start_timeout_s, loading=True)
                     self._loaded = True
             job = next(self._jobs)
+            conn = self._conn
+            assert conn is not None  # a live child has its connection (_start_child)
             try:
-                self._conn.send((payload[0], job, *payload[1:]))
+                conn.send((payload[0], job, *payload[1:]))
             except OSError:
                 raise self._died(loading) from None
             deadline = None if timeout_s is None else time.monotonic() + timeout_s
             while True:
                 try:
-                    if self._conn.poll(POLL_S):
-                        reply = self._conn.recv()
+                    if conn.poll(POLL_S):
+                        reply = conn.recv()
                         break
                 except (EOFError, OSError):
                     raise self._died(loading) from None
@@ -270,18 +275,19 @@ class ProcessCaptioner:
                     try:
                         checkpoint()
                     except CaptionCancelled:
-                        self._cancel(job)
+                        self._cancel(conn, job)
                         raise
             return self._unpack(job, reply)
 
-    def _cancel(self, job: int) -> None:
+    def _cancel(self, conn: Connection, job: int) -> None:
         """Stop the child's job at its next layer; kill the child if it does not stop in time."""
+        assert self.gate is not None  # _start_child gives the child a gate
         self.gate.cancel_job(job)
         deadline = time.monotonic() + self.cancel_grace_s
         try:
             while time.monotonic() < deadline:
-                if self._conn.poll(POLL_S):
-                    reply = self._conn.recv()
+                if conn.poll(POLL_S):
+                    reply = conn.recv()
                     if reply[1] == job:
                         return
         except (EOFError, OSError):

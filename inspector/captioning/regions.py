@@ -192,7 +192,8 @@ def find_regions(
     if count <= 1:
         return []
     peaks = np.full(count, -np.inf, dtype=np.float64)
-    np.maximum.at(peaks, labels.ravel(), amap.ravel().astype(np.float64))
+    # cv2's stubs type the label image as any MatLike; connectedComponentsWithStats returns int32 labels
+    np.maximum.at(peaks, labels.ravel(), amap.ravel().astype(np.float64))  # type: ignore[arg-type]
     peaks[0] = -np.inf  # label 0 is the background
     min_area = options.min_area_fraction * amap.size
     order = sorted(range(1, count), key=lambda i: (-peaks[i], -stats[i, cv2.CC_STAT_AREA]))
@@ -285,7 +286,9 @@ def region_crop(
         return RegionCrop(crop=image.copy(), box=whole, flat=True)
     amap, _, _ = _analysis_map(anomaly_map)
     levels = anomaly_level(amap, options, map_threshold)
-    regions = find_regions(anomaly_map, image.shape, options, map_threshold) if levels is not None else []
+    if levels is None:
+        return RegionCrop(crop=image.copy(), box=whole, flat=True)
+    regions = find_regions(anomaly_map, image.shape, options, map_threshold)
     if not regions:
         return RegionCrop(crop=image.copy(), box=whole, flat=True)
     kept = select_regions(regions, image.shape, options, background=levels[0])

@@ -51,7 +51,7 @@ from inspector.errors import InspectorError
 from inspector.store.domain import CaptionStatus
 
 if TYPE_CHECKING:
-    from inspector.captioning.defect_type import DefectTypeClassifier, DefectTypeResult
+    from inspector.captioning.defect_type import DefectClassifier, DefectTypeResult
     from inspector.store.repository import InspectionStore
     from inspector.store.writer import StoreWriter
 
@@ -195,7 +195,7 @@ class CaptionScheduler:
         captioner: Captioner | None,
         on_result: ResultCallback,
         *,
-        classifier: DefectTypeClassifier | None = None,
+        classifier: DefectClassifier | None = None,
         enabled: bool = True,
         verdicts: Iterable[Verdict] = (Verdict.FAIL, Verdict.UNCERTAIN),
         max_pending: int = 16,

@@ -104,8 +104,8 @@ class Qwen3VLCaptioner(_VisionLanguageCaptioner):
             + [int(config.vision_end_token_id)]
             + self._text_ids(f"{prompt}<|im_end|>\n<|im_start|>assistant\n")
         )
-        pixels = encoded["pixel_values"].to(device=self.runtime.torch_device, dtype=self._model_dtype())
-        return ids, {"pixel_values": pixels, "image_grid_thw": grid.to(self.runtime.torch_device)}
+        pixels = encoded["pixel_values"].to(device=self.loaded_runtime.torch_device, dtype=self._model_dtype())
+        return ids, {"pixel_values": pixels, "image_grid_thw": grid.to(self.loaded_runtime.torch_device)}
 
     def _generation_kwargs(self) -> dict[str, Any]:
         kwargs = super()._generation_kwargs()
@@ -168,7 +168,7 @@ class Florence2Captioner(_VisionLanguageCaptioner):
             + [int(text.eos_token_id)]
         )
         pixels = self._image_processor(images=[image], return_tensors="pt")["pixel_values"]
-        return ids, {"pixel_values": pixels.to(device=self.runtime.torch_device, dtype=self._model_dtype())}
+        return ids, {"pixel_values": pixels.to(device=self.loaded_runtime.torch_device, dtype=self._model_dtype())}
 
     def _prompt_length(self, input_ids: list[int]) -> int:
         return 1  # an encoder-decoder: the output is the decoder's, after its start token
