@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QScrollArea,
+    QSizePolicy,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -38,7 +39,7 @@ from inspector.ui.caption_editor import CaptionEditor, add_corrections
 from inspector.ui.heatmap_overlay import OverlayView, overlay_controls
 from inspector.ui.plain_text import plain_labels, plain_tooltip
 from inspector.ui.theme import VERDICT_TEXT
-from inspector.ui.widgets import VerdictBadge, section_title
+from inspector.ui.widgets import ElidedLabel, VerdictBadge, section_title
 
 REVIEW_SHORTCUTS = (
     "P pass · F fail · U uncertain · J/↓ next · K/↑ previous · D defect label · N note · "
@@ -140,26 +141,28 @@ class DetailView(QWidget):
         super().__init__(parent)
         self.data: DetailData | None = None
         self.overlay = OverlayView(placeholder="Select a part")
-        heat_controls = overlay_controls(self.overlay)
+        heat_controls = overlay_controls(self.overlay, slider_width=64)  # narrow: the table needs the width
         self.show_heat, self.show_outline, self.opacity = (
             heat_controls.show_heat,
             heat_controls.show_outline,
             heat_controls.opacity,
         )
-        self.image_note = QLabel("")
+        self.image_note = QLabel("")  # on a line of its own: a long note must not widen the pane
         self.image_note.setObjectName("muted")
+        self.image_note.setWordWrap(True)
+        self.image_note.setVisible(False)
         tools = QHBoxLayout()
         tools.addWidget(self.show_heat)
         tools.addWidget(self.show_outline)
         tools.addWidget(QLabel("Opacity"))
         tools.addWidget(self.opacity)
         tools.addStretch(1)
-        tools.addWidget(self.image_note)
         image_box = QWidget()
         il = QVBoxLayout(image_box)
         il.setContentsMargins(0, 0, 0, 0)
         il.addWidget(self.overlay, 1)
         il.addLayout(tools)
+        il.addWidget(self.image_note)
 
         self.badge = VerdictBadge(size=30)
         self.model_line = QLabel("")
@@ -169,8 +172,10 @@ class DetailView(QWidget):
         form = QFormLayout()
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         for key in ("Defect label", "Defect type", "Caption", "Recipe", "Model", "Inspected", "File", "Why queued"):
-            label = QLabel("")
-            label.setWordWrap(True)
+            # a file name has nowhere to wrap: cut in the middle (the full path is its tooltip)
+            label = ElidedLabel("", elide=Qt.TextElideMode.ElideMiddle) if key == "File" else QLabel("")
+            label.setWordWrap(key != "File")
+            label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             self.fields[key] = label
             form.addRow(key, label)
@@ -222,6 +227,7 @@ class DetailView(QWidget):
         self.caption_editor.set_record(None)
         self.history.clear()
         self.image_note.setText("")
+        self.image_note.setVisible(False)
 
     def show_data(self, data: DetailData) -> None:
         same_part = self.data is not None and self.data.record.id == data.record.id
@@ -273,6 +279,7 @@ class DetailView(QWidget):
             self.history.addItem(QListWidgetItem(history_text(row, data.history)))
         add_corrections(self.history, data.corrections)
         self.image_note.setText(data.image_note)
+        self.image_note.setVisible(bool(data.image_note))
 
     def history_texts(self) -> list[str]:
         return [self.history.item(i).text() for i in range(self.history.count())]

@@ -11,9 +11,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
@@ -133,6 +134,8 @@ class RecipeEditor(RecipeCalibration, QWidget):
             spin.setDecimals(5)
             spin.setRange(-1e6, 1e6)
             spin.setSingleStep(0.01)
+        for spin in (self.threshold, self.band_low, self.band_high):
+            spin.setMinimumWidth(100)  # room for a score ("0.08561"), not for the range's "-1000000.00000"
         self.calibration_label = QLabel("Not calibrated yet.")
         self.calibration_label.setObjectName("muted")
         self.calibration_label.setWordWrap(True)
@@ -187,12 +190,16 @@ class RecipeEditor(RecipeCalibration, QWidget):
         col2 = QVBoxLayout()
         col2.addWidget(refs, 1)
         col2.addWidget(decide)
+        self.side_panels = QWidget()  # beside the part's form on a wide screen, under it on a narrow one
+        side = QVBoxLayout(self.side_panels)
+        side.setContentsMargins(0, 0, 0, 0)
         self.golden = GoldenPanel(station, lambda: self.path, self.messages.show_message)  # golden parts (#16)
-        col2.addWidget(self.golden)
+        side.addWidget(self.golden)
         self.train_panel = TrainPanel.for_station(station)
-        self.train_panel.place_in(col2, self)
+        self.train_panel.place_in(side, self)
         self.caption_panel = CaptionTrainingPanel.for_station(station)  # LoRA on the corrected captions
-        self.caption_panel.place_in(col2, self)
+        self.caption_panel.place_in(side, self)
+        col2.addWidget(self.side_panels)
         col2.addWidget(self.versions)
         save_row = QHBoxLayout()
         save_row.addStretch(1)
@@ -204,6 +211,7 @@ class RecipeEditor(RecipeCalibration, QWidget):
         fl.addLayout(col1, 1)
         fl.addLayout(col2, 1)
         outer.addLayout(fl)
+        self._columns = (fl, col1, col2, outer, (refs, decide, self.save_button))
         self.recalibration = RecalibrationPanel(station)  # thresholds from reviewed parts (#16)
         self.recalibration.applied.connect(self._recalibrated)
         outer.addWidget(self.recalibration)
@@ -211,6 +219,7 @@ class RecipeEditor(RecipeCalibration, QWidget):
         self.form_scroll.setWidget(form)
         self.form_scroll.setWidgetResizable(True)
         self.form_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.form_scroll.installEventFilter(self)  # its width decides how the form's columns are laid out
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
         splitter.addWidget(self.form_scroll)
@@ -241,6 +250,37 @@ class RecipeEditor(RecipeCalibration, QWidget):
         )
         self._models: list[tuple[ModelSpec, bool]] = []  # the registry's clip/vision models, has weights
         self.new_recipe()
+
+    # -- layout ------------------------------------------------------------------------------------------
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802
+        if watched is self.form_scroll and event.type() in (QEvent.Type.Resize, QEvent.Type.LayoutRequest):
+            self._fit_form()
+        return super().eventFilter(watched, event)
+
+    def _fit_form(self) -> None:
+        """No sideways scrolling where the screen allows it: the golden, training and caption panels beside
+        the part's form when both columns fit, under the two columns when not, and everything in one
+        column when even two do not fit."""
+        fl, col1, col2, outer, core = self._columns
+        margins = outer.contentsMargins()
+        room = self.form_scroll.width() - self.form_scroll.verticalScrollBar().sizeHint().width()
+        room -= margins.left() + margins.right() + fl.spacing()
+        first = col1.minimumSize().width()
+        second = max(w.minimumSizeHint().width() for w in core)
+        beside = room >= first + max(col2.minimumSize().width(), self.side_panels.minimumSizeHint().width())
+        stacked = not beside and room < first + second
+        inside = col2.indexOf(self.side_panels) >= 0
+        direction = QBoxLayout.Direction.TopToBottom if stacked else QBoxLayout.Direction.LeftToRight
+        if beside == inside and fl.direction() == direction:
+            return
+        if beside and not inside:
+            outer.removeWidget(self.side_panels)
+            col2.insertWidget(col2.indexOf(self.versions), self.side_panels)
+        elif not beside and inside:
+            col2.removeWidget(self.side_panels)
+            outer.insertWidget(1, self.side_panels)  # under the columns, above the recalibration panel
+        fl.setDirection(direction)
+        outer.activate()  # laid out at once: nothing is shown (or dropped on) where it was a moment ago
 
     # -- listing -----------------------------------------------------------------------------------------
     def _thumbnail(self, path: str, done: Callable[[QImage | None], None]) -> None:

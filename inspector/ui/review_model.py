@@ -39,7 +39,7 @@ def file_name(record: InspectionRecord) -> str:
 COLUMNS: list[tuple[str, Callable[[InspectionRecord], str], str]] = [
     ("Time", lambda r: _time(r.inspected_at), "2026-12-31 23:59:59"),
     ("Station", lambda r: r.station or "", "press-3-cam-1"),  # shown on a database of several stations
-    ("File", file_name, "part_000123.png"),
+    ("File", file_name, "0123_pitting_cam2_0017.png"),  # longer names are cut in the middle
     ("Verdict", lambda r: VERDICT_TEXT[r.shown_verdict] + (" ✎" if r.reviewed else ""), "WRONG PART ✎"),
     ("Model", lambda r: VERDICT_TEXT[r.model_verdict.value], "UNCERTAIN"),
     ("Score", lambda r: fmt_score(r.score), "0.00000"),

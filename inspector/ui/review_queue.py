@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QSplitter,
+    QStyledItemDelegate,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -33,7 +34,7 @@ from inspector.ui.bridge import OpChange
 from inspector.ui.caption_editor import attach_caption_editor
 from inspector.ui.detail_view import REVIEW_SHORTCUTS, DetailData, DetailView, load_detail
 from inspector.ui.review_decisions import ReviewDecisions, ask_label, ask_note
-from inspector.ui.review_model import COLUMNS, InspectionTableModel
+from inspector.ui.review_model import COLUMN, COLUMNS, InspectionTableModel
 from inspector.ui.review_waiting import TO_REVIEW, WaitingLabel
 from inspector.ui.station import Station
 from inspector.ui.station_filter import StationFilter
@@ -41,6 +42,16 @@ from inspector.ui.theme import VERDICT_COLOURS
 from inspector.ui.timeline_view import TimelineDialog
 from inspector.ui.widgets import BannerArea, MessageBar
 from inspector.ui.workers import describe_error
+
+TABLE_SHARE = 0.45  # the table's share of the width until the operator moves the divider
+
+
+class MiddleElide(QStyledItemDelegate):
+    """Cuts a long text in the middle ("0123_blow…cam2_0017.png"): a file name's end tells parts apart."""
+
+    def initStyleOption(self, option, index) -> None:  # noqa: N802
+        super().initStyleOption(option, index)
+        option.textElideMode = Qt.TextElideMode.ElideMiddle
 
 
 class ReviewQueue(ReviewDecisions, QWidget):
@@ -151,6 +162,7 @@ class ReviewQueue(ReviewDecisions, QWidget):
         self.table.verticalHeader().setVisible(False)
         header = self.table.horizontalHeader()
         header.setStretchLastSection(True)
+        self.table.setItemDelegateForColumn(COLUMN["File"], MiddleElide(self.table))  # full path: its tooltip
         self._fit_columns()
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)
         self.station_filter = StationFilter(self.table)  # a central database: parts of many stations
@@ -192,8 +204,10 @@ class ReviewQueue(ReviewDecisions, QWidget):
         splitter.addWidget(right)
         splitter.setStretchFactor(0, 1)
         splitter.setStretchFactor(1, 1)
+        splitter.setChildrenCollapsible(False)
         self.splitter = splitter
-        self._sized = False
+        self.divider_moved = False  # by the operator: the split is theirs from then on
+        splitter.splitterMoved.connect(self._divider_moved)
         help_line = QLabel(REVIEW_SHORTCUTS)
         help_line.setObjectName("shortcutHelp")
         layout = QVBoxLayout(self)
@@ -236,8 +250,9 @@ class ReviewQueue(ReviewDecisions, QWidget):
         bold = QFont(self.table.font())
         bold.setBold(True)
         for column, (title, _text, sample) in enumerate(COLUMNS):
-            width = max(head.horizontalAdvance(title) + 34, QFontMetrics(bold).horizontalAdvance(sample) + 22)
-            self.table.setColumnWidth(column, max(width, body.horizontalAdvance(sample) + 22))
+            text = QFontMetrics(bold) if column == COLUMN["Verdict"] else body  # the verdict is bold
+            width = max(head.horizontalAdvance(title) + 34, text.horizontalAdvance(sample) + 22)
+            self.table.setColumnWidth(column, width)
 
     def changeEvent(self, event) -> None:  # noqa: N802
         super().changeEvent(event)
@@ -477,15 +492,26 @@ class ReviewQueue(ReviewDecisions, QWidget):
             else:
                 self._stale = True
 
+    def _divider_moved(self, *_args) -> None:
+        self.divider_moved = True
+
+    def _first_split(self) -> None:
+        """The table gets TABLE_SHARE of the width (the detail its minimum at least) until the operator
+        moves the divider; from then on the splitter keeps the operator's sizes."""
+        total = self.splitter.width() - self.splitter.handleWidth()
+        if self.divider_moved or not self.isVisible() or total <= 0:
+            return
+        detail = self.splitter.widget(1).minimumSizeHint().width()
+        table = max(0, min(round(total * TABLE_SHARE), total - detail))
+        self.splitter.setSizes([table, total - table])
+
     def resizeEvent(self, event) -> None:  # noqa: N802
         super().resizeEvent(event)
-        if not self._sized and self.width() > 0:  # the table gets 45 % until the operator moves the divider
-            total = max(1, self.splitter.width())
-            self.splitter.setSizes([int(total * 0.45), total - int(total * 0.45)])
-            self._sized = self.isVisible()
+        self._first_split()
 
     def showEvent(self, event) -> None:  # noqa: N802
         super().showEvent(event)
+        self._first_split()
         self.table.setFocus()  # the relabel keys work at once
         if getattr(self, "_stale", False):
             self._stale = False

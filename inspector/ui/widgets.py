@@ -382,9 +382,17 @@ class ElidedLabel(QLabel):
     """A one-line label that shortens its text with "…" instead of widening the window (the whole text
     is its tooltip): the status bar holds at any window width."""
 
-    def __init__(self, text: str = "", parent: QWidget | None = None, *, natural_width: int = 360) -> None:
+    def __init__(
+        self,
+        text: str = "",
+        parent: QWidget | None = None,
+        *,
+        natural_width: int = 360,
+        elide: Qt.TextElideMode = Qt.TextElideMode.ElideRight,
+    ) -> None:
         super().__init__(text, parent)
         self._natural_width = natural_width  # the most it asks for; it shortens below that
+        self._elide = elide  # ElideMiddle for a file name: its end tells files apart
         self.setTextFormat(Qt.TextFormat.PlainText)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         self.setMinimumWidth(24)
@@ -412,7 +420,7 @@ class ElidedLabel(QLabel):
         rect = self.contentsRect()
         margin = self.margin() + 6
         rect.adjust(margin, 0, -margin, 0)
-        elided = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, rect.width())
+        elided = self.fontMetrics().elidedText(self.text(), self._elide, rect.width())
         painter.setPen(self.palette().color(self.foregroundRole()))
         painter.drawText(rect, int(self.alignment() | Qt.AlignmentFlag.AlignVCenter), elided)
 
