@@ -120,6 +120,8 @@ class Int8Report:
     images: int
     gate: Int8Gate
     reason: str = ""
+    float_s: float | None = None  # seconds per good part, float model (the same calls that were compared)
+    int8_s: float | None = None  # seconds per good part, INT8
 
     def describe(self) -> str:
         verdict = "INT8 accepted" if self.accepted else "INT8 refused"
@@ -128,7 +130,17 @@ class Int8Report:
             f"largest score difference {self.score_diff:.4g} (allowed {self.gate.max_score_diff:g}) "
             f"on {self.images} good part(s)"
         )
-        return f"{text}; {self.reason}" if self.reason else text
+        text = f"{text}; {self.reason}" if self.reason else text
+        return f"{text}. {self.speed()}" if self.speed() else text
+
+    def speed(self) -> str:
+        """The speeds measured during the check (told, never decided on: one check's timing is noisy)."""
+        if not self.float_s or not self.int8_s:
+            return ""
+        text = f"Measured {self.int8_s:.3g} s per part in INT8 against {self.float_s:.3g} s in fp32"
+        if self.int8_s < self.float_s:
+            return f"{text} ({self.float_s / self.int8_s:.1f}x faster)"
+        return f"{text}: INT8 is not faster on this CPU (inspector bench --dtype int8 measures it properly)"
 
 
 def agreement(base: Sequence[AnomalyPrediction], trial: Sequence[AnomalyPrediction]) -> tuple[float, float]:
@@ -160,13 +172,26 @@ def measure_int8(detector, good_images: Sequence[np.ndarray], gate: Int8Gate | N
     good = list(good_images)
     if not good:
         raise InspectorError("INT8 needs held-out good parts to check it against the float model.")
-    base = detector.predict(good)
+    base, float_s = _timed_predict(detector, good)
     calibration = list(getattr(detector, "_references", []) or []) + good
     detector.use_openvino("int8", calibration_images=calibration)
-    trial = detector.predict(good)
+    trial, int8_s = _timed_predict(detector, good)
     pearson, diff = agreement(base, trial)
     accepted = pearson >= gate.min_map_pearson and diff <= gate.max_score_diff
-    return Int8Report(accepted, pearson, diff, len(good), gate)
+    return Int8Report(accepted, pearson, diff, len(good), gate, float_s=float_s, int8_s=int8_s)
+
+
+def _timed_predict(detector, images: Sequence[np.ndarray]) -> tuple[list[AnomalyPrediction], float]:
+    """Predictions one image at a time and the median seconds per image (the first call is a warm-up)."""
+    import statistics
+    import time
+
+    out, times = [], []
+    for image in images:
+        start = time.perf_counter()
+        out.extend(detector.predict([image]))
+        times.append(time.perf_counter() - start)
+    return out, statistics.median(times[1:] or times)
 
 
 def try_int8(detector, good_images: Sequence[np.ndarray], gate: Int8Gate | None = None) -> Int8Report:
