@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -103,6 +104,11 @@ class RecipeEditor(RecipeCalibration, QWidget):
         self.detector = QComboBox()
         for key, text in DETECTOR_LABELS.items():
             self.detector.addItem(text, key)
+        # it may shorten its label ("Few-shot — AnomalyD…") to keep two columns on a narrow screen; the
+        # list it opens shows the whole labels
+        self.detector.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.detector.setMinimumContentsLength(18)
+        self.detector.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.model = QComboBox()
         self.model_status = QLabel("")
         self.model_status.setWordWrap(True)
