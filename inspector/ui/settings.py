@@ -109,6 +109,16 @@ def save_settings(settings: StationSettings, path: Path | None = None) -> None:
     os.replace(tmp, path)
 
 
+def _choice(items: tuple[str, ...], current: str, tooltip: str = "") -> QComboBox:
+    """A combo box of ``items`` showing ``current``."""
+    box = QComboBox()
+    box.addItems(items)
+    box.setCurrentText(current)
+    if tooltip:
+        box.setToolTip(tooltip)
+    return box
+
+
 class SettingsDialog(QDialog):
     """Data folder, device, precision and backend, captioner on/off, theme, PIN at log-in."""
 
@@ -133,24 +143,20 @@ class SettingsDialog(QDialog):
         note.setObjectName("muted")
         note.setWordWrap(True)
         form.addRow("", note)
-        self.device = QComboBox()
-        self.device.addItems(DEVICES)
-        self.device.setCurrentText(settings.device)
+        self.device = _choice(DEVICES, settings.device)
         form.addRow("Device", self.device)
-        self.dtype = QComboBox()
-        self.dtype.addItems(DTYPES)
-        self.dtype.setCurrentText(settings.dtype)
-        self.dtype.setToolTip(
+        self.dtype = _choice(
+            DTYPES,
+            settings.dtype,
             "auto: measured on this machine; int8: the image encoder on OpenVINO INT8, used only where its maps "
-            "and scores agree with fp32 on the recipe's held-out good parts (else OpenVINO fp32, said at start)"
+            "and scores agree with fp32 on the recipe's held-out good parts (else OpenVINO fp32, said at start)",
         )
         form.addRow("Precision", self.dtype)
-        self.backend = QComboBox()
-        self.backend.addItems(BACKENDS)
-        self.backend.setCurrentText(settings.backend)
-        self.backend.setToolTip(
+        self.backend = _choice(
+            BACKENDS,
+            settings.backend,
             "CPU inference runtime of the image encoder: auto (measured once per machine and model), "
-            "torch, or openvino (checked against torch at start-up)"
+            "torch, or openvino (checked against torch at start-up)",
         )
         form.addRow("Backend", self.backend)
         self.runtime_note = QLabel()  # lines broken by hand: a word-wrapped label in a form is cut short

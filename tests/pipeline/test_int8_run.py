@@ -22,7 +22,7 @@ from inspector.pipeline import DetectorReady, RunRequest, RunState, RunStateChan
 from inspector.pipeline.int8 import NO_HELD_OUT, held_out_good_parts  # noqa: E402
 from inspector.sources import SourceKind, SourceSpec  # noqa: E402
 from inspector.store import InspectionFilter, open_store  # noqa: E402
-from tests.helpers import write_parts, write_reference  # noqa: E402
+from tests.helpers import bracket_recipe, write_parts, write_reference  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -32,18 +32,8 @@ def _openvino_cache(tmp_path_factory, monkeypatch):
 
 
 def _recipe(tmp_path, held_out: int) -> Recipe:
-    ref = write_reference(tmp_path / "ref.png")
     good = write_parts(tmp_path / "held-out", held_out, defect_every=0) if held_out else []
-    return Recipe(
-        name="bracket",
-        object_name="bracket",
-        detector="anomalydino",
-        model="tiny-dino",
-        references=(str(ref),),
-        threshold=0.05,
-        detector_params={"resolution": 56},
-        calibration_images=tuple(str(p) for p in good),
-    )
+    return bracket_recipe(tmp_path / "ref.png", calibration_images=tuple(str(p) for p in good))
 
 
 def _config(tmp_path, **extra) -> SessionConfig:
