@@ -17,13 +17,19 @@ SHOWN_FLAGS = ("amx_bf16", "amx_int8", "avx512_bf16", "avx512_vnni", "avx512f", 
 # flags each cap leaves usable. With ``ATEN_CPU_CAPABILITY`` and ``MKL_ENABLE_INSTRUCTIONS`` set to the
 # same level, a CPU runs as one without the newer instruction sets (``inspector bench --isa avx2``).
 ISA_ENV = "ONEDNN_MAX_CPU_ISA"
-_AVX512 = ("avx2", "avx_vnni", "avx512f")
+_AVX512 = ("avx2", "avx512f")
+_BF16 = (*_AVX512, "avx512_vnni", "avx512_bf16")
 ISA_CAPS: dict[str, tuple[str, ...]] = {
+    "SSE41": (),
+    "AVX": (),
     "AVX2": ("avx2",),
     "AVX2_VNNI": ("avx2", "avx_vnni"),
+    "AVX2_VNNI_2": ("avx2", "avx_vnni"),
     "AVX512_CORE": _AVX512,
     "AVX512_CORE_VNNI": (*_AVX512, "avx512_vnni"),
-    "AVX512_CORE_BF16": (*_AVX512, "avx512_vnni", "avx512_bf16"),
+    "AVX512_CORE_BF16": _BF16,
+    "AVX512_CORE_FP16": _BF16,
+    "AVX10_1_512": _BF16,
 }
 
 

@@ -81,6 +81,7 @@ class ScoringGate:
         self._refilled_at = time.monotonic()
         self._granted_busy_at: float | None = None
         self._block: _ControlBlock | None = None
+        self._closed = False
 
     # -- the scoring side ------------------------------------------------------------------------
     def enter(self) -> None:
@@ -175,11 +176,14 @@ class ScoringGate:
     def cancel_job(self, job_id: int) -> None:
         """Ask the caption process to stop job ``job_id`` at its next layer."""
         with self._cond:  # one step: a close() on another thread cannot drop the block in between
+            if self._block is None and self._closed:
+                return  # closed: nothing left to cancel (a new block would be a file nobody removes)
             self._shared_block().set("cancel_job", job_id)
 
     def close(self) -> None:
         """Remove the control block (a caption process keeps its own mapping until it exits)."""
         with self._cond:
+            self._closed = True
             if self._block is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(self._block.path)

@@ -96,9 +96,9 @@ class DetectorCache:
             int8_key = (recipe.references, recipe.calibration_images)
             if self.int8 is None or self._int8_key != int8_key:
                 progress.check()
-                parts = held_out() if held_out is not None else HeldOutParts((), ())
+                parts = held_out if held_out is not None else HeldOutParts((), ())
                 self.int8 = switch_to_int8(detector, parts, progress, int8_gate)
-                self._int8_key = int8_key if self.int8.report is not None else None  # none checked: next run tries
+                self._int8_key = int8_key if self.int8.settled else None  # nothing to check on yet: next run tries
         return detector
 
     def references(self, recipe: Recipe) -> list | None:

@@ -13,6 +13,7 @@ stays on OpenVINO fp32 and says so.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -47,9 +48,9 @@ HELD_OUT_LIMIT = 12
 
 NO_HELD_OUT = (
     "INT8 needs held-out good parts to be checked against fp32: add calibration images to the recipe "
-    "(its calibration_images, or the Recipes tab's held-out good images) or review passed parts; "
-    "running OpenVINO fp32."
+    "(its calibration_images, or the Recipes tab's held-out good images) or review passed parts;"
 )
+"""The start of the message when there is nothing to check INT8 on (it ends with what runs instead)."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,12 @@ class Int8Outcome:
     dtype: str  # what the detector runs now: int8, or its float precision
     message: str
     report: Int8Report | None = None  # None: no check was made (nothing to check on, or not possible)
+    final: bool = False  # no report, and trying again with the same recipe would end the same way
+
+    @property
+    def settled(self) -> bool:
+        """Checked (or not possible): the next run of the same references and calibration images keeps it."""
+        return self.report is not None or self.final
 
     @property
     def accepted(self) -> bool:
@@ -113,25 +120,38 @@ class Int8Outcome:
 
 def switch_to_int8(
     detector: Detector,
-    held_out: HeldOutParts,
+    held_out: HeldOutParts | Callable[[], HeldOutParts],
     progress: ProgressState | None = None,
     gate: Int8Gate | None = None,
 ) -> Int8Outcome:
-    """Switch a fitted OpenVINO fp32 detector to INT8 where the gate accepts it; else it stays as it is."""
+    """Switch a fitted OpenVINO fp32 detector to INT8 where the gate accepts it; else it stays on its float model.
+
+    ``held_out`` (or a function giving them, called only when INT8 is possible) are the good parts the
+    check quantises with and compares on. A detector already on INT8 (checked again because its
+    calibration images changed) goes back to fp32 first: INT8 is never compared with itself. A tiled
+    detector is checked as it scores, tile by tile (it passes the switch on to its inner detector).
+    """
     from inspector.detectors.acceleration import try_int8
 
-    target = getattr(detector, "inner", detector)  # a tiled detector quantises its inner detector
+    if not callable(getattr(detector, "use_openvino", None)):
+        info = detector.info
+        message = f"INT8 is not available for '{info.detector}': its image encoder has no OpenVINO path; "
+        return Int8Outcome(info.dtype, f"{message}running {info.backend} {info.dtype}.", final=True)
+    if detector.info.dtype == INT8:
+        detector.use_openvino("float32")  # type: ignore[attr-defined]  # checked just above
     info = detector.info
     running = f"running {info.backend} {info.dtype}"
-    if not callable(getattr(target, "use_openvino", None)):
-        message = f"INT8 is not available for '{info.detector}': its image encoder has no OpenVINO path; "
-        return Int8Outcome(info.dtype, message + running + ".")
-    if not held_out.images:
-        if held_out.unreadable:
-            return Int8Outcome(info.dtype, f"{NO_HELD_OUT} Not readable: {'; '.join(held_out.unreadable[:2])}.")
-        return Int8Outcome(info.dtype, NO_HELD_OUT)
+    parts = held_out() if callable(held_out) else held_out
+    if not parts.images:
+        if parts.unreadable:
+            return Int8Outcome(info.dtype, f"{NO_HELD_OUT} {running}. Not readable: {'; '.join(parts.unreadable[:2])}.")
+        return Int8Outcome(info.dtype, f"{NO_HELD_OUT} {running}.")
     if progress is not None:
-        progress.report(0, 0, f"Checking INT8 against fp32 on {len(held_out.images)} good part(s) …")
-    report = try_int8(target, held_out.images, gate)
-    names = ", ".join(Path(p).name for p in held_out.paths[:3]) + (", …" if len(held_out.paths) > 3 else "")
+        progress.report(0, 0, f"Checking INT8 against fp32 on {len(parts.images)} good part(s) …")
+    try:
+        report = try_int8(detector, parts.images, gate)
+    except (InspectorError, RuntimeError) as exc:  # quantising or its self-check failed: the float model stays
+        log.warning("INT8 could not be built: %s", exc)
+        return Int8Outcome(detector.info.dtype, f"INT8 could not be built ({exc}); {running}.", final=True)
+    names = ", ".join(Path(p).name for p in parts.paths[:3]) + (", …" if len(parts.paths) > 3 else "")
     return Int8Outcome(detector.info.dtype, f"{report.describe()} (held out: {names}).", report)

@@ -20,6 +20,7 @@ Example (every section is optional; a missing section switches that link off)::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -216,7 +217,10 @@ def save_plant_fields(central_url: str, opcua_on: bool, path: str | os.PathLike[
     settings = parse_plant_settings(data, where=str(where))
     where.parent.mkdir(parents=True, exist_ok=True)
     tmp = where.with_name(where.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.chmod(tmp, 0o600)  # it holds passwords: readable by the station's own account only
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()  # a leftover keeps its old mode: create afresh, 0600 from the first byte
+    # it holds passwords: readable by the station's own account only, never for a moment by others
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as out:
+        out.write(json.dumps(data, indent=2) + "\n")
     os.replace(tmp, where)
     return settings

@@ -385,3 +385,24 @@ def test_flat_or_missing_map_captions_the_whole_part(db, tiny_blip):
     scheduler.close()
     assert results[0][1].crop_box == (0, 0, 96, 64)
     assert store.get(part.inspection_id).caption_status == CaptionStatus.DONE
+
+
+def test_a_cancel_after_the_gate_closed_leaves_no_control_file_behind():
+    import os
+
+    from inspector.captioning.gate import GATE_PREFIX, _shm_dir
+    from inspector.core.processes import process_tag
+
+    folder = _shm_dir() or __import__("tempfile").gettempdir()
+
+    def ours() -> set[str]:
+        return {n for n in os.listdir(folder) if n.startswith(f"{GATE_PREFIX}{process_tag()}-")}
+
+    before = ours()
+    gate = ScoringGate()
+    gate.share()  # the caption process's control block exists
+    assert len(ours() - before) == 1
+    gate.close()
+    assert ours() == before
+    gate.cancel_job(7)  # e.g. the scheduler cancelling while it shuts down
+    assert ours() == before  # no new block that nobody would ever remove
