@@ -123,24 +123,22 @@ class CaptionTrainingPanel(TrainingJobPanel):
     def set_recipe(self, path: str | Path | None) -> None:
         """Count the recipe's corrected captions (on a worker thread); None: no saved recipe yet."""
         if path is None:
-            self.recipe_name, self.corrected = None, 0
+            self.recipe_name, self.corrected, self.shown_path = None, 0, None
             self.count.setText("Save the recipe to train its captioner.")
             self.current.setText("")
             self._set_enabled()
             return
         recipe = load_recipe(path)
-        self.recipe_name = recipe.name
+        self.recipe_name, self.shown_path = recipe.name, path
         self.show_current(recipe.captioner_version)
-        name, store_path = self.recipe_name, self.store_path
+        name = self.recipe_name
         self.count.setText("Counting corrected captions ...")
 
         def count(_progress) -> int:
-            if store_path is None or not Path(store_path).is_file():
-                return 0
-            from inspector.store import InspectionFilter, open_store
+            from inspector.store import InspectionFilter
 
-            with open_store(store_path) as store:
-                return len(store.corrected_records(InspectionFilter(recipe_name=name)))
+            with self.reading_store() as store:
+                return 0 if store is None else len(store.corrected_records(InspectionFilter(recipe_name=name)))
 
         job = Job(count, name="inspector-caption-count", parent=self)
         job.finished.connect(lambda n, name=name: self._counted(name, int(n)))

@@ -12,7 +12,6 @@ import os
 import sys
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import replace
 from functools import partial
 
@@ -104,8 +103,7 @@ class MainWindow(QMainWindow):
         self._preload_after = preload_torch_after_s
         self._closed = False
         self._closing = False
-        self._shown = False
-        self._opening: Future | None = None  # open_session on a reader thread
+        self._shown, self._opening = False, None  # first show done; open_session's future
         # asks a yes/no question (title, text) -> bool; tests put an answer here
         self.confirm: Callable[[str, str], bool] = self._ask
         self.weights_report: WeightsReport | None = None
@@ -230,6 +228,7 @@ class MainWindow(QMainWindow):
         self.station.ops.changed.connect(self._changed)
         self.station.ops.error.connect(lambda text: self.live.messages.show_message(text, "error"))
         self.review.attach_store()
+        self.recipes.store_opened()
         self.recipes._load_versions(self.recipes.name.text().strip())
         self.recipes.recalibration.compute()
         self.store_ready.emit()

@@ -367,6 +367,11 @@ class RecipeEditor(RecipeCalibration, QWidget):
         self.caption_panel.set_recipe(None)
         self.name.setFocus()
 
+    def store_opened(self) -> None:
+        """The station's database is open: the training panels read the shown recipe from it."""
+        self.train_panel.refresh()
+        self.caption_panel.refresh()
+
     def set_recipe(self, recipe: Recipe) -> None:
         self.loaded = recipe  # the fields the form does not show (training record, library, identity) are kept
         self.name.setText(recipe.name)

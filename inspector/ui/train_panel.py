@@ -160,29 +160,20 @@ class TrainPanel(TrainingJobPanel):
     def set_recipe(self, path: str | Path | None) -> None:
         """Show this recipe's library (read on a worker thread); None: no saved recipe yet."""
         if path is None:
-            self.recipe_path = self.library = None
+            self.recipe_path = self.library = self.shown_path = None
             self.parts.clear()
             self.count.setText("Save the recipe to train from its good parts.")
             self._set_enabled()
             return
-        self.recipe_path = Path(path)
+        self.recipe_path = self.shown_path = Path(path)
         self.count.setText("Reading the good-part library ...")
-        store_path = self.store_path
 
         def read(progress):
             from inspector.training.library import build_library
 
             recipe = load_recipe(self.recipe_path)
-            store = None
-            if store_path is not None:
-                from inspector.store import open_store
-
-                store = open_store(store_path)
-            try:
+            with self.reading_store() as store:
                 return build_library(recipe, store)
-            finally:
-                if store is not None:
-                    store.close()
 
         job = Job(read, name="inspector-library", parent=self)
         job.finished.connect(lambda library, path=self.recipe_path: self._show_library(library, path))

@@ -5,8 +5,11 @@ Recipes screen; a grid of held-out scores before and after."""
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGridLayout, QGroupBox, QLabel, QProgressBar, QVBoxLayout, QWidget
@@ -63,21 +66,48 @@ class TrainingJobPanel(QWidget):
     @classmethod
     def for_station(cls, station, parent=None):
         """The panel as the Recipes screen places it: the station's database, device and scoring gate."""
-        return cls(
+        panel = cls(
             store_path=station.settings.database_path,
             gate=lambda: station_scoring_gate(station),
             random_weights=station.random_weights,
             device=station.settings.device,
             parent=parent,
         )
+        panel.store_of = lambda: station.store  # reads go through the session's store, once it is open
+        return panel
 
     def __init__(self, store_path=None, gate=None, random_weights: bool = False, device: str = "auto", parent=None):
         super().__init__(parent)
         self.store_path, self.gate = store_path, gate
+        self.store_of: Callable[[], Any] | None = None
+        self.shown_path: str | Path | None = None  # the recipe set_recipe last showed
         self.random_weights, self.device = random_weights, device
         self.last_outcome = None
         self._job: Job | None = None
         self._started = 0.0
+
+    @contextlib.contextmanager
+    def reading_store(self) -> Iterator[Any]:
+        """The store a panel's reads use (on a worker thread): the station session's, None until the
+        session has opened the database (a second connection opening it meanwhile could keep it locked
+        past the session's busy timeout); a panel on its own opens an existing database itself."""
+        if self.store_of is not None:
+            yield self.store_of()
+            return
+        if self.store_path is None or not Path(self.store_path).is_file():
+            yield None
+            return
+        from inspector.store import open_store
+
+        with open_store(self.store_path) as store:
+            yield store
+
+    def refresh(self) -> None:
+        """Read the shown recipe again (the window calls this once its database is open)."""
+        self.set_recipe(self.shown_path)
+
+    def set_recipe(self, path: str | Path | None) -> None:  # pragma: no cover - each panel has its own
+        raise NotImplementedError
 
     def _box_in(self, layout, title: str) -> None:
         """Put the panel in a group box titled ``title`` at the end of ``layout``."""
