@@ -130,6 +130,7 @@ class RecalibrationPanel(QGroupBox):
             self._clear("Open a saved recipe to see its reviewed parts.")
             return
         targets, confidence = self.targets(), float(self.confidence.currentData())
+        self.result = None  # the shown figures are being replaced: none is current until they arrive
         self.text.setText("Reading the reviewed parts…")
         self.station.tasks.submit(
             lambda: recalibrate_from_reviews(store, recipe, confidence=confidence, **targets),
